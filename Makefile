@@ -1,0 +1,36 @@
+# Every target creates .venv and installs on first use, so a fresh clone needs only python3.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench lint fmt sandbox clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/pim-bridge demo
+
+test: $(STAMP)
+	$(BIN)/pytest -n 2 -q
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check bridge tests bench
+	$(BIN)/ruff format --check bridge tests bench
+
+fmt: $(STAMP)
+	$(BIN)/ruff check --fix bridge tests bench
+	$(BIN)/ruff format bridge tests bench
+
+sandbox: $(STAMP)
+	$(BIN)/pim-bridge sandbox
+
+clean:
+	rm -rf $(VENV) .pytest_cache pim-bridge.db

@@ -1,0 +1,360 @@
+"""The TOML config file as pydantic models.
+
+Every key is documented where it is declared (the `description=`), and docs/configuration.md is
+checked against these models by a test. Environment variables `PIM_BRIDGE_<SECTION>__<KEY>`
+override the file; secrets come only from the environment or from files, never from the TOML.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from bridge.errors import ConfigError
+
+DEFAULT_PATH = "pim-bridge.toml"
+ENV_PREFIX = "PIM_BRIDGE_"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """'15s', '10m', '2h', '7d', a number of seconds, or a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    m = _DURATION.match(str(value))
+    if not m:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 15s, 10m, 2h, 7d)")
+    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+GRAPH_CLOUDS = {
+    "global": ("https://graph.microsoft.com", "https://login.microsoftonline.com"),
+    "usgov": ("https://graph.microsoft.us", "https://login.microsoftonline.us"),
+    "usgov-dod": ("https://dod-graph.microsoft.us", "https://login.microsoftonline.us"),
+    "china": ("https://microsoftgraph.chinacloudapi.cn", "https://login.chinacloudapi.cn"),
+}
+
+
+class EntraConfig(_Section):
+    tenant_id: str = Field("", description="Entra tenant (directory) id.")
+    client_id: str = Field("", description="Application (client) id of the bridge's app registration.")
+    credential: Literal[
+        "default", "client_secret", "certificate", "workload_identity", "managed_identity", "static"
+    ] = Field("default", description="How the bridge authenticates to Microsoft Graph.")
+    cloud: Literal["global", "usgov", "usgov-dod", "china"] = Field(
+        "global", description="National cloud: picks the Graph and login hosts."
+    )
+    graph_url: str = Field(
+        "", description="Override of the Graph base URL including the version, e.g. the sandbox's."
+    )
+    certificate_path: str = Field(
+        "", description="PEM file with the certificate and private key (credential = certificate)."
+    )
+    client_secret: SecretStr | None = Field(
+        None,
+        description="Client secret (credential = client_secret). Only from the environment: "
+        "PIM_BRIDGE_ENTRA__CLIENT_SECRET.",
+        json_schema_extra={"secret": True},
+    )
+
+    @property
+    def graph_base_url(self) -> str:
+        return (self.graph_url or GRAPH_CLOUDS[self.cloud][0] + "/v1.0").rstrip("/")
+
+    @property
+    def authority_host(self) -> str:
+        return GRAPH_CLOUDS[self.cloud][1]
+
+    @model_validator(mode="after")
+    def _credential_needs(self) -> EntraConfig:
+        needs_ids = {"client_secret", "certificate", "workload_identity"}
+        if self.credential in needs_ids:
+            for key in ("tenant_id", "client_id"):
+                if not getattr(self, key):
+                    raise ValueError(f"{key} is required when credential = {self.credential!r}")
+        if self.credential == "client_secret" and self.client_secret is None:
+            raise ValueError(
+                "credential = 'client_secret' needs the secret in env PIM_BRIDGE_ENTRA__CLIENT_SECRET"
+            )
+        if self.credential == "certificate" and not self.certificate_path:
+            raise ValueError("credential = 'certificate' needs certificate_path")
+        return self
+
+
+class AwsConfig(_Section):
+    region: str = Field("us-east-1", description="Region of the Identity Center instance.")
+    identity_store_id: str = Field(..., description="Identity Store id, d-…")
+    instance_arn: str = Field(..., description="Identity Center instance ARN.")
+    endpoint_url: str = Field("", description="Endpoint override for moto / LocalStack.")
+    role_arn: str = Field("", description="Optional role to assume for every AWS call.")
+
+    @field_validator("instance_arn")
+    @classmethod
+    def _arn(cls, v: str) -> str:
+        if not v.startswith("arn:") or ":instance/" not in v:
+            raise ValueError("must look like arn:aws:sso:::instance/ssoins-…")
+        return v
+
+
+class MatchingConfig(_Section):
+    entra_attribute: str = Field(
+        "userPrincipalName", description="Attribute of the Entra user to match on."
+    )
+    identity_center_attribute: str = Field(
+        "userName", description="Identity Store attribute path it must equal (GetUserId)."
+    )
+
+
+class ScheduleConfig(_Section):
+    poll_interval: Duration = Field(
+        timedelta(seconds=15), description="How often Graph is polled for PIM changes."
+    )
+    drift_interval: Duration = Field(
+        timedelta(minutes=10), description="How often managed targets are read live from AWS."
+    )
+
+    @field_validator("poll_interval", "drift_interval")
+    @classmethod
+    def _positive(cls, v: timedelta) -> timedelta:
+        if v.total_seconds() < 1:
+            raise ValueError("must be at least 1s")
+        return v
+
+
+class RevocationConfig(_Section):
+    deny_stale_sessions: bool = Field(
+        True, description="Deny AWS sessions issued before a revocation (DESIGN section 5)."
+    )
+
+
+class SafetyConfig(_Section):
+    max_removals_per_cycle: int = Field(
+        50, ge=0, description="Above this, a cycle applies no removals and alerts."
+    )
+
+
+class HealthConfig(_Section):
+    warn_days: int = Field(30, ge=0, description="Warn when a token or credential expires within this.")
+    critical_days: int = Field(7, ge=0, description="Critical when it expires within this.")
+
+    @model_validator(mode="after")
+    def _order(self) -> HealthConfig:
+        if self.critical_days > self.warn_days:
+            raise ValueError("critical_days must not exceed warn_days")
+        return self
+
+
+class StoreConfig(_Section):
+    url: str = Field(
+        "sqlite:///pim-bridge.db",
+        description="SQLAlchemy URL of the ledger: SQLite, or postgresql+psycopg://… for replicas.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        if not (v.startswith("sqlite:") or v.startswith("postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return v
+
+
+class ServiceConfig(_Section):
+    listen: str = Field(
+        "127.0.0.1:9464", description="host:port of the /healthz and /metrics endpoint in `run`."
+    )
+
+
+class ScimConfig(_Section):
+    endpoint: str = Field("", description="Identity Center SCIM endpoint URL.")
+    token_expires_at: datetime | None = Field(
+        None, description="When the SCIM token expires (AWS has no API to read it)."
+    )
+    provisioning_app_id: str = Field(
+        "", description="Entra enterprise app (service principal) running SCIM provisioning."
+    )
+    token: SecretStr | None = Field(
+        None,
+        description="SCIM bearer token. Only from the environment: PIM_BRIDGE_SCIM_TOKEN.",
+        json_schema_extra={"secret": True},
+    )
+
+
+class AssignmentConfig(_Section):
+    account_id: str = Field(..., description="12-digit AWS account id.")
+    permission_set: str = Field(..., description="Permission set name or ARN.")
+
+    @field_validator("account_id", mode="before")
+    @classmethod
+    def _account(cls, v: Any) -> str:
+        v = str(v)
+        if not re.fullmatch(r"\d{12}", v):
+            raise ValueError("must be a 12-digit AWS account id (quote it in TOML)")
+        return v
+
+
+class MappingConfig(_Section):
+    name: str = Field(..., description="Unique name of the mapping, used in reports and logs.")
+    entra_group_id: str = Field(..., description="Object id of the PIM-enabled Entra group.")
+    access: Literal["member", "owner"] = Field("member", description="PIM access to mirror.")
+    include_permanent: bool = Field(
+        False, description="Also mirror 'assigned' (permanent, non-activated) instances."
+    )
+    drift: Literal["report", "remove"] = Field(
+        "report", description="Holders of these targets with no PIM basis: report or remove."
+    )
+    identity_center_group: str = Field(
+        "", description="Identity Center group (display name or id) to mirror members into."
+    )
+    assignments: list[AssignmentConfig] = Field(
+        default_factory=list, description="Account and permission set pairs to assign users."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", v):
+            raise ValueError("letters, digits, '.', '_' and '-', at most 64")
+        return v
+
+    @model_validator(mode="after")
+    def _has_target(self) -> MappingConfig:
+        if not self.identity_center_group and not self.assignments:
+            raise ValueError("needs identity_center_group or assignments (or both)")
+        return self
+
+
+class Config(_Section):
+    entra: EntraConfig = Field(default_factory=EntraConfig)
+    aws: AwsConfig
+    matching: MatchingConfig = Field(default_factory=MatchingConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    revocation: RevocationConfig = Field(default_factory=RevocationConfig)
+    safety: SafetyConfig = Field(default_factory=SafetyConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
+    scim: ScimConfig = Field(default_factory=ScimConfig)
+    mappings: list[MappingConfig] = Field(..., min_length=1)
+
+    @field_validator("mappings")
+    @classmethod
+    def _unique(cls, v: list[MappingConfig]) -> list[MappingConfig]:
+        seen: set[tuple[str, str]] = set()
+        names: set[str] = set()
+        for m in v:
+            if m.name in names:
+                raise ValueError(f"duplicate mapping name {m.name!r}")
+            names.add(m.name)
+            key = (m.entra_group_id, m.access)
+            if key in seen:
+                raise ValueError(f"group {m.entra_group_id} ({m.access}) is mapped twice")
+            seen.add(key)
+        return v
+
+
+# Secret keys: rejected in the file, accepted from these environment variables.
+SECRET_ENV = {
+    ("entra", "client_secret"): "PIM_BRIDGE_ENTRA__CLIENT_SECRET",
+    ("scim", "token"): "PIM_BRIDGE_SCIM_TOKEN",
+}
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].partition("__")
+        if section and key:
+            out.setdefault(section.lower(), {})[key.lower()] = value
+    for (section, key), env in SECRET_ENV.items():
+        if env in environ:
+            out.setdefault(section, {})[key] = environ[env]
+    return out
+
+
+def _coerce(raw: str) -> Any:
+    """Env values are strings; TOML-parse them when they look like TOML scalars."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not str(part).startswith(("function-", "literal[")):
+            out += ("." if out else "") + str(part)
+    return out or "config"
+
+
+def config_from_dict(data: dict[str, Any], environ: dict[str, str] | None = None) -> Config:
+    environ = dict(os.environ) if environ is None else environ
+    for section, key in SECRET_ENV:
+        if key in data.get(section, {}):
+            raise ConfigError(
+                f"{section}.{key}",
+                f"secrets are never read from the file; set {SECRET_ENV[section, key]}",
+            )
+    merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    for section, keys in _env_overrides(environ).items():
+        target = merged.setdefault(section, {})
+        if not isinstance(target, dict):
+            raise ConfigError(section, "cannot override a non-table with environment variables")
+        for key, raw in keys.items():
+            target[key] = raw if (section, key) in SECRET_ENV else _coerce(raw)
+    try:
+        return Config.model_validate(merged)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        reason = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            reason = "unknown key"
+        raise ConfigError(_loc(err["loc"]), reason) from None
+
+
+def load_config(path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None) -> Config:
+    environ = dict(os.environ) if environ is None else environ
+    p = Path(path or environ.get("PIM_BRIDGE_CONFIG") or DEFAULT_PATH)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("config", f"file not found: {p} (copy config.example.toml)") from None
+    except OSError as exc:
+        raise ConfigError("config", f"cannot read {p}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("config", f"{p} is not valid TOML: {exc}") from None
+    return config_from_dict(data, environ)
+
+

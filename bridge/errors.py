@@ -1,0 +1,39 @@
+"""One exception tree for the bridge.
+
+    BridgeError
+    ├── ConfigError          load-time: the file or environment is wrong; exit 2
+    ├── SourceError          reading Graph failed            (temporary or permanent)
+    └── SinkError            reading or writing AWS failed   (temporary or permanent)
+
+`temporary` says whether the same call may succeed later (throttling, outage) so the
+caller retries or withholds, rather than giving up on the grant.
+"""
+
+from __future__ import annotations
+
+
+class BridgeError(Exception):
+    """Root of every error the bridge raises on purpose."""
+
+
+class ConfigError(BridgeError):
+    """A config key is missing or wrong. `key` is the dotted path, e.g. `aws.region`."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason
+
+
+class _CallError(BridgeError):
+    def __init__(self, message: str, *, temporary: bool) -> None:
+        super().__init__(message)
+        self.temporary = temporary
+
+
+class SourceError(_CallError):
+    """Microsoft Graph could not be read. Never to be treated as an empty read."""
+
+
+class SinkError(_CallError):
+    """Identity Center could not be read or written."""

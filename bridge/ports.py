@@ -1,0 +1,110 @@
+"""The ports between the core and the edges. The core (reconcile, revoke, service) depends only
+on these; adapters (graph/, identity_center/, ledger.py) and the sandbox implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from bridge.model import Target
+
+
+@dataclass(frozen=True)
+class PimInstance:
+    """One PIM for Groups assignment schedule instance, already normalised at the edge.
+
+    `assignment_type` and `member_type` are lower-cased ('activated'/'assigned',
+    'direct'/'group'): Microsoft's examples capitalise them, the schema does not.
+    """
+
+    id: str
+    group_id: str
+    principal_id: str
+    principal_type: str  # 'user', 'group', 'servicePrincipal', or 'unknown'
+    access_id: str  # 'member' | 'owner'
+    assignment_type: str  # 'activated' | 'assigned'
+    member_type: str  # 'direct' | 'group'
+    start: datetime
+    end: datetime | None
+    # Attributes of the principal as Graph returned them: userPrincipalName, mail, displayName.
+    principal: Mapping[str, str] = field(default_factory=dict)
+    justification: str | None = None
+    ticket: str | None = None
+    approver: str | None = None
+
+
+@dataclass(frozen=True)
+class GroupRead:
+    """What Graph said about one group. A failed read carries `error` and no instances, and the
+    core must never take it for an empty group."""
+
+    group_id: str
+    instances: tuple[PimInstance, ...] = ()
+    error: str | None = None
+    skipped: tuple[str, ...] = ()  # items dropped as malformed, with why
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class PimSource(Protocol):
+    def read_groups(self, group_ids: Sequence[str]) -> dict[str, GroupRead]:
+        """Read every group's assignment schedule instances. Never raises for one group's
+        failure: that group's GroupRead carries the error."""
+        ...
+
+
+class IdentityCenter(Protocol):
+    def find_user_id(self, attribute: str, value: str) -> str | None:
+        """Identity Store user id for `attribute == value`, or None when no such user."""
+        ...
+
+    def resolve_group(self, name_or_id: str) -> str:
+        """Group id from a display name or an id. Raises SinkError when it does not exist."""
+        ...
+
+    def resolve_permission_set(self, name_or_arn: str) -> str:
+        """Permission set ARN from a name or an ARN. Raises SinkError when it does not exist."""
+        ...
+
+    def holders(self, target: Target) -> set[str]:
+        """Identity Store user ids that hold `target` now (group members, USER assignments)."""
+        ...
+
+    def add(self, user_id: str, target: Target) -> None:
+        """Idempotent; returns when the change has taken effect (async requests polled)."""
+        ...
+
+    def remove(self, user_id: str, target: Target) -> None:
+        """Idempotent; returns when the change has taken effect (async requests polled)."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class FakeClock:
+    """A clock the tests and the sandbox move by hand."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = start
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        from datetime import timedelta
+
+        self._now += timedelta(seconds=seconds)
+
+    def set(self, when: datetime) -> None:
+        self._now = when
