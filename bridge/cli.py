@@ -1,2 +1,191 @@
-def main() -> int:
-    return 0
+"""The `pim-bridge` command: parses, calls, prints. Every behaviour is one hop from here."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from bridge import __version__
+from bridge.config import DEFAULT_PATH, Config, load_config
+from bridge.errors import BridgeError, ConfigError
+
+EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG = 0, 1, 2
+
+DESCRIPTION = """\
+Mirror Microsoft Entra PIM for Groups activations into AWS IAM Identity Center, revoke at the
+expiry second, and deny AWS sessions issued before the revocation.
+
+Start with `pim-bridge demo` (no Azure or AWS account needed), then copy
+config.example.toml to pim-bridge.toml, run `pim-bridge check-config`, and
+`pim-bridge sync --dry-run` to see what the bridge would change."""
+
+
+def _config_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-c",
+        "--config",
+        metavar="PATH",
+        default=None,
+        help=f"config file (default: $PIM_BRIDGE_CONFIG or ./{DEFAULT_PATH})",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log every change and finding")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="pim-bridge",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    root.add_argument("--version", action="version", version=f"pim-bridge {__version__}")
+    sub = root.add_subparsers(dest="verb", metavar="COMMAND", required=True)
+
+    demo = sub.add_parser(
+        "demo",
+        help="run the scripted story on a local sandbox (exit 0 if every expectation held)",
+        description="Start a Graph PIM simulator and moto's AWS server on 127.0.0.1, seed a "
+        "tenant, run the bridge through activation, early deactivation, expiry, overlap, an "
+        "unknown user and a throttled Graph, and print the timeline with measured latencies.",
+    )
+    demo.add_argument("--out", metavar="DIR", default="out", help="where to write the demo files")
+    demo.add_argument("-v", "--verbose", action="store_true", help="show the bridge's log")
+
+    sandbox = sub.add_parser(
+        "sandbox",
+        help="run the sandbox servers in the foreground and write a config pointing at them",
+        description="Start the Graph PIM simulator and moto's AWS server on 127.0.0.1, seed a "
+        "small tenant, write a config file for it and wait (Ctrl-C stops). In another shell: "
+        "`pim-bridge -c <that file> sync`.",
+    )
+    sandbox.add_argument("--write-config", metavar="PATH", default="sandbox.toml")
+    sandbox.add_argument("--graph-port", type=int, default=0, help="0 = any free port")
+
+    run = sub.add_parser(
+        "run",
+        help="the long-running service: poll, revoke at expiry, drift sweep",
+        description="Poll PIM every schedule.poll_interval, revoke each grant at its end second, "
+        "sweep drift every schedule.drift_interval, and serve /healthz and /metrics on "
+        "service.listen. SIGTERM or Ctrl-C stops it gracefully.",
+    )
+    _config_arg(run)
+
+    sync = sub.add_parser(
+        "sync",
+        help="one reconcile cycle, printing the plan (+ add, - remove, with reasons)",
+        description="Read PIM and Identity Center once, print the plan like `terraform plan`, "
+        "and apply it. Exit 0 when clean, 1 when a group could not be read or a change failed, "
+        "2 on a config error.",
+    )
+    _config_arg(sync)
+    sync.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+
+    check = sub.add_parser(
+        "check-config",
+        help="validate the config and reach every endpoint (exit 0 ok, 2 not)",
+        description="Validate the config file, then reach Microsoft Graph, Identity Center and "
+        "the store, and resolve every mapping's group and permission set names.",
+    )
+    _config_arg(check)
+    return root
+
+
+def _load(args: argparse.Namespace) -> Config:
+    return load_config(args.config)
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # Third-party clients log request URLs and headers at INFO; keep them quiet.
+    for noisy in ("azure", "httpx", "httpcore", "botocore", "urllib3", "werkzeug"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # "skipped: maximum number of running instances" only says a poll outlasted its interval.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from bridge.render import print_cycle
+    from bridge.wiring import build
+
+    bridge = build(_load(args))
+    try:
+        result = bridge.reconciler.cycle(kind="sync", dry_run=args.dry_run, live=True)
+        print_cycle(result, bridge.reconciler.labels, sys.stdout)
+        return result.exit_code
+    finally:
+        bridge.close()
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from bridge.wiring import build
+
+    config = _load(args)
+    print(f"config: ok ({len(config.mappings)} mappings)")
+    bridge = build(config)
+    failed = False
+    checks: list[tuple[str, Callable[[], str]]] = [
+        ("graph", bridge.source.check),
+        ("identity center", bridge.ic.check),
+        ("store", lambda: f"{bridge.ledger.engine.dialect.name} ok"),
+        ("mappings", lambda: f"{sum(map(len, bridge.reconciler.targets().values()))} targets"),
+    ]
+    try:
+        for name, check in checks:
+            try:
+                print(f"{name}: {check()}")
+            except ConfigError:
+                raise
+            except BridgeError as exc:
+                failed = True
+                print(f"{name}: FAILED: {exc}")
+    finally:
+        bridge.close()
+    return EXIT_CONFIG if failed else EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bridge.service import run_service
+
+    return run_service(_load(args))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bridge.sandbox.demo import run_demo
+
+    return run_demo(out_dir=args.out, verbose=args.verbose)
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from bridge.sandbox.foreground import serve
+
+    return serve(args.write_config, graph_port=args.graph_port)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "sync": cmd_sync,
+    "check-config": cmd_check_config,
+    "run": cmd_run,
+    "demo": cmd_demo,
+    "sandbox": cmd_sandbox,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    _logging(getattr(args, "verbose", False) or os.environ.get("PIM_BRIDGE_VERBOSE") == "1")
+    try:
+        return COMMANDS[args.verb](args)
+    except ConfigError as exc:
+        print(f"pim-bridge: config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except BridgeError as exc:
+        print(f"pim-bridge: {exc}", file=sys.stderr)
+        return EXIT_PARTIAL
+    except KeyboardInterrupt:
+        return 130

@@ -63,7 +63,9 @@ GRAPH_CLOUDS = {
 
 class EntraConfig(_Section):
     tenant_id: str = Field("", description="Entra tenant (directory) id.")
-    client_id: str = Field("", description="Application (client) id of the bridge's app registration.")
+    client_id: str = Field(
+        "", description="Application (client) id of the bridge's app registration."
+    )
     credential: Literal[
         "default", "client_secret", "certificate", "workload_identity", "managed_identity", "static"
     ] = Field("default", description="How the bridge authenticates to Microsoft Graph.")
@@ -100,7 +102,8 @@ class EntraConfig(_Section):
                     raise ValueError(f"{key} is required when credential = {self.credential!r}")
         if self.credential == "client_secret" and self.client_secret is None:
             raise ValueError(
-                "credential = 'client_secret' needs the secret in env PIM_BRIDGE_ENTRA__CLIENT_SECRET"
+                "credential = 'client_secret' needs the secret in env "
+                "PIM_BRIDGE_ENTRA__CLIENT_SECRET"
             )
         if self.credential == "certificate" and not self.certificate_path:
             raise ValueError("credential = 'certificate' needs certificate_path")
@@ -160,7 +163,9 @@ class SafetyConfig(_Section):
 
 
 class HealthConfig(_Section):
-    warn_days: int = Field(30, ge=0, description="Warn when a token or credential expires within this.")
+    warn_days: int = Field(
+        30, ge=0, description="Warn when a token or credential expires within this."
+    )
     critical_days: int = Field(7, ge=0, description="Critical when it expires within this.")
 
     @model_validator(mode="after")
@@ -342,7 +347,9 @@ def config_from_dict(data: dict[str, Any], environ: dict[str, str] | None = None
         raise ConfigError(_loc(err["loc"]), reason) from None
 
 
-def load_config(path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None) -> Config:
+def load_config(
+    path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None
+) -> Config:
     environ = dict(os.environ) if environ is None else environ
     p = Path(path or environ.get("PIM_BRIDGE_CONFIG") or DEFAULT_PATH)
     try:
@@ -356,5 +363,3 @@ def load_config(path: str | os.PathLike[str] | None = None, environ: dict[str, s
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("config", f"{p} is not valid TOML: {exc}") from None
     return config_from_dict(data, environ)
-
-

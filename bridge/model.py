@@ -117,8 +117,15 @@ class Change:
 class Finding:
     """Something a human should see that the plan did not (or could not) act on."""
 
-    kind: Literal["drift", "unresolved_user", "withheld", "safety_brake", "unreadable_group",
-                  "nested_group", "bad_payload"]
+    kind: Literal[
+        "drift",
+        "unresolved_user",
+        "withheld",
+        "safety_brake",
+        "unreadable_group",
+        "nested_group",
+        "bad_payload",
+    ]
     detail: str
     mapping: str | None = None
 

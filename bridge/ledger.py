@@ -1,0 +1,364 @@
+"""The ledger: what PIM granted, what the bridge holds in Identity Center, and every change it
+made, in SQLite or PostgreSQL (SQLAlchemy Core, schema migrated by Alembic on open).
+
+Expiry revocation reads only this store, so it works while Graph is unreachable.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import StaticPool
+
+from bridge.errors import ConfigError
+from bridge.model import Binding, Change, Finding, Grant, User, target_from_key
+from bridge.schema import changes, cycles, findings, grants, holdings
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite hands datetimes back naive; everything we store is UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+@dataclass
+class GrantSync:
+    """What changed in the ledger's view of PIM after one observation."""
+
+    new: list[Grant] = field(default_factory=list)
+    extended: list[Grant] = field(default_factory=list)
+    ended: list[tuple[Grant, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Holding:
+    binding: Binding
+    user_name: str
+    since: datetime
+    state: str
+    last_error: str | None
+
+
+def _grant_from_row(row: Any) -> Grant:
+    return Grant(
+        user=User(row.principal_id, row.user_name, row.ic_user_id),
+        target=target_from_key(row.target_key),
+        not_before=_utc(row.not_before),  # type: ignore[arg-type]
+        not_after=_utc(row.not_after),
+        source_instance_id=row.source_instance_id,
+        mapping=row.mapping,
+        justification=row.justification,
+        ticket=row.ticket,
+        approver=row.approver,
+    )
+
+
+def _grant_key(g: Grant) -> tuple[str, str, str]:
+    return (g.mapping, g.source_instance_id, g.target.key)
+
+
+class Ledger:
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            if url in ("sqlite://", "sqlite:///:memory:"):
+                kwargs["poolclass"] = StaticPool
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine: Engine = create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        # SQLite allows one writer; serialise our own writers instead of retrying "locked".
+        self._write_lock = threading.RLock()
+        if migrate:
+            try:
+                self.migrate()
+            except OperationalError as exc:
+                # The URL is the user's; say which key and why, without a driver traceback.
+                raise ConfigError("store.url", f"cannot open the store: {exc.orig}") from None
+
+    def migrate(self) -> None:
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(resources.files("bridge") / "migrations"))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- cycles ---------------------------------------------------------------------------
+
+    def start_cycle(self, kind: str, now: datetime) -> int:
+        with self._write_lock, self.engine.begin() as conn:
+            result = conn.execute(insert(cycles).values(kind=kind, started_at=now))
+            return int(result.inserted_primary_key[0])
+
+    def finish_cycle(
+        self, cycle_id: int, now: datetime, status: str, summary: dict[str, Any]
+    ) -> None:
+        with self._write_lock, self.engine.begin() as conn:
+            conn.execute(
+                update(cycles)
+                .where(cycles.c.id == cycle_id)
+                .values(ended_at=now, status=status, summary=summary)
+            )
+
+    def last_cycle(self, status: str | None = None) -> dict[str, Any] | None:
+        q = select(cycles).order_by(cycles.c.id.desc()).limit(1)
+        if status:
+            q = q.where(cycles.c.status == status)
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        return dict(row._mapping) if row else None
+
+    # -- grants ---------------------------------------------------------------------------
+
+    def live_grants(self) -> list[Grant]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(grants).where(grants.c.state == "live")).all()
+        return [_grant_from_row(r) for r in rows]
+
+    def next_expiries(self) -> list[datetime]:
+        """Distinct end times of live grants, soonest first: one expiry job each."""
+        q = (
+            select(grants.c.not_after)
+            .where(grants.c.state == "live", grants.c.not_after.is_not(None))
+            .distinct()
+            .order_by(grants.c.not_after)
+        )
+        with self.engine.connect() as conn:
+            return [_utc(r[0]) for r in conn.execute(q)]  # type: ignore[misc]
+
+    def sync_grants(
+        self, observed: Sequence[Grant], mappings_read: Iterable[str], now: datetime
+    ) -> GrantSync:
+        """Record what PIM says now. Live grants of a mapping that was read and no longer listed
+        have ended: 'expired' when their end passed, else 'deactivated'. Grants of mappings that
+        could not be read are left alone."""
+        read = set(mappings_read)
+        out = GrantSync()
+        seen: set[tuple[str, str, str]] = set()
+        with self._write_lock, self.engine.begin() as conn:
+            existing = {
+                (r.mapping, r.source_instance_id, r.target_key): r
+                for r in conn.execute(select(grants).where(grants.c.state == "live"))
+            }
+            for g in observed:
+                key = _grant_key(g)
+                if key in seen:
+                    continue
+                seen.add(key)
+                row = existing.get(key)
+                if row is None:
+                    revived = conn.execute(
+                        update(grants)
+                        .where(
+                            grants.c.mapping == g.mapping,
+                            grants.c.source_instance_id == g.source_instance_id,
+                            grants.c.target_key == g.target.key,
+                        )
+                        .values(
+                            **_grant_values(g),
+                            last_seen=now,
+                            state="live",
+                            ended_at=None,
+                            end_reason=None,
+                        )
+                    )
+                    if revived.rowcount == 0:
+                        conn.execute(
+                            insert(grants).values(
+                                **_grant_values(g),
+                                first_seen=now,
+                                last_seen=now,
+                                extended_count=0,
+                                state="live",
+                            )
+                        )
+                    out.new.append(g)
+                    continue
+                values: dict[str, Any] = {"last_seen": now}
+                if _utc(row.not_after) != g.not_after:
+                    values.update(not_after=g.not_after, extended_count=row.extended_count + 1)
+                    out.extended.append(g)
+                for col in ("justification", "ticket", "approver"):
+                    if getattr(g, col) and getattr(row, col) != getattr(g, col):
+                        values[col] = getattr(g, col)
+                conn.execute(update(grants).where(grants.c.id == row.id).values(**values))
+            for key, row in existing.items():
+                if key in seen or row.mapping not in read:
+                    continue
+                ended = _utc(row.not_after)
+                reason = "expired" if ended is not None and ended <= now else "deactivated"
+                conn.execute(
+                    update(grants)
+                    .where(grants.c.id == row.id)
+                    .values(
+                        state="ended", ended_at=min(now, ended) if ended else now, end_reason=reason
+                    )
+                )
+                out.ended.append((_grant_from_row(row), reason))
+        return out
+
+    def end_expired(self, now: datetime) -> list[Grant]:
+        """Mark every live grant whose end has passed as ended: the ledger-only expiry path."""
+        with self._write_lock, self.engine.begin() as conn:
+            rows = conn.execute(
+                select(grants).where(grants.c.state == "live", grants.c.not_after <= now)
+            ).all()
+            if rows:
+                conn.execute(
+                    update(grants)
+                    .where(grants.c.id.in_([r.id for r in rows]))
+                    .values(state="ended", ended_at=grants.c.not_after, end_reason="expired")
+                )
+        return [_grant_from_row(r) for r in rows]
+
+    # -- holdings and changes -------------------------------------------------------------
+
+    def holdings(self) -> dict[Binding, Holding]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(holdings)).all()
+        return {
+            Binding(r.ic_user_id, r.target_key): Holding(
+                Binding(r.ic_user_id, r.target_key),
+                r.user_name,
+                _utc(r.since),  # type: ignore[arg-type]
+                r.state,
+                r.last_error,
+            )
+            for r in rows
+        }
+
+    def record_intent(self, cycle_id: int | None, change: Change, now: datetime) -> int:
+        with self._write_lock, self.engine.begin() as conn:
+            result = conn.execute(
+                insert(changes).values(
+                    cycle_id=cycle_id,
+                    op=change.op,
+                    ic_user_id=change.binding.ic_user_id,
+                    user_name=change.user_name,
+                    target_key=change.binding.target_key,
+                    mapping=change.mapping,
+                    reason=str(change.reason),
+                    status="intent",
+                    intent_at=now,
+                )
+            )
+            return int(result.inserted_primary_key[0])
+
+    def record_outcome(
+        self, change_id: int, change: Change, now: datetime, error: str | None = None
+    ) -> None:
+        b = change.binding
+        where = (holdings.c.ic_user_id == b.ic_user_id, holdings.c.target_key == b.target_key)
+        with self._write_lock, self.engine.begin() as conn:
+            conn.execute(
+                update(changes)
+                .where(changes.c.id == change_id)
+                .values(status="failed" if error else "ok", error=error, outcome_at=now)
+            )
+            if change.op == "remove":
+                if error:
+                    conn.execute(
+                        update(holdings)
+                        .where(*where)
+                        .values(state="remove_failed", last_error=error)
+                    )
+                else:
+                    conn.execute(delete(holdings).where(*where))
+            elif not error:
+                exists = conn.execute(select(func.count()).select_from(holdings).where(*where))
+                if not exists.scalar():
+                    conn.execute(
+                        insert(holdings).values(
+                            ic_user_id=b.ic_user_id,
+                            target_key=b.target_key,
+                            user_name=change.user_name or b.ic_user_id,
+                            since=now,
+                            state="held",
+                        )
+                    )
+
+    def release(self, binding: Binding) -> None:
+        """Forget a holding that is already gone from Identity Center (removed out of band)."""
+        with self._write_lock, self.engine.begin() as conn:
+            conn.execute(
+                delete(holdings).where(
+                    holdings.c.ic_user_id == binding.ic_user_id,
+                    holdings.c.target_key == binding.target_key,
+                )
+            )
+
+    def mark_interrupted(self, now: datetime) -> int:
+        """Intents with no outcome were cut off by a crash: say so; the next cycle re-plans."""
+        with self._write_lock, self.engine.begin() as conn:
+            result = conn.execute(
+                update(changes)
+                .where(changes.c.status == "intent")
+                .values(status="interrupted", outcome_at=now)
+            )
+            return int(result.rowcount or 0)
+
+    def changes_since(self, since: datetime) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(changes).where(changes.c.intent_at >= since).order_by(changes.c.id)
+            ).all()
+        return [dict(r._mapping) for r in rows]
+
+    def record_findings(
+        self, cycle_id: int | None, found: Sequence[Finding], now: datetime
+    ) -> None:
+        if not found:
+            return
+        with self._write_lock, self.engine.begin() as conn:
+            conn.execute(
+                insert(findings),
+                [
+                    {
+                        "cycle_id": cycle_id,
+                        "at": now,
+                        "kind": f.kind,
+                        "mapping": f.mapping,
+                        "detail": f.detail,
+                    }
+                    for f in found
+                ],
+            )
+
+
+def _grant_values(g: Grant) -> dict[str, Any]:
+    return {
+        "mapping": g.mapping,
+        "source_instance_id": g.source_instance_id,
+        "target_key": g.target.key,
+        "principal_id": g.user.principal_id,
+        "user_name": g.user.name,
+        "ic_user_id": g.user.ic_user_id,
+        "not_before": g.not_before,
+        "not_after": g.not_after,
+        "justification": g.justification,
+        "ticket": g.ticket,
+        "approver": g.approver,
+    }
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()

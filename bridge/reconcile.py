@@ -1,0 +1,459 @@
+"""Decide and apply. `plan()` is pure: what should change, each change with its reason.
+`Reconciler` observes (Graph + Identity Center + ledger), plans, and applies idempotently,
+writing intent before and outcome after every AWS call.
+
+Level-triggered, like a Kubernetes controller: every cycle recomputes desired state from the
+world, so a missed poll or a crash costs time, never correctness.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from bridge.config import Config, MappingConfig
+from bridge.errors import BridgeError, ConfigError, SinkError
+from bridge.ledger import GrantSync, Ledger
+from bridge.model import (
+    AccountAssignment,
+    Binding,
+    Change,
+    Finding,
+    Grant,
+    GroupMembership,
+    Plan,
+    Reason,
+    Target,
+    User,
+)
+from bridge.ports import Clock, GroupRead, IdentityCenter, PimInstance, PimSource
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the bridge may touch and how: the mapping config, resolved to target keys."""
+
+    managed: frozenset[str]  # every target key named by a mapping
+    drift_remove: frozenset[str]  # targets where every mapping naming them says drift = remove
+    unreadable: frozenset[str] = frozenset()  # mappings whose PIM state is unknown this cycle
+    targets_of: Mapping[str, frozenset[str]] = field(default_factory=dict)  # mapping -> keys
+    max_removals: int = 50
+
+
+@dataclass(frozen=True)
+class Actual:
+    """What exists. `live` holds holders read from AWS per target key; a target missing from it
+    falls back to the ledger's holdings (the fast poll reads no AWS state)."""
+
+    held: frozenset[Binding]
+    live: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    ledger_grants: tuple[Grant, ...] = ()
+
+
+def plan(desired: Iterable[Grant], actual: Actual, scope: Scope, now: datetime) -> Plan:
+    """The changes that make Identity Center match PIM at `now`, each with its reason."""
+    # A mapping we could not read keeps what the ledger says it granted, until that grant's own
+    # end: an outage must never look like "everyone deactivated".
+    carried = [g for g in actual.ledger_grants if g.mapping in scope.unreadable and g.live_at(now)]
+    want: dict[Binding, list[Grant]] = defaultdict(list)
+    for g in [*desired, *carried]:
+        if g.live_at(now) and g.target.key in scope.managed:
+            want[Binding(g.user.ic_user_id, g.target.key)].append(g)
+
+    present: set[Binding] = set()
+    for key in scope.managed:
+        if key in actual.live:
+            present.update(Binding(u, key) for u in actual.live[key])
+        else:
+            present.update(b for b in actual.held if b.target_key == key)
+
+    ended_by = _last_end_by_binding(actual.ledger_grants)
+    names = {g.user.ic_user_id: g.user.name for g in actual.ledger_grants}
+    shielded = {k for m in scope.unreadable for k in scope.targets_of.get(m, ())}
+
+    adds: list[Change] = []
+    removes: list[Change] = []
+    found: list[Finding] = []
+    for b in sorted(want.keys() - present):
+        g = max(want[b], key=_end_sort_key)
+        reason = Reason.DRIFT if b in actual.held else Reason.ACTIVATED
+        adds.append(Change("add", b, reason, g.mapping, g.user.name, g.not_after))
+    for b in sorted(present - want.keys()):
+        if b in actual.held:
+            end = ended_by.get(b)
+            reason = Reason.EXPIRED if end is not None and end <= now else Reason.DEACTIVATED
+            removes.append(Change("remove", b, reason, user_name=names.get(b.ic_user_id)))
+        elif b.target_key in scope.drift_remove and b.target_key not in shielded:
+            removes.append(Change("remove", b, Reason.DRIFT))
+            found.append(
+                Finding("drift", f"{b.ic_user_id} on {b.target} has no PIM basis: removing")
+            )
+        else:
+            found.append(Finding("drift", f"{b.ic_user_id} on {b.target} has no PIM basis"))
+
+    # The brake guards against a bad read looking like mass deactivation. Expiries come from
+    # end times the ledger recorded when PIM granted access, so they are never held back.
+    judged = [c for c in removes if c.reason is not Reason.EXPIRED]
+    if len(judged) > scope.max_removals:
+        found.append(
+            Finding(
+                "safety_brake",
+                f"{len(judged)} removals exceed safety.max_removals_per_cycle = "
+                f"{scope.max_removals}: none but expiries applied this cycle",
+            )
+        )
+        removes = [c for c in removes if c.reason is Reason.EXPIRED]
+    return Plan(changes=(*adds, *removes), findings=tuple(found))
+
+
+def _end_sort_key(g: Grant) -> datetime:
+    return g.not_after or datetime.max.replace(tzinfo=g.not_before.tzinfo)
+
+
+def _last_end_by_binding(ledger: Iterable[Grant]) -> dict[Binding, datetime]:
+    out: dict[Binding, datetime] = {}
+    for g in ledger:
+        if g.not_after is None:
+            continue
+        b = Binding(g.user.ic_user_id, g.target.key)
+        out[b] = max(out.get(b, g.not_after), g.not_after)
+    return out
+
+
+# -- the cycle -------------------------------------------------------------------------------
+
+
+@dataclass
+class Observation:
+    grants: list[Grant] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    read: set[str] = field(default_factory=set)  # mappings whose PIM state is known
+    unreadable: set[str] = field(default_factory=set)
+
+
+@dataclass
+class CycleResult:
+    kind: str
+    plan: Plan
+    applied: list[Change] = field(default_factory=list)
+    failed: list[tuple[Change, str]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    unreadable: set[str] = field(default_factory=set)
+    grant_sync: GrantSync | None = None
+    dry_run: bool = False
+
+    @property
+    def status(self) -> str:
+        if self.dry_run:
+            return "dry-run"
+        return "partial" if self.failed or self.unreadable else "ok"
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed or self.unreadable else 0
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "adds": len(self.plan.adds),
+            "removes": len(self.plan.removes),
+            "applied": len(self.applied),
+            "failed": len(self.failed),
+            "findings": len(self.findings),
+            "unreadable": sorted(self.unreadable),
+        }
+
+
+RemovalHook = Callable[[Change, datetime], None]
+
+
+class Reconciler:
+    """One object per process: resolves the mapping once, then runs cycles on demand."""
+
+    def __init__(
+        self,
+        config: Config,
+        source: PimSource,
+        ic: IdentityCenter,
+        ledger: Ledger,
+        clock: Clock,
+        *,
+        workers: int = 10,
+        on_removed: RemovalHook | None = None,
+    ) -> None:
+        self.config = config
+        self.source = source
+        self.ic = ic
+        self.ledger = ledger
+        self.clock = clock
+        self.workers = workers
+        self.on_removed = on_removed
+        self._targets: dict[str, tuple[Target, ...]] | None = None
+        # Planning and applying are serialised: two planners must never act on the same
+        # holdings at once. Observation (Graph, live AWS reads) runs outside it.
+        self._lock = threading.Lock()
+        self.labels: dict[str, str] = {}  # target key -> the name the config used
+
+    # -- resolution ----------------------------------------------------------------------
+
+    def targets(self) -> dict[str, tuple[Target, ...]]:
+        """Mapping name -> resolved targets. Names are resolved once; a name that does not exist
+        is a config error naming the key."""
+        if self._targets is None:
+            resolved: dict[str, tuple[Target, ...]] = {}
+            labels: dict[str, str] = {}
+            for i, m in enumerate(self.config.mappings):
+                ts: list[Target] = []
+                if m.identity_center_group:
+                    gid = self._resolve(
+                        f"mappings[{i}].identity_center_group",
+                        lambda m=m: self.ic.resolve_group(m.identity_center_group),
+                    )
+                    ts.append(GroupMembership(gid))
+                    labels[ts[-1].key] = m.identity_center_group
+                for j, a in enumerate(m.assignments):
+                    arn = self._resolve(
+                        f"mappings[{i}].assignments[{j}].permission_set",
+                        lambda a=a: self.ic.resolve_permission_set(a.permission_set),
+                    )
+                    ts.append(AccountAssignment(a.account_id, arn))
+                    labels[ts[-1].key] = f"{a.permission_set.rsplit('/', 1)[-1]} @ {a.account_id}"
+                resolved[m.name] = tuple(ts)
+            self._targets, self.labels = resolved, labels
+        return self._targets
+
+    @staticmethod
+    def _resolve(key: str, call: Callable[[], str]) -> str:
+        try:
+            return call()
+        except SinkError as exc:
+            if exc.temporary:
+                raise
+            raise ConfigError(key, str(exc)) from None
+
+    def scope(self, unreadable: Iterable[str] = ()) -> Scope:
+        targets = self.targets()
+        modes: dict[str, set[str]] = defaultdict(set)
+        for m in self.config.mappings:
+            for t in targets[m.name]:
+                modes[t.key].add(m.drift)
+        return Scope(
+            managed=frozenset(modes),
+            drift_remove=frozenset(k for k, v in modes.items() if v == {"remove"}),
+            unreadable=frozenset(unreadable),
+            targets_of={n: frozenset(t.key for t in ts) for n, ts in targets.items()},
+            max_removals=self.config.safety.max_removals_per_cycle,
+        )
+
+    # -- observe -------------------------------------------------------------------------
+
+    def observe(self) -> Observation:
+        obs = Observation()
+        targets = self.targets()
+        group_ids = sorted({m.entra_group_id for m in self.config.mappings})
+        reads = self.source.read_groups(group_ids)
+        for m in self.config.mappings:
+            read = reads.get(m.entra_group_id) or GroupRead(m.entra_group_id, error="not read")
+            for why in read.skipped:
+                obs.findings.append(Finding("bad_payload", why, m.name))
+            if not read.ok:
+                obs.unreadable.add(m.name)
+                obs.findings.append(
+                    Finding("unreadable_group", f"group {m.entra_group_id}: {read.error}", m.name)
+                )
+                continue
+            try:
+                obs.grants.extend(self._grants_for(m, read, targets[m.name], obs.findings))
+                obs.read.add(m.name)
+            except SinkError as exc:
+                # A lookup that failed is not "no such user": treat the mapping as unknown.
+                obs.unreadable.add(m.name)
+                obs.findings.append(
+                    Finding("unreadable_group", f"user lookup failed: {exc}", m.name)
+                )
+        return obs
+
+    def _grants_for(
+        self,
+        m: MappingConfig,
+        read: GroupRead,
+        targets: tuple[Target, ...],
+        found: list[Finding],
+    ) -> list[Grant]:
+        out: list[Grant] = []
+        attr_in, attr_ic = (
+            self.config.matching.entra_attribute,
+            self.config.matching.identity_center_attribute,
+        )
+        for inst in read.instances:
+            if not self._counts(m, inst):
+                continue
+            if inst.member_type == "group" or inst.principal_type not in ("user", "unknown"):
+                found.append(
+                    Finding(
+                        "nested_group",
+                        f"{inst.principal_type} {inst.principal_id} in group {m.entra_group_id} "
+                        f"({inst.member_type}): transitive members are not mirrored",
+                        m.name,
+                    )
+                )
+                continue
+            value = inst.principal.get(attr_in)
+            ic_id = self.ic.find_user_id(attr_ic, value) if value else None
+            if ic_id is None:
+                who = value or inst.principal_id
+                found.append(
+                    Finding(
+                        "unresolved_user",
+                        f"{who}: no Identity Center user with {attr_ic} = {value!r}",
+                        m.name,
+                    )
+                )
+                continue
+            user = User(inst.principal_id, value or inst.principal_id, ic_id)
+            for t in targets:
+                out.append(
+                    Grant(
+                        user,
+                        t,
+                        inst.start,
+                        inst.end,
+                        inst.id,
+                        m.name,
+                        inst.justification,
+                        inst.ticket,
+                        inst.approver,
+                    )
+                )
+        return out
+
+    @staticmethod
+    def _counts(m: MappingConfig, inst: PimInstance) -> bool:
+        if inst.access_id != m.access:
+            return False
+        if inst.assignment_type == "activated":
+            return True
+        return inst.assignment_type == "assigned" and m.include_permanent
+
+    # -- cycles --------------------------------------------------------------------------
+
+    def live_state(self, keys: Iterable[str]) -> tuple[dict[str, frozenset[str]], list[Finding]]:
+        by_key = {t.key: t for ts in self.targets().values() for t in ts}
+        live: dict[str, frozenset[str]] = {}
+        found: list[Finding] = []
+        for key in sorted(set(keys)):
+            try:
+                live[key] = frozenset(self.ic.holders(by_key[key]))
+            except BridgeError as exc:
+                found.append(Finding("withheld", f"could not read {by_key[key]}: {exc}"))
+        return live, found
+
+    def cycle(
+        self, *, kind: str = "poll", dry_run: bool = False, live: bool = False
+    ) -> CycleResult:
+        """Observe PIM, plan against the ledger (and AWS when `live`), apply."""
+        # Reads happen outside the lock: a slow or failing Graph must never hold up an expiry.
+        obs = self.observe()
+        scope = self.scope(obs.unreadable)
+        findings = list(obs.findings)
+        live_state: dict[str, frozenset[str]] = {}
+        if live:
+            live_state, more = self.live_state(scope.managed)
+            findings += more
+            # A target we could not read keeps its drift to itself: no foreign removals there.
+            unread = scope.managed - live_state.keys()
+            scope = replace(scope, drift_remove=scope.drift_remove - unread)
+        with self._lock:
+            now = self.clock.now()
+            holdings = self.ledger.holdings()
+            if dry_run:
+                actual = Actual(frozenset(holdings), live_state, tuple(self.ledger.live_grants()))
+                p = plan(obs.grants, actual, scope, now)
+                return CycleResult(
+                    kind,
+                    p,
+                    findings=[*findings, *p.findings],
+                    unreadable=obs.unreadable,
+                    dry_run=True,
+                )
+            cycle_id = self.ledger.start_cycle(kind, now)
+            synced = self.ledger.sync_grants(obs.grants, obs.read, now)
+            # Grants of unreadable mappings whose end passed are expired from the ledger alone.
+            expired = self.ledger.end_expired(now)
+            ledger_grants = tuple(self.ledger.live_grants())
+            ended = (*(g for g, _ in synced.ended), *expired)
+            actual = Actual(frozenset(holdings), live_state, (*ledger_grants, *ended))
+            result = self._apply(kind, cycle_id, plan(obs.grants, actual, scope, now), findings)
+            result.unreadable = obs.unreadable
+            result.grant_sync = synced
+            if live:
+                touched = {c.binding for c in result.plan.changes}
+                for b in frozenset(holdings) - touched:
+                    if b.target_key in live_state and b.ic_user_id not in live_state[b.target_key]:
+                        self.ledger.release(b)
+            self._finish(cycle_id, result)
+            return result
+
+    def expire(self) -> CycleResult:
+        """Revoke whatever the ledger says has ended. No Graph call: runs through an outage."""
+        with self._lock:
+            now = self.clock.now()
+            cycle_id = self.ledger.start_cycle("expiry", now)
+            ended = self.ledger.end_expired(now)
+            live_grants = self.ledger.live_grants()
+            # Every mapping counts as unread here: the ledger's live grants are the whole truth.
+            scope = self.scope(unreadable=[m.name for m in self.config.mappings])
+            actual = Actual(frozenset(self.ledger.holdings()), {}, (*live_grants, *ended))
+            result = self._apply("expiry", cycle_id, plan([], actual, scope, now), [])
+            self._finish(cycle_id, result)
+            return result
+
+    def _apply(self, kind: str, cycle_id: int, p: Plan, findings: list[Finding]) -> CycleResult:
+        result = CycleResult(kind, p, findings=[*findings, *p.findings])
+        self.ledger.record_findings(cycle_id, result.findings, self.clock.now())
+        for f in result.findings:
+            level = (
+                logging.WARNING if f.kind in ("safety_brake", "unreadable_group") else logging.INFO
+            )
+            log.log(level, "%s: %s", f.kind, f.detail)
+        if p.empty:
+            return result
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            outcomes = pool.map(lambda c: self._one(cycle_id, c), p.changes)
+            for change, error in zip(p.changes, outcomes, strict=True):
+                if error:
+                    result.failed.append((change, error))
+                else:
+                    result.applied.append(change)
+        return result
+
+    def _one(self, cycle_id: int, change: Change) -> str | None:
+        change_id = self.ledger.record_intent(cycle_id, change, self.clock.now())
+        target = change.binding.target
+        try:
+            if change.op == "add":
+                self.ic.add(change.binding.ic_user_id, target)
+            else:
+                self.ic.remove(change.binding.ic_user_id, target)
+        except BridgeError as exc:
+            log.error("%s failed: %s", change, exc)
+            self.ledger.record_outcome(change_id, change, self.clock.now(), error=str(exc))
+            return str(exc)
+        done = self.clock.now()
+        self.ledger.record_outcome(change_id, change, done)
+        log.info("%s", change)
+        if change.op == "remove" and self.on_removed is not None:
+            try:
+                self.on_removed(change, done)
+            except BridgeError as exc:
+                log.error("after %s: %s", change, exc)
+        return None
+
+    def _finish(self, cycle_id: int, result: CycleResult) -> None:
+        self.ledger.finish_cycle(cycle_id, self.clock.now(), result.status, result.summary())

@@ -1,0 +1,40 @@
+"""Human-readable output of a cycle, in the manner of `terraform plan`."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from bridge.model import Change
+from bridge.reconcile import CycleResult
+
+
+def _line(c: Change, labels: dict[str, str]) -> str:
+    sign = "+" if c.op == "add" else "-"
+    who = c.user_name or c.binding.ic_user_id
+    what = labels.get(c.binding.target_key) or str(c.binding.target)
+    until = f", until {c.not_after:%Y-%m-%d %H:%M:%SZ}" if c.not_after else ""
+    via = f" [{c.mapping}]" if c.mapping else ""
+    return f"  {sign} {who} -> {what}  ({c.reason}{until}){via}"
+
+
+def print_cycle(result: CycleResult, labels: dict[str, str], out: TextIO) -> None:
+    p = result.plan
+    verb = "would change" if result.dry_run else "changes"
+    out.write(f"pim-bridge {result.kind}: {len(p.adds)} to add, {len(p.removes)} to remove\n")
+    if p.changes:
+        out.write(f"\n{verb.capitalize()}:\n")
+        for c in p.changes:
+            out.write(_line(c, labels) + "\n")
+    if result.failed:
+        out.write("\nFailed:\n")
+        for c, why in result.failed:
+            out.write(f"{_line(c, labels)}\n      {why}\n")
+    if result.findings:
+        out.write("\nFindings:\n")
+        for f in result.findings:
+            via = f" [{f.mapping}]" if f.mapping else ""
+            out.write(f"  ! {f.kind}: {f.detail}{via}\n")
+    if result.dry_run:
+        out.write("\nDry run: nothing was changed.\n")
+    elif not p.changes:
+        out.write("\nNo changes: Identity Center matches PIM.\n")

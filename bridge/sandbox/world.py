@@ -1,0 +1,150 @@
+"""A whole local tenant: the Graph PIM simulator and moto's AWS server, seeded with the same
+people and groups on both sides, and a config pointing the bridge at them. The demo, the
+`sandbox` command and the integration tests all start from here."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bridge.config import Config, config_from_dict
+from bridge.sandbox.aws import AwsSandbox
+from bridge.sandbox.graph import GraphSandbox
+
+ACCOUNT_PROD = "111111111111"
+ACCOUNT_DEV = "222222222222"
+# People in both Entra and Identity Center, plus one only in Entra (the unknown user).
+PEOPLE = ("alice", "bob", "carol", "erin", "frank")
+ENTRA_ONLY = ("dave",)
+DOMAIN = "example.com"
+
+
+@dataclass
+class World:
+    graph: GraphSandbox
+    aws: AwsSandbox
+    entra_users: dict[str, str] = field(default_factory=dict)  # short name -> Entra object id
+    ic_users: dict[str, str] = field(default_factory=dict)  # short name -> Identity Store id
+    entra_groups: dict[str, str] = field(default_factory=dict)  # mapping name -> Entra group id
+    ic_group_id: str = ""
+    ic_group_name: str = "AWS-Prod-Admin"
+    permission_set_arn: str = ""
+    permission_set_name: str = "AdministratorAccess"
+
+    def upn(self, who: str) -> str:
+        return f"{who}@{DOMAIN}"
+
+    def env(self) -> dict[str, str]:
+        """What the bridge process needs in its environment to reach the sandbox."""
+        return {**self.aws.credentials_env(), "PIM_BRIDGE_GRAPH_TOKEN": self.graph.token}
+
+    def export_env(self) -> None:
+        os.environ.update(self.env())
+
+    def config_dict(self, store_url: str, **schedule: str) -> dict[str, Any]:
+        return {
+            "entra": {"credential": "static", "graph_url": self.graph.url},
+            "aws": {
+                "region": self.aws.region,
+                "identity_store_id": self.aws.identity_store_id,
+                "instance_arn": self.aws.instance_arn,
+                "endpoint_url": self.aws.endpoint_url,
+            },
+            "schedule": {"poll_interval": "2s", "drift_interval": "30s", **schedule},
+            "store": {"url": store_url},
+            "mappings": [
+                {
+                    "name": "prod-admin",
+                    "entra_group_id": self.entra_groups["prod-admin"],
+                    "identity_center_group": self.ic_group_name,
+                    "assignments": [
+                        {"account_id": ACCOUNT_PROD, "permission_set": self.permission_set_name}
+                    ],
+                },
+                {
+                    # Break-glass maps to the same Identity Center group: overlapping grants.
+                    "name": "breakglass",
+                    "entra_group_id": self.entra_groups["breakglass"],
+                    "identity_center_group": self.ic_group_name,
+                },
+            ],
+        }
+
+    def config(self, store_url: str, **schedule: str) -> Config:
+        return config_from_dict(self.config_dict(store_url, **schedule), {})
+
+    def write_config(self, path: str | Path, store_url: str) -> Path:
+        path = Path(path)
+        path.write_text(_to_toml(self.config_dict(store_url)), encoding="utf-8")
+        return path
+
+    def ic_members(self) -> set[str]:
+        return set(self.aws.members(self.ic_group_id))
+
+    def ic_assigned(self) -> set[str]:
+        return {
+            pid
+            for kind, pid in self.aws.assignments(ACCOUNT_PROD, self.permission_set_arn)
+            if kind == "USER"
+        }
+
+
+def seed(graph: GraphSandbox, aws: AwsSandbox) -> World:
+    w = World(graph, aws)
+    w.ic_group_id = aws.create_group(w.ic_group_name, "Mirrored from PIM by pim-bridge")
+    w.permission_set_arn = aws.create_permission_set(w.permission_set_name, "PT1H")
+    for name in ("prod-admin", "breakglass"):
+        w.entra_groups[name] = graph.add_group(f"PIM-{name}")
+    for who in (*PEOPLE, *ENTRA_ONLY):
+        w.entra_users[who] = graph.add_user(w.upn(who), who.capitalize())
+        for gid in w.entra_groups.values():
+            graph.add_eligibility(w.entra_users[who], gid)
+        if who in PEOPLE:
+            w.ic_users[who] = aws.create_user(w.upn(who), who.capitalize(), w.upn(who))
+    return w
+
+
+@contextmanager
+def running_world(
+    *,
+    async_delay: float = 0.0,
+    aws_latency: float = 0.0,
+    graph_latency: float = 0.0,
+    graph_page_size: int = 100,
+    graph_token: str | None = None,
+    graph_port: int = 0,
+) -> Iterator[World]:
+    graph = GraphSandbox(page_size=graph_page_size, token=graph_token, port=graph_port)
+    graph.latency = graph_latency
+    with graph, AwsSandbox(async_delay=async_delay, latency=aws_latency) as aws:
+        yield seed(graph, aws)
+
+
+def _to_toml(data: dict[str, Any]) -> str:
+    """Just enough TOML for the configs this module writes (tables, arrays of tables)."""
+    lines: list[str] = []
+
+    def scalar(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int | float):
+            return str(v)
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{k} = {scalar(x)}" for k, x in v.items()) + " }"
+        if isinstance(v, list):
+            return "[" + ", ".join(scalar(x) for x in v) + "]"
+        return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    for section, body in data.items():
+        if isinstance(body, list):
+            for item in body:
+                lines.append(f"\n[[{section}]]")
+                lines += [f"{k} = {scalar(v)}" for k, v in item.items()]
+        else:
+            lines.append(f"\n[{section}]")
+            lines += [f"{k} = {scalar(v)}" for k, v in body.items()]
+    return "\n".join(lines).lstrip() + "\n"

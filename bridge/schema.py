@@ -1,0 +1,102 @@
+"""The ledger's tables (SQLAlchemy Core). Migrations in bridge/migrations build exactly these;
+a test compares the two so they cannot drift apart."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# One row per (PIM instance, target): what PIM granted and when it must end.
+grants = Table(
+    "grants",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("mapping", String(64), nullable=False),
+    Column("source_instance_id", String(200), nullable=False),
+    Column("target_key", String(300), nullable=False),
+    Column("principal_id", String(100), nullable=False),
+    Column("user_name", String(300), nullable=False),
+    Column("ic_user_id", String(100), nullable=False),
+    Column("not_before", DateTime(timezone=True), nullable=False),
+    Column("not_after", DateTime(timezone=True), nullable=True),
+    Column("justification", Text, nullable=True),
+    Column("ticket", String(200), nullable=True),
+    Column("approver", String(300), nullable=True),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("extended_count", Integer, nullable=False, default=0),
+    # 'live' until PIM says it ended (or its end passed); then 'ended' with a reason.
+    Column("state", String(16), nullable=False, default="live"),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("end_reason", String(32), nullable=True),
+    UniqueConstraint("mapping", "source_instance_id", "target_key", name="uq_grant_instance"),
+    Index("ix_grants_state_not_after", "state", "not_after"),
+)
+
+# What the bridge added to Identity Center and has not yet removed. Only these are "ours".
+holdings = Table(
+    "holdings",
+    metadata,
+    Column("ic_user_id", String(100), primary_key=True),
+    Column("target_key", String(300), primary_key=True),
+    Column("user_name", String(300), nullable=False),
+    Column("since", DateTime(timezone=True), nullable=False),
+    # 'held', or 'remove_failed' while a revocation keeps failing (retried, never dropped).
+    Column("state", String(16), nullable=False, default="held"),
+    Column("last_error", Text, nullable=True),
+)
+
+# Every change: intent written before the AWS call, outcome after it.
+changes = Table(
+    "changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("cycle_id", Integer, nullable=True),
+    Column("op", String(8), nullable=False),
+    Column("ic_user_id", String(100), nullable=False),
+    Column("user_name", String(300), nullable=True),
+    Column("target_key", String(300), nullable=False),
+    Column("mapping", String(64), nullable=True),
+    Column("reason", String(16), nullable=False),
+    # 'intent' until the call returns; then 'ok' or 'failed'. 'interrupted' after a crash.
+    Column("status", String(16), nullable=False),
+    Column("error", Text, nullable=True),
+    Column("intent_at", DateTime(timezone=True), nullable=False),
+    Column("outcome_at", DateTime(timezone=True), nullable=True),
+    Index("ix_changes_intent_at", "intent_at"),
+)
+
+cycles = Table(
+    "cycles",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # poll | drift | expiry | sync
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("status", String(16), nullable=True),  # ok | partial | failed | dry-run
+    Column("summary", JSON, nullable=True),
+)
+
+# Things a human should see: drift, unresolved users, withheld removals, the safety brake.
+findings = Table(
+    "findings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("cycle_id", Integer, nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("mapping", String(64), nullable=True),
+    Column("detail", Text, nullable=False),
+)
