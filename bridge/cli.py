@@ -130,7 +130,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     bridge = build(config)
     failed = False
     checks: list[tuple[str, Callable[[], str]]] = [
-        ("graph", bridge.source.check),
+        ("graph", lambda: bridge.source.check([m.entra_group_id for m in config.mappings])),
         ("identity center", bridge.ic.check),
         ("store", lambda: f"{bridge.ledger.engine.dialect.name} ok"),
         ("mappings", lambda: f"{sum(map(len, bridge.reconciler.targets().values()))} targets"),

@@ -170,7 +170,8 @@ class CycleResult:
         }
 
 
-RemovalHook = Callable[[Change, datetime], None]
+# Called once per cycle with every removal that succeeded, and when they took effect.
+RemovalHook = Callable[[list[Change], datetime], None]
 
 
 class Reconciler:
@@ -431,6 +432,12 @@ class Reconciler:
                     result.failed.append((change, error))
                 else:
                     result.applied.append(change)
+        removed = [c for c in result.applied if c.op == "remove"]
+        if removed and self.on_removed is not None:
+            try:
+                self.on_removed(removed, self.clock.now())
+            except BridgeError as exc:
+                log.error("after removals: %s", exc)
         return result
 
     def _one(self, cycle_id: int, change: Change) -> str | None:
@@ -445,14 +452,9 @@ class Reconciler:
             log.error("%s failed: %s", change, exc)
             self.ledger.record_outcome(change_id, change, self.clock.now(), error=str(exc))
             return str(exc)
-        done = self.clock.now()
-        self.ledger.record_outcome(change_id, change, done)
+
+        self.ledger.record_outcome(change_id, change, self.clock.now())
         log.info("%s", change)
-        if change.op == "remove" and self.on_removed is not None:
-            try:
-                self.on_removed(change, done)
-            except BridgeError as exc:
-                log.error("after %s: %s", change, exc)
         return None
 
     def _finish(self, cycle_id: int, result: CycleResult) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.config import Config, config_from_dict
+from bridge.ports import Clock
 from bridge.sandbox.aws import AwsSandbox
 from bridge.sandbox.graph import GraphSandbox
 
@@ -40,7 +41,14 @@ class World:
 
     def env(self) -> dict[str, str]:
         """What the bridge process needs in its environment to reach the sandbox."""
-        return {**self.aws.credentials_env(), "PIM_BRIDGE_GRAPH_TOKEN": self.graph.token}
+        return {
+            **self.aws.credentials_env(),
+            # Nothing on the machine may point boto3 at a real account.
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "PIM_BRIDGE_GRAPH_TOKEN": self.graph.token,
+        }
 
     def export_env(self) -> None:
         os.environ.update(self.env())
@@ -117,8 +125,11 @@ def running_world(
     graph_page_size: int = 100,
     graph_token: str | None = None,
     graph_port: int = 0,
+    graph_clock: Clock | None = None,
 ) -> Iterator[World]:
-    graph = GraphSandbox(page_size=graph_page_size, token=graph_token, port=graph_port)
+    graph = GraphSandbox(
+        clock=graph_clock, page_size=graph_page_size, token=graph_token, port=graph_port
+    )
     graph.latency = graph_latency
     with graph, AwsSandbox(async_delay=async_delay, latency=aws_latency) as aws:
         yield seed(graph, aws)

@@ -1,0 +1,180 @@
+"""The wire to Microsoft Graph: msgraph-sdk's request adapter (auth, telemetry, redirects), with
+the SDK's own retry switched off so one policy (ours, in `source.py`) governs both direct calls
+and `$batch` sub-responses, which the SDK never retries.
+
+Responses are handed back raw (status, headers, JSON) because msgraph-core's batch response
+model drops JSON bodies of sub-responses, and one parser for both paths keeps them identical.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from azure.core.credentials_async import AsyncTokenCredential
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from kiota_abstractions.method import Method
+from kiota_abstractions.native_response_handler import NativeResponseHandler
+from kiota_abstractions.request_information import RequestInformation
+from kiota_authentication_azure.azure_identity_authentication_provider import (
+    AzureIdentityAuthenticationProvider,
+)
+from kiota_http.middleware.options import ResponseHandlerOption, RetryHandlerOption
+from msgraph import GraphRequestAdapter, GraphServiceClient
+from msgraph.generated.identity_governance.privileged_access.group.assignment_schedule_instances.assignment_schedule_instances_request_builder import (  # noqa: E501
+    AssignmentScheduleInstancesRequestBuilder,
+)
+from msgraph.generated.identity_governance.privileged_access.group.assignment_schedule_requests.assignment_schedule_requests_request_builder import (  # noqa: E501
+    AssignmentScheduleRequestsRequestBuilder,
+)
+from msgraph_core import GraphClientFactory
+
+from bridge.config import EntraConfig
+from bridge.graph.credentials import graph_scopes
+
+BATCH_SIZE = 20  # Graph's JSON batching limit
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One Graph response, direct or from inside a `$batch`."""
+
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
+
+    def error_text(self) -> str:
+        """Graph's error code and message; never headers, which may echo credentials."""
+        error = self.body.get("error") if isinstance(self.body, dict) else None
+        status = f"HTTP {self.status}" if self.status else "no response"
+        if isinstance(error, dict):
+            return f"{status} {error.get('code', '')}: {error.get('message', '')}".strip()
+        return status
+
+
+class GraphWire:
+    """Sends GETs and `$batch` POSTs through msgraph-sdk; owns the event-loop-bound client."""
+
+    def __init__(
+        self, entra: EntraConfig, credential: AsyncTokenCredential, timeout: float = 30.0
+    ) -> None:
+        self.base_url = entra.graph_base_url
+        host = urlsplit(self.base_url).hostname or ""
+        auth = AzureIdentityAuthenticationProvider(
+            credential, scopes=graph_scopes(entra), allowed_hosts=[host]
+        )
+        http = GraphClientFactory.create_with_default_middleware(
+            client=httpx.AsyncClient(timeout=timeout),
+            options={
+                RetryHandlerOption.get_key(): RetryHandlerOption(
+                    delay=0, max_retries=0, should_retry=False
+                )
+            },
+        )
+        adapter = GraphRequestAdapter(auth, client=http)
+        adapter.base_url = self.base_url
+        self.client = GraphServiceClient(request_adapter=adapter)
+        self._adapter = adapter
+        self._http = http
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    # -- URLs, built by the SDK's request builders ---------------------------------------------
+
+    def instances_url(self, group_id: str) -> str:
+        params = AssignmentScheduleInstancesRequestBuilder.AssignmentScheduleInstancesRequestBuilderGetQueryParameters(  # noqa: E501
+            filter=f"groupId eq '{_quote(group_id)}'", expand=["principal"]
+        )
+        builder = self.client.identity_governance.privileged_access.group
+        info = builder.assignment_schedule_instances.to_get_request_information(_config(params))
+        return self.relative(info.url)
+
+    def requests_url(self, group_id: str) -> str:
+        params = AssignmentScheduleRequestsRequestBuilder.AssignmentScheduleRequestsRequestBuilderGetQueryParameters(  # noqa: E501
+            filter=f"groupId eq '{_quote(group_id)}'"
+        )
+        builder = self.client.identity_governance.privileged_access.group
+        info = builder.assignment_schedule_requests.to_get_request_information(_config(params))
+        return self.relative(info.url)
+
+    def user_url(self, user_id: str) -> str:
+        builder = self.client.users.by_user_id(user_id)
+        return self.relative(builder.to_get_request_information().url)
+
+    def group_url(self, group_id: str) -> str:
+        builder = self.client.groups.by_group_id(group_id)
+        return self.relative(builder.to_get_request_information().url)
+
+    def relative(self, url: str) -> str:
+        """`/path?query` under the version segment, as `$batch` wants it; nextLinks are absolute."""
+        if url.startswith(self.base_url):
+            return url[len(self.base_url) :] or "/"
+        parts = urlsplit(url)
+        base_path = urlsplit(self.base_url).path
+        path = parts.path[len(base_path) :] if parts.path.startswith(base_path) else parts.path
+        return path + (f"?{parts.query}" if parts.query else "")
+
+    # -- calls ---------------------------------------------------------------------------------
+
+    async def get(self, relative_url: str) -> Reply:
+        info = RequestInformation(Method.GET)
+        info.url = self.base_url + relative_url
+        info.headers.try_add("Accept", "application/json")
+        return await self._send(info)
+
+    async def batch(self, requests: list[tuple[str, str]]) -> dict[str, Reply]:
+        """GET each `(id, relative_url)` in one `$batch`; a reply per id. A failed envelope is
+        returned as the same reply for every id, so callers handle one kind of failure."""
+        if len(requests) > BATCH_SIZE:
+            raise ValueError(f"at most {BATCH_SIZE} requests per batch")
+        payload = {"requests": [{"id": i, "method": "GET", "url": u} for i, u in requests]}
+        info = RequestInformation(Method.POST)
+        info.url = self.base_url + "/$batch"
+        info.headers.try_add("Accept", "application/json")
+        info.set_stream_content(json.dumps(payload).encode(), "application/json")
+        envelope = await self._send(info)
+        if not envelope.ok:
+            return {i: envelope for i, _ in requests}
+        out: dict[str, Reply] = {}
+        responses = envelope.body.get("responses") if isinstance(envelope.body, dict) else None
+        for item in responses if isinstance(responses, list) else []:
+            if isinstance(item, dict) and str(item.get("id")) in dict(requests):
+                headers = item.get("headers") if isinstance(item.get("headers"), dict) else {}
+                out[str(item["id"])] = Reply(
+                    int(item.get("status") or 0),
+                    {str(k): str(v) for k, v in headers.items()},
+                    item.get("body"),
+                )
+        for request_id, _ in requests:
+            # A sub-response Graph left out is a failure of that request, retried like a 503.
+            out.setdefault(request_id, Reply(503, {}, None))
+        return out
+
+    async def _send(self, info: RequestInformation) -> Reply:
+        info.add_request_options([ResponseHandlerOption(NativeResponseHandler())])
+        response: httpx.Response = await self._adapter.send_primitive_async(info, "bytes", None)
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            body = None
+        return Reply(response.status_code, dict(response.headers), body)
+
+
+def _config(params: Any) -> RequestConfiguration[Any]:
+    return RequestConfiguration(query_parameters=params)
+
+
+def _quote(value: str) -> str:
+    # OData string literals double their single quotes.
+    return value.replace("'", "''")

@@ -1,0 +1,192 @@
+"""Graph JSON to `bridge.ports.PimInstance`: the only place that knows Graph's shapes.
+
+Pure functions, no I/O. Tolerant where Microsoft is inconsistent (enum casing, fractional
+seconds, null start of a permanent assignment), strict where a wrong guess could grant access
+(a missing principal, type or access id makes the item malformed, never defaulted)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bridge.ports import PimInstance
+
+# A permanent assignment may have no start in Graph; it has held since before we looked.
+SINCE_EVER = datetime(1970, 1, 1, tzinfo=UTC)
+
+ASSIGNMENT_TYPES = frozenset({"activated", "assigned"})
+MEMBER_TYPES = frozenset({"direct", "group"})
+ACCESS_IDS = frozenset({"member", "owner"})
+# Requests whose justification describes the access an instance grants now.
+GRANTING_ACTIONS = frozenset(
+    {
+        "selfactivate",
+        "selfextend",
+        "selfrenew",
+        "adminassign",
+        "adminextend",
+        "adminrenew",
+        "adminupdate",
+    }
+)
+_FAILED_STATUSES = ("denied", "failed", "canceled", "revoked")
+_REQUIRED = ("id", "groupId", "principalId", "accessId", "assignmentType", "memberType")
+
+
+class MalformedItem(ValueError):
+    """An item Graph returned that cannot be read safely; it is skipped and reported."""
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """What a schedule request adds to the instance it produced, for the audit trail."""
+
+    schedule_id: str
+    action: str
+    created: datetime
+    justification: str | None
+    ticket: str | None
+    creator_id: str | None  # user id in createdBy, for admin actions only
+    creator_name: str | None  # name Graph gave with it, if any
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """Graph timestamps (Z, up to 7 fractional digits) as aware UTC; None stays None."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise MalformedItem(f"not a timestamp: {value!r}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise MalformedItem(f"not a timestamp: {value!r}") from None
+    # Graph always means UTC; a value without an offset is read as UTC rather than local time.
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def enum_value(value: Any, allowed: frozenset[str], name: str) -> str:
+    """Lower-cased enum value: Microsoft's examples write 'Assigned', the schema 'assigned'."""
+    if not isinstance(value, str) or value.lower() not in allowed:
+        raise MalformedItem(f"{name} {value!r} is not one of {sorted(allowed)}")
+    return value.lower()
+
+
+def principal_type(odata_type: Any) -> str:
+    if not isinstance(odata_type, str) or not odata_type:
+        return "unknown"
+    return odata_type.rsplit(".", 1)[-1]
+
+
+def principal_attributes(principal: Any) -> dict[str, str]:
+    if not isinstance(principal, Mapping):
+        return {}
+    keys = ("userPrincipalName", "mail", "displayName")
+    return {k: principal[k] for k in keys if isinstance(principal.get(k), str) and principal[k]}
+
+
+def parse_request(item: Mapping[str, Any]) -> RequestInfo | None:
+    """The audit facts of one assignmentScheduleRequest, or None when it granted nothing."""
+    action = item.get("action")
+    schedule_id = item.get("targetScheduleId")
+    if not isinstance(action, str) or not isinstance(schedule_id, str) or not schedule_id:
+        return None
+    if action.lower() not in GRANTING_ACTIONS:
+        return None
+    status = str(item.get("status") or "").lower()
+    if any(word in status for word in _FAILED_STATUSES):
+        return None
+    try:
+        created = parse_datetime(item.get("createdDateTime")) or SINCE_EVER
+    except MalformedItem:
+        created = SINCE_EVER
+    ticket_info = item.get("ticketInfo")
+    ticket = ticket_info.get("ticketNumber") if isinstance(ticket_info, Mapping) else None
+    creator_id = creator_name = None
+    if action.lower().startswith("admin"):
+        created_by = item.get("createdBy")
+        who = None
+        if isinstance(created_by, Mapping):
+            who = created_by.get("user") or created_by.get("application")
+        if isinstance(who, Mapping):
+            creator_id = who.get("id") if isinstance(who.get("id"), str) else None
+            name = who.get("userPrincipalName") or who.get("displayName")
+            creator_name = name if isinstance(name, str) and name else None
+    justification = item.get("justification")
+    return RequestInfo(
+        schedule_id=schedule_id,
+        action=action,
+        created=created,
+        justification=justification if isinstance(justification, str) and justification else None,
+        ticket=ticket if isinstance(ticket, str) and ticket else None,
+        creator_id=creator_id,
+        creator_name=creator_name,
+    )
+
+
+def latest_requests(items: Iterable[Mapping[str, Any]]) -> dict[str, RequestInfo]:
+    """The most recent granting request per target schedule: an extension's justification
+    replaces the activation's, as it is the reason the access still holds."""
+    latest: dict[str, RequestInfo] = {}
+    for item in items:
+        info = parse_request(item)
+        if info is None:
+            continue
+        known = latest.get(info.schedule_id)
+        if known is None or info.created >= known.created:
+            latest[info.schedule_id] = info
+    return latest
+
+
+def parse_instance(
+    item: Mapping[str, Any],
+    group_id: str,
+    requests: Mapping[str, RequestInfo] | None = None,
+    names: Mapping[str, str] | None = None,
+) -> PimInstance:
+    """One assignmentScheduleInstance of `group_id`. Raises MalformedItem."""
+    if not isinstance(item, Mapping):
+        raise MalformedItem("not an object")
+    missing = [k for k in _REQUIRED if not isinstance(item.get(k), str) or not item.get(k)]
+    if missing:
+        raise MalformedItem("missing " + ", ".join(missing))
+    if item["groupId"] != group_id:
+        raise MalformedItem(f"belongs to group {item['groupId']}, not {group_id}")
+    start = parse_datetime(item.get("startDateTime")) or SINCE_EVER
+    end = parse_datetime(item.get("endDateTime"))
+    principal = item.get("principal")
+    kind = (
+        principal_type(principal.get("@odata.type"))
+        if isinstance(principal, Mapping)
+        else "unknown"
+    )
+    schedule_id = item.get("assignmentScheduleId")
+    request = (requests or {}).get(schedule_id) if isinstance(schedule_id, str) else None
+    approver = None
+    if request is not None and request.creator_id:
+        approver = (
+            request.creator_name or (names or {}).get(request.creator_id) or request.creator_id
+        )
+    return PimInstance(
+        id=item["id"],
+        group_id=group_id,
+        principal_id=item["principalId"],
+        principal_type=kind,
+        access_id=enum_value(item["accessId"], ACCESS_IDS, "accessId"),
+        assignment_type=enum_value(item["assignmentType"], ASSIGNMENT_TYPES, "assignmentType"),
+        member_type=enum_value(item["memberType"], MEMBER_TYPES, "memberType"),
+        start=start,
+        end=end,
+        principal=principal_attributes(principal),
+        justification=request.justification if request else None,
+        ticket=request.ticket if request else None,
+        approver=approver,
+    )
+
+
+def describe(item: Any) -> str:
+    """A short, secret-free name for an item in logs and GroupRead.skipped."""
+    if isinstance(item, Mapping) and isinstance(item.get("id"), str):
+        return f"item {item['id']}"
+    return "item without id"

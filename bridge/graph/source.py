@@ -1,0 +1,338 @@
+"""`GraphPimSource`: the `PimSource` port read from Microsoft Graph.
+
+Per group it lists `assignmentScheduleInstances` (`$filter=groupId eq '…'`, `$expand=principal`)
+and `assignmentScheduleRequests`, follows every `@odata.nextLink`, and attaches each request's
+justification, ticket and (for admin actions) approver to the instance of its target schedule.
+Above `batch_threshold` groups, pages are fetched 20 at a time through `$batch`.
+
+Throttling (429) and outages (502/503/504, network errors) are retried, honouring Retry-After,
+per request and per `$batch` sub-response, at most `max_retries` times and never past `deadline`
+seconds after the read began. A group whose instances
+cannot be read comes back with `GroupRead.error`, never as an empty group.
+
+The port is synchronous (the core runs in threads); msgraph-sdk is asyncio, so the source owns
+one event loop in a daemon thread and every call is submitted to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any, Literal, TypeVar
+
+import httpx
+from azure.core.credentials_async import AsyncTokenCredential
+
+from bridge.config import EntraConfig
+from bridge.errors import SourceError
+from bridge.graph.client import BATCH_SIZE, GraphWire, Reply
+from bridge.graph.credentials import build_credential
+from bridge.graph.normalise import (
+    MalformedItem,
+    RequestInfo,
+    describe,
+    latest_requests,
+    parse_instance,
+)
+from bridge.ports import GroupRead, PimInstance
+
+log = logging.getLogger(__name__)
+
+RETRYABLE = frozenset({429, 502, 503, 504})
+NIL_GROUP = "00000000-0000-0000-0000-000000000000"
+MAX_DELAY = 60.0  # seconds; a longer Retry-After is honoured only up to this, then retried
+T = TypeVar("T")
+
+Kind = Literal["instances", "requests", "user"]
+
+
+@dataclass
+class _Listing:
+    """One paged collection being read: its next page and what was gathered so far."""
+
+    key: str  # group id, or user id for a name lookup
+    kind: Kind
+    url: str | None
+    items: list[Any] = field(default_factory=list)
+    attempts: int = 0  # failed tries of the current page
+    not_before: float = 0.0  # monotonic time before which the page is not retried
+    give_up_at: float = float("inf")  # monotonic time after which no retry is scheduled
+    error: str | None = None
+    body: Any = None  # the single object for `user`
+
+    @property
+    def pending(self) -> bool:
+        return self.url is not None and self.error is None
+
+    @property
+    def job_id(self) -> str:
+        return f"{self.kind}:{self.key}"
+
+
+class GraphPimSource:
+    def __init__(
+        self,
+        entra: EntraConfig,
+        *,
+        batch_threshold: int = 4,
+        max_retries: int = 5,
+        backoff: float = 1.0,
+        deadline: float = 20.0,
+        concurrency: int = 4,
+        credential: AsyncTokenCredential | None = None,
+    ) -> None:
+        self._entra = entra
+        self.batch_threshold = batch_threshold
+        self.max_retries = max_retries
+        self.backoff = backoff
+        # A poll must end well before the next one is due: retries stop at this many seconds.
+        self.deadline = deadline
+        self.concurrency = concurrency
+        # Built now so a missing secret or token is a config error before any call.
+        self._credential = credential or build_credential(entra)
+        self._wire: GraphWire | None = None
+        self._names: dict[str, str] = {}  # approver user id -> UPN or display name
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    # -- the port ------------------------------------------------------------------------------
+
+    def read_groups(self, group_ids: Sequence[str]) -> dict[str, GroupRead]:
+        return self._run(self._read_groups(list(dict.fromkeys(group_ids))))
+
+    def check(self, group_ids: Sequence[str] = ()) -> str:
+        """Prove Graph answers and accepts the credential, for `check-config`: read the first
+        of `group_ids`, or with none, a PIM list scoped to the nil group id (an empty answer
+        still needs a valid token). Raises SourceError with Graph's reason otherwise."""
+        group_id = group_ids[0] if group_ids else NIL_GROUP
+        read = self.read_groups([group_id])[group_id]
+        if read.error:
+            refused = any(f"HTTP {code}" in read.error for code in (400, 401, 403, 404))
+            raise SourceError(
+                f"Graph at {self._entra.graph_base_url}: {read.error}", temporary=not refused
+            )
+        what = f"group {group_id} readable" if group_ids else "PIM for Groups readable"
+        return (
+            f"Graph reachable at {self._entra.graph_base_url}, credential accepted; {what} "
+            f"({len(read.instances)} active instance(s))"
+        )
+
+    def close(self) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        self._run(self._aclose())
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._loop = self._thread = None
+
+    def __enter__(self) -> GraphPimSource:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- event loop ----------------------------------------------------------------------------
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        with self._start_lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="graph-source", daemon=True)
+                thread.start()
+                self._loop, self._thread = loop, thread
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    async def _aclose(self) -> None:
+        if self._wire is not None:
+            await self._wire.close()
+            self._wire = None
+        await self._credential.close()
+
+    def _get_wire(self) -> GraphWire:
+        # Created on the loop's thread: httpx and azure-identity bind to the running loop.
+        if self._wire is None:
+            self._wire = GraphWire(self._entra, self._credential)
+        return self._wire
+
+    # -- reading -------------------------------------------------------------------------------
+
+    async def _read_groups(self, group_ids: list[str]) -> dict[str, GroupRead]:
+        wire = self._get_wire()
+        batched = len(group_ids) > self.batch_threshold
+        listings: list[_Listing] = []
+        for gid in group_ids:
+            listings.append(_Listing(gid, "instances", wire.instances_url(gid)))
+            listings.append(_Listing(gid, "requests", wire.requests_url(gid)))
+        await self._drain(listings, batched)
+
+        by_key = {(lst.key, lst.kind): lst for lst in listings}
+        requests: dict[str, dict[str, RequestInfo]] = {}
+        for gid in group_ids:
+            req_listing = by_key[gid, "requests"]
+            if req_listing.error:
+                # Requests only enrich the audit trail; current state comes from instances.
+                log.warning(
+                    "group %s: schedule requests unreadable, audit details missing: %s",
+                    gid,
+                    req_listing.error,
+                )
+            requests[gid] = latest_requests(req_listing.items)
+        await self._resolve_names(
+            {
+                r.creator_id
+                for rs in requests.values()
+                for r in rs.values()
+                if r.creator_id and not r.creator_name
+            },
+            batched,
+        )
+        return {
+            gid: self._group_read(gid, by_key[gid, "instances"], requests[gid]) for gid in group_ids
+        }
+
+    def _group_read(
+        self, gid: str, listing: _Listing, requests: dict[str, RequestInfo]
+    ) -> GroupRead:
+        if listing.error:
+            log.error("group %s: assignment schedule instances unreadable: %s", gid, listing.error)
+            return GroupRead(gid, error=listing.error)
+        instances: list[PimInstance] = []
+        skipped: list[str] = []
+        for item in listing.items:
+            try:
+                instances.append(parse_instance(item, gid, requests, self._names))
+            except MalformedItem as exc:
+                reason = f"{describe(item)}: {exc}"
+                log.warning("group %s: skipped malformed instance %s", gid, reason)
+                skipped.append(reason)
+        return GroupRead(gid, tuple(instances), skipped=tuple(skipped))
+
+    async def _resolve_names(self, user_ids: set[str], batched: bool) -> None:
+        wire = self._get_wire()
+        todo = [_Listing(uid, "user", wire.user_url(uid)) for uid in user_ids - self._names.keys()]
+        if not todo:
+            return
+        await self._drain(todo, batched)
+        for lst in todo:
+            body = lst.body if isinstance(lst.body, dict) else {}
+            name = body.get("userPrincipalName") or body.get("displayName")
+            if isinstance(name, str) and name:
+                self._names[lst.key] = name
+
+    # -- one retry policy for direct calls and batch sub-responses -----------------------------
+
+    async def _drain(self, listings: list[_Listing], batched: bool) -> None:
+        wire = self._get_wire()
+        limit = asyncio.Semaphore(self.concurrency if batched else max(self.concurrency, 8))
+        give_up_at = time.monotonic() + self.deadline
+        for lst in listings:
+            lst.give_up_at = give_up_at
+        while True:
+            pending = [lst for lst in listings if lst.pending]
+            if not pending:
+                return
+            now = time.monotonic()
+            ready = [lst for lst in pending if lst.not_before <= now]
+            if not ready:
+                await asyncio.sleep(min(lst.not_before for lst in pending) - now)
+                continue
+            if batched:
+                chunks = [ready[i : i + BATCH_SIZE] for i in range(0, len(ready), BATCH_SIZE)]
+                await asyncio.gather(*(self._send_batch(wire, c, limit) for c in chunks))
+            else:
+                await asyncio.gather(*(self._send_one(wire, lst, limit) for lst in ready))
+
+    async def _send_one(self, wire: GraphWire, listing: _Listing, limit: asyncio.Semaphore) -> None:
+        assert listing.url is not None
+        async with limit:
+            try:
+                reply = await wire.get(listing.url)
+            except Exception as exc:
+                reply = _call_failure(exc)
+        self._apply(wire, listing, reply)
+
+    async def _send_batch(
+        self, wire: GraphWire, chunk: list[_Listing], limit: asyncio.Semaphore
+    ) -> None:
+        async with limit:
+            try:
+                replies = await wire.batch([(lst.job_id, lst.url or "") for lst in chunk])
+            except Exception as exc:
+                replies = {lst.job_id: _call_failure(exc) for lst in chunk}
+        for lst in chunk:
+            self._apply(wire, lst, replies[lst.job_id])
+
+    def _apply(self, wire: GraphWire, listing: _Listing, reply: Reply) -> None:
+        if reply.ok:
+            listing.attempts = 0
+            body = reply.body if isinstance(reply.body, dict) else {}
+            if listing.kind == "user":
+                listing.body, listing.url = body, None
+                return
+            values = body.get("value")
+            if not isinstance(values, list):
+                listing.error = "Graph answered without a 'value' list"
+                return
+            listing.items.extend(values)
+            next_link = body.get("@odata.nextLink")
+            listing.url = wire.relative(next_link) if isinstance(next_link, str) else None
+            return
+        delay = _retry_after(reply)
+        if delay is None:
+            delay = min(self.backoff * 2**listing.attempts, 30.0)
+        delay = min(delay, MAX_DELAY)
+        in_time = time.monotonic() + delay <= listing.give_up_at
+        if reply.status in RETRYABLE and listing.attempts < self.max_retries and in_time:
+            listing.attempts += 1
+            listing.not_before = time.monotonic() + delay
+            log.info(
+                "graph %s %s: %s, retry %d/%d in %.1fs",
+                listing.kind,
+                listing.key,
+                reply.status,
+                listing.attempts,
+                self.max_retries,
+                delay,
+            )
+            return
+        retried = f" after {listing.attempts} retries" if listing.attempts else ""
+        if reply.status in RETRYABLE and not in_time:
+            retried += f" (next retry would pass the {self.deadline:g}s read deadline)"
+        listing.error = f"reading {listing.kind} failed{retried}: {reply.error_text()}"
+
+
+def _retry_after(reply: Reply) -> float | None:
+    raw = reply.header("Retry-After")
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(raw).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _call_failure(exc: Exception) -> Reply:
+    """A call that produced no HTTP response. Network failures are retried like a 503; a
+    credential or client failure (status 0) is not, and fails the read with its reason.
+    Neither httpx nor azure-identity puts a token or secret in these messages."""
+    status = 503 if isinstance(exc, httpx.TransportError) else 0
+    message = str(exc).splitlines()[0][:300] if str(exc) else ""
+    return Reply(status, {}, {"error": {"code": type(exc).__name__, "message": message}})

@@ -1,0 +1,249 @@
+"""Closing the post-expiry session window (DESIGN section 5).
+
+Removing an assignment stops new AWS sessions, not ones already issued: those live until the
+permission set's session duration runs out. AWS's remedy is an explicit Deny keyed on
+`identitystore:userId`; the bridge adds the time condition `aws:TokenIssueTime < revocation`, so
+a later activation's fresh session is not denied.
+
+`merge_denials()` is pure: it rewrites an inline policy document, keeping every statement the
+bridge did not write (found by Sid prefix) exactly as it was, pruning our statements once no
+session they could match can still be alive, and staying under the 10,240-character limit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from bridge.errors import BridgeError, SinkError
+from bridge.model import AccountAssignment, Change, GroupMembership
+
+log = logging.getLogger(__name__)
+
+SID_PREFIX = "PimBridgeDeny"
+COALESCED_SID = f"{SID_PREFIX}Coalesced"
+# Identity Center counts the inline policy without white space.
+POLICY_LIMIT = 10_240
+VERSION = "2012-10-17"
+
+
+class DenialSink(Protocol):
+    """The part of Identity Center that session denial needs."""
+
+    def session_duration(self, permission_set_arn: str) -> timedelta: ...
+
+    def get_inline_policy(self, permission_set_arn: str) -> str: ...
+
+    def put_inline_policy(self, permission_set_arn: str, document: str) -> None: ...
+
+    def provision(self, permission_set_arn: str, account_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Denial:
+    ic_user_id: str
+    revoked_at: datetime
+
+
+@dataclass
+class Merge:
+    document: str
+    added: list[str] = field(default_factory=list)  # user ids newly denied or moved later
+    pruned: list[str] = field(default_factory=list)  # user ids whose denial is no longer needed
+    coalesced: bool = False
+    overflow: bool = False  # even coalesced, the denials do not fit: nothing written
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.pruned or self.coalesced)
+
+
+def policy_size(document: str) -> int:
+    return len(re.sub(r"\s", "", document))
+
+
+def _sid(user_id: str) -> str:
+    return SID_PREFIX + re.sub(r"[^A-Za-z0-9]", "", user_id)
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def deny_statement(user_ids: Sequence[str], before: datetime, sid: str) -> dict[str, Any]:
+    users: str | list[str] = user_ids[0] if len(user_ids) == 1 else sorted(user_ids)
+    return {
+        "Sid": sid,
+        "Effect": "Deny",
+        "Action": "*",
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {"identitystore:userId": users},
+            "DateLessThan": {"aws:TokenIssueTime": _iso(before)},
+        },
+    }
+
+
+def _ours(stmt: Any) -> bool:
+    return isinstance(stmt, dict) and str(stmt.get("Sid", "")).startswith(SID_PREFIX)
+
+
+def _denials_in(stmt: dict[str, Any]) -> list[Denial]:
+    cond = stmt.get("Condition", {})
+    users = cond.get("StringEquals", {}).get("identitystore:userId", [])
+    before = _parse_iso(cond.get("DateLessThan", {}).get("aws:TokenIssueTime"))
+    return [Denial(u, before) for u in ([users] if isinstance(users, str) else users)]
+
+
+def merge_denials(
+    document: str,
+    new: Iterable[Denial],
+    now: datetime,
+    session_duration: timedelta,
+    limit: int = POLICY_LIMIT,
+) -> Merge:
+    """The inline policy with `new` denials merged in and stale ones pruned."""
+    policy: dict[str, Any] = json.loads(document) if document.strip() else {}
+    statements = policy.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    foreign = [s for s in statements if not _ours(s)]
+    current: dict[str, datetime] = {}
+    for stmt in statements:
+        if _ours(stmt):
+            for d in _denials_in(stmt):
+                current[d.ic_user_id] = max(current.get(d.ic_user_id, d.revoked_at), d.revoked_at)
+    out = Merge(document)
+    for d in new:
+        if d.revoked_at > current.get(d.ic_user_id, datetime.min.replace(tzinfo=UTC)):
+            current[d.ic_user_id] = d.revoked_at
+            out.added.append(d.ic_user_id)
+    # A session issued before the revocation is dead once the session duration has passed.
+    for user, at in list(current.items()):
+        if at + session_duration <= now:
+            del current[user]
+            out.pruned.append(user)
+    if not out.changed:
+        return out
+
+    def render(ours: list[dict[str, Any]]) -> str:
+        body = {
+            "Version": policy.get("Version", VERSION),
+            **{k: v for k, v in policy.items() if k not in ("Version", "Statement")},
+            "Statement": foreign + ours,
+        }
+        return json.dumps(body, separators=(",", ":"))
+
+    ours = [deny_statement([u], at, _sid(u)) for u, at in sorted(current.items())]
+    candidate = render(ours)
+    if policy_size(candidate) > limit and current:
+        # One statement for all: denies a little more (sessions issued between a user's own
+        # revocation and the latest one), never less.
+        out.coalesced = True
+        latest = max(current.values())
+        candidate = render([deny_statement(sorted(current), latest, COALESCED_SID)])
+    if policy_size(candidate) > limit:
+        out.overflow = True
+        return out
+    if not foreign and not ours:
+        candidate = ""
+    out.document = candidate
+    return out
+
+
+@dataclass
+class DenialReport:
+    written: list[tuple[str, list[str]]] = field(default_factory=list)  # (ps arn, accounts)
+    problems: list[str] = field(default_factory=list)
+
+
+class Revoker:
+    """After removals, deny the removed users' older sessions on every permission set through
+    which they held access, then re-provision those permission sets where it matters."""
+
+    def __init__(
+        self,
+        sink: DenialSink,
+        group_assignments: dict[str, list[AccountAssignment]] | None = None,
+    ) -> None:
+        self.sink = sink
+        # Identity Center group id -> the account/permission-set pairs assigned to that group.
+        self.group_assignments = group_assignments or {}
+
+    def affected(self, changes: Iterable[Change]) -> dict[str, dict[str, set[str]]]:
+        """permission set ARN -> user id -> accounts where that user lost access."""
+        out: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        for c in changes:
+            if c.op != "remove":
+                continue
+            target = c.binding.target
+            pairs = (
+                [target]
+                if isinstance(target, AccountAssignment)
+                else self.group_assignments.get(target.group_id, [])
+                if isinstance(target, GroupMembership)
+                else []
+            )
+            for a in pairs:
+                out[a.permission_set_arn][c.binding.ic_user_id].add(a.account_id)
+        return out
+
+    def deny(self, changes: Sequence[Change], at: datetime) -> DenialReport:
+        report = DenialReport()
+        for ps_arn, users in self.affected(changes).items():
+            try:
+                self._deny_on(ps_arn, users, at, report)
+            except BridgeError as exc:
+                report.problems.append(f"denial on {ps_arn} failed: {exc}")
+                log.error("session denial on %s failed: %s", ps_arn, exc)
+        return report
+
+    def prune(self, permission_sets: Iterable[str], now: datetime) -> DenialReport:
+        report = DenialReport()
+        for ps_arn in permission_sets:
+            try:
+                self._deny_on(ps_arn, {}, now, report)
+            except BridgeError as exc:
+                report.problems.append(f"pruning {ps_arn} failed: {exc}")
+        return report
+
+    def _deny_on(
+        self, ps_arn: str, users: dict[str, set[str]], at: datetime, report: DenialReport
+    ) -> None:
+        duration = self.sink.session_duration(ps_arn)
+        try:
+            merged = merge_denials(
+                self.sink.get_inline_policy(ps_arn),
+                [Denial(u, at) for u in users],
+                at,
+                duration,
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SinkError(
+                f"inline policy of {ps_arn} is not valid JSON: {exc}", temporary=False
+            ) from None
+        if merged.overflow:
+            report.problems.append(
+                f"inline policy of {ps_arn} is full: {len(users)} denial(s) not written"
+            )
+            log.error("inline policy of %s is full: session denial NOT written", ps_arn)
+            return
+        if not merged.changed:
+            return
+        if merged.coalesced:
+            log.warning("inline policy of %s near its limit: denials coalesced", ps_arn)
+        self.sink.put_inline_policy(ps_arn, merged.document)
+        accounts = sorted({a for accts in users.values() for a in accts})
+        for account in accounts:
+            self.sink.provision(ps_arn, account)
+        report.written.append((ps_arn, accounts))

@@ -1,0 +1,1 @@
+"""The local tenant: simulators of Microsoft Graph, Identity Center and SCIM on loopback."""

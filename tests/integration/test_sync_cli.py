@@ -1,0 +1,136 @@
+"""`pim-bridge sync` as a user runs it: a subprocess talking HTTP to the Graph sandbox and to
+moto's server, checked by reading Identity Center back through boto3."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bridge.sandbox.world import World, running_world
+
+HOUR = timedelta(hours=1)
+
+
+class Rig:
+    def __init__(self, world: World, tmp: Path) -> None:
+        self.w = world
+        self.db = tmp / "ledger.db"
+        self.config = world.write_config(tmp / "pim-bridge.toml", f"sqlite:///{self.db}")
+        self.actor = world.graph.actor()
+
+    def sync(self, *extra: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, **self.w.env()}
+        return subprocess.run(
+            [sys.executable, "-m", "bridge", "sync", "-c", str(self.config), *extra],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+
+    def activate(self, who: str, mapping: str = "prod-admin", length: timedelta = HOUR) -> None:
+        self.actor.activate(self.w.entra_users[who], self.w.entra_groups[mapping], length, "work")
+
+    def members(self) -> set[str]:
+        ids = {v: k for k, v in self.w.ic_users.items()}
+        return {ids[u] for u in self.w.ic_members()}
+
+    def assigned(self) -> set[str]:
+        ids = {v: k for k, v in self.w.ic_users.items()}
+        return {ids[u] for u in self.w.ic_assigned()}
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    with running_world() as world:
+        yield Rig(world, tmp_path)
+
+
+def test_sync_mirrors_activations_and_reports_unknown_users(rig: Rig) -> None:
+    rig.activate("alice")
+    rig.activate("carol")
+    rig.activate("carol", "breakglass")
+    rig.activate("dave")  # in Entra only
+    rig.actor.admin_assign(
+        rig.w.entra_users["bob"], rig.w.entra_groups["prod-admin"], permanent=True
+    )
+    proc = rig.sync()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert rig.members() == {"alice", "carol"}
+    assert rig.assigned() == {"alice", "carol"}
+    assert "+ alice@example.com -> AWS-Prod-Admin" in proc.stdout
+    assert "unresolved_user: dave@example.com" in proc.stdout
+    assert rig.sync().stdout.count("No changes") == 1
+
+
+def test_deactivation_removes_only_what_that_grant_gave(rig: Rig) -> None:
+    rig.activate("alice")
+    rig.activate("carol")
+    rig.activate("carol", "breakglass")
+    assert rig.sync().returncode == 0
+    for who, mapping in (("alice", "prod-admin"), ("carol", "prod-admin")):
+        rig.actor.deactivate(rig.w.entra_users[who], rig.w.entra_groups[mapping])
+    proc = rig.sync()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # carol keeps the group through break-glass but loses the prod-admin assignment.
+    assert rig.members() == {"carol"}
+    assert rig.assigned() == set()
+    assert "- alice@example.com -> AWS-Prod-Admin  (deactivated)" in proc.stdout
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(rig: Rig) -> None:
+    rig.activate("erin")
+    proc = rig.sync("--dry-run")
+    assert proc.returncode == 0
+    assert "+ erin@example.com" in proc.stdout and "Dry run" in proc.stdout
+    assert rig.members() == set() and rig.assigned() == set()
+
+
+def test_graph_outage_removes_nothing_and_exits_nonzero(rig: Rig) -> None:
+    rig.activate("alice")
+    assert rig.sync().returncode == 0
+    rig.w.graph.outage(status=503)
+    proc = rig.sync()
+    assert proc.returncode == 1
+    assert "unreadable_group" in proc.stdout
+    assert rig.members() == {"alice"} and rig.assigned() == {"alice"}
+
+
+def test_graph_token_appears_in_no_output_and_not_in_the_store(rig: Rig) -> None:
+    rig.activate("alice")
+    rig.w.graph.outage(status=401)
+    failed = rig.sync()
+    rig.w.graph.restore()
+    ok = rig.sync()
+    token = rig.w.graph.token
+    for proc in (failed, ok):
+        assert token not in proc.stdout and token not in proc.stderr
+    for f in rig.db.parent.glob("ledger.db*"):
+        assert token.encode() not in f.read_bytes()
+
+
+def test_grant_past_its_end_is_removed_even_while_graph_still_lists_it(tmp_path: Path) -> None:
+    # Graph's clock stands 10 s behind ours: it keeps listing an instance that has ended.
+    import time
+
+    from bridge.ports import FakeClock
+
+    start = datetime.now(UTC)
+    with running_world(graph_clock=FakeClock(start - timedelta(seconds=10))) as world:
+        rig = Rig(world, tmp_path)
+        rig.activate("alice", length=timedelta(minutes=30))
+        rig.activate("bob", length=timedelta(seconds=16))  # ends 6 s from now, by our clock
+        assert rig.sync().returncode == 0
+        assert rig.members() == {"alice", "bob"}
+        time.sleep(max(0.0, (start + timedelta(seconds=6.5) - datetime.now(UTC)).total_seconds()))
+        assert rig.w.graph.tenant.live_instances(None, rig.w.entra_users["bob"])
+        proc = rig.sync()
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert rig.members() == {"alice"}
+        assert "- bob@example.com -> AWS-Prod-Admin  (expired)" in proc.stdout
