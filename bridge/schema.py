@@ -100,3 +100,19 @@ findings = Table(
     Column("mapping", String(64), nullable=True),
     Column("detail", Text, nullable=False),
 )
+
+# Session denials written into permission sets' inline policies (DESIGN section 5).
+denials = Table(
+    "denials",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),  # the revocation time denied before
+    Column("ic_user_id", String(100), nullable=False),
+    Column("permission_set_arn", String(300), nullable=False),
+    Column("accounts", JSON, nullable=False),
+    # 'provisioned' once every account's provisioning SUCCEEDED; 'failed' or 'overflow' else.
+    Column("status", String(16), nullable=False),
+    Column("detail", Text, nullable=True),
+    Column("done_at", DateTime(timezone=True), nullable=True),
+    Index("ix_denials_user", "ic_user_id"),
+)
