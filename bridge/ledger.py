@@ -21,7 +21,7 @@ from sqlalchemy.pool import StaticPool
 
 from bridge.errors import ConfigError
 from bridge.model import Binding, Change, Finding, Grant, User, target_from_key
-from bridge.schema import changes, cycles, findings, grants, holdings
+from bridge.schema import changes, cycles, denials, findings, grants, holdings
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -337,6 +337,36 @@ class Ledger:
                         "detail": f.detail,
                     }
                     for f in found
+                ],
+            )
+
+    def record_denials(
+        self,
+        at: datetime,
+        permission_set_arn: str,
+        users: dict[str, set[str]],
+        status: str,
+        done_at: datetime | None,
+        detail: str | None = None,
+    ) -> None:
+        """One row per user denied on a permission set: `at` is the revocation time sessions
+        must have been issued before; `done_at` when provisioning to every account finished."""
+        if not users:
+            return
+        with self._write_lock, self.engine.begin() as conn:
+            conn.execute(
+                insert(denials),
+                [
+                    {
+                        "at": at,
+                        "ic_user_id": user,
+                        "permission_set_arn": permission_set_arn,
+                        "accounts": sorted(accounts),
+                        "status": status,
+                        "detail": detail,
+                        "done_at": done_at,
+                    }
+                    for user, accounts in sorted(users.items())
                 ],
             )
 

@@ -16,7 +16,7 @@ import json
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -167,6 +167,18 @@ class DenialReport:
     problems: list[str] = field(default_factory=list)
 
 
+class DenialLedger(Protocol):
+    def record_denials(
+        self,
+        at: datetime,
+        permission_set_arn: str,
+        users: dict[str, set[str]],
+        status: str,
+        done_at: datetime | None,
+        detail: str | None = None,
+    ) -> None: ...
+
+
 class Revoker:
     """After removals, deny the removed users' older sessions on every permission set through
     which they held access, then re-provision those permission sets where it matters."""
@@ -174,11 +186,16 @@ class Revoker:
     def __init__(
         self,
         sink: DenialSink,
-        group_assignments: dict[str, list[AccountAssignment]] | None = None,
+        group_assignments: Callable[[str], list[AccountAssignment]] = lambda _gid: [],
+        ledger: DenialLedger | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.sink = sink
-        # Identity Center group id -> the account/permission-set pairs assigned to that group.
-        self.group_assignments = group_assignments or {}
+        # Identity Center group id -> the account/permission-set pairs assigned to that group:
+        # a member who leaves the group loses those, so their sessions there are denied too.
+        self.group_assignments = group_assignments
+        self.ledger = ledger
+        self.clock = clock
 
     def affected(self, changes: Iterable[Change]) -> dict[str, dict[str, set[str]]]:
         """permission set ARN -> user id -> accounts where that user lost access."""
@@ -190,7 +207,7 @@ class Revoker:
             pairs = (
                 [target]
                 if isinstance(target, AccountAssignment)
-                else self.group_assignments.get(target.group_id, [])
+                else self.group_assignments(target.group_id)
                 if isinstance(target, GroupMembership)
                 else []
             )
@@ -201,11 +218,17 @@ class Revoker:
     def deny(self, changes: Sequence[Change], at: datetime) -> DenialReport:
         report = DenialReport()
         for ps_arn, users in self.affected(changes).items():
+            status, detail = "provisioned", None
             try:
-                self._deny_on(ps_arn, users, at, report)
+                if not self._deny_on(ps_arn, users, at, report):
+                    status, detail = "overflow", report.problems[-1]
             except BridgeError as exc:
+                status, detail = "failed", str(exc)
                 report.problems.append(f"denial on {ps_arn} failed: {exc}")
                 log.error("session denial on %s failed: %s", ps_arn, exc)
+            if self.ledger is not None:
+                done = self.clock() if status == "provisioned" else None
+                self.ledger.record_denials(at, ps_arn, users, status, done, detail)
         return report
 
     def prune(self, permission_sets: Iterable[str], now: datetime) -> DenialReport:
@@ -219,7 +242,8 @@ class Revoker:
 
     def _deny_on(
         self, ps_arn: str, users: dict[str, set[str]], at: datetime, report: DenialReport
-    ) -> None:
+    ) -> bool:
+        """False when the policy is full and nothing could be written."""
         duration = self.sink.session_duration(ps_arn)
         try:
             merged = merge_denials(
@@ -237,9 +261,9 @@ class Revoker:
                 f"inline policy of {ps_arn} is full: {len(users)} denial(s) not written"
             )
             log.error("inline policy of %s is full: session denial NOT written", ps_arn)
-            return
+            return False
         if not merged.changed:
-            return
+            return True
         if merged.coalesced:
             log.warning("inline policy of %s near its limit: denials coalesced", ps_arn)
         self.sink.put_inline_policy(ps_arn, merged.document)
@@ -247,3 +271,4 @@ class Revoker:
         for account in accounts:
             self.sink.provision(ps_arn, account)
         report.written.append((ps_arn, accounts))
+        return True

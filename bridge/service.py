@@ -14,18 +14,22 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bridge.config import Config
 from bridge.errors import BridgeError
 from bridge.reconcile import CycleResult
+from bridge.timers import SchedulerTimers, Timers
 from bridge.wiring import Bridge, build
 
 log = logging.getLogger(__name__)
+
+RETRY_AFTER = timedelta(seconds=2)
 
 
 class Service:
     """Owns the scheduler. The reconciler serialises planning; a poll stuck on a slow Graph
     does not hold up an expiry job."""
 
-    def __init__(self, bridge: Bridge) -> None:
+    def __init__(self, bridge: Bridge, timers: Timers | None = None) -> None:
         self.bridge = bridge
         self.scheduler = BackgroundScheduler(timezone="UTC")
+        self.timers: Timers = timers or SchedulerTimers(self.scheduler)
         self.last_ok: datetime | None = None
         self.last_result: CycleResult | None = None
 
@@ -51,7 +55,8 @@ class Service:
         self._after(result)
         if result.failed:
             # A revocation that failed stays held in the ledger; try again soon, not at next poll.
-            self._add_expiry(self.bridge.clock.now() + timedelta(seconds=2))
+            when = self.bridge.clock.now() + RETRY_AFTER
+            self.timers.set(f"retry@{when.isoformat()}", when, self.expire)
         return result
 
     def _after(self, result: CycleResult) -> None:
@@ -60,34 +65,32 @@ class Service:
             self.last_ok = self.bridge.clock.now()
 
     def schedule_expiries(self) -> None:
-        """One date job per distinct end time in the ledger; extensions move it (new time, new
-        job; the old job finds nothing to revoke and is harmless)."""
+        """One timer per distinct end time in the ledger. An extension moves a grant's end: its
+        old timer is cancelled unless another grant still ends then."""
         wanted = {f"expire@{t.isoformat()}": t for t in self.bridge.ledger.next_expiries()}
-        for job in self.scheduler.get_jobs():
-            if job.id.startswith("expire@") and job.id not in wanted:
-                job.remove()
+        pending = self.timers.pending()
+        for job_id in pending:
+            if job_id.startswith("expire@") and job_id not in wanted:
+                self.timers.cancel(job_id)
         for job_id, when in wanted.items():
-            if self.scheduler.get_job(job_id) is None:
-                self._add_expiry(when, job_id)
-
-    def _add_expiry(self, when: datetime, job_id: str | None = None) -> None:
-        self.scheduler.add_job(
-            self.expire,
-            "date",
-            run_date=when,
-            id=job_id or f"expire@{when.isoformat()}",
-            replace_existing=True,
-            misfire_grace_time=None,  # a late expiry still runs: late is better than never
-        )
+            if job_id not in pending:
+                self.timers.set(job_id, when, self.expire)
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def start(self) -> None:
+    def recover(self) -> None:
+        """On start (and on becoming leader): close what a stop cut off, revoke expiries missed
+        while down, look at the whole world, and rebuild every expiry timer from the ledger."""
         b = self.bridge
         cut = b.ledger.mark_interrupted(b.clock.now())
         if cut:
             log.warning("%d changes were cut off by a stop; this cycle re-plans them", cut)
         b.reconciler.targets()  # fail fast on names that do not resolve
+        self.expire()
+        self.poll(live=True)
+
+    def start(self) -> None:
+        b = self.bridge
         interval: dict[str, Any] = {"max_instances": 1, "coalesce": True}
         sched = b.config.schedule
         self.scheduler.add_job(
@@ -106,9 +109,7 @@ class Service:
             **interval,
         )
         self.scheduler.start()
-        # Expiries missed while down go first, then a full look at the world.
-        self.expire()
-        self.poll(live=True)
+        self.recover()
 
     def stop(self) -> None:
         if self.scheduler.running:
