@@ -171,7 +171,7 @@ class CycleResult:
 
 
 # Called once per cycle with every removal that succeeded, and when they took effect.
-RemovalHook = Callable[[list[Change], datetime], None]
+RemovalHook = Callable[[list[Change], datetime], object]
 
 
 class Reconciler:

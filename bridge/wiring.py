@@ -11,6 +11,7 @@ from bridge.identity_center.adapter import AwsIdentityCenter
 from bridge.ledger import Ledger
 from bridge.ports import Clock, SystemClock
 from bridge.reconcile import Reconciler
+from bridge.revoke import Revoker
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Bridge:
     ledger: Ledger
     clock: Clock
     reconciler: Reconciler
+    revoker: Revoker | None = None
 
     def close(self) -> None:
         self.ledger.close()
@@ -36,5 +38,12 @@ def build(config: Config, clock: Clock | None = None) -> Bridge:
     source = GraphPimSource(config.entra, max_retries=3)
     ic = AwsIdentityCenter(config.aws)
     ledger = Ledger(config.store.url)
-    reconciler = Reconciler(config, source, ic, ledger, clock)
-    return Bridge(config, source, ic, ledger, clock, reconciler)
+    revoker = (
+        Revoker(ic, ic.group_assignments, ledger, clock.now)
+        if config.revocation.deny_stale_sessions
+        else None
+    )
+    reconciler = Reconciler(
+        config, source, ic, ledger, clock, on_removed=revoker.deny if revoker else None
+    )
+    return Bridge(config, source, ic, ledger, clock, reconciler, revoker)

@@ -16,7 +16,8 @@ from typing import TextIO
 
 from sqlalchemy import func, select
 
-from bridge.sandbox.world import World, running_world
+from bridge.sandbox.sessions import SessionSimulator
+from bridge.sandbox.world import ACCOUNT_PROD, World, running_world
 from bridge.schema import findings, grants
 from bridge.service import Service
 from bridge.wiring import build
@@ -174,11 +175,30 @@ class Story:
         _until(frank_first_end + timedelta(seconds=EXPIRY_BUDGET))
         tl.expect(self.has_access("frank"), "frank keeps access past his original end (extended)")
 
+        sessions = SessionSimulator(w.aws)
+        old = sessions.issue(w.ic_users["alice"], w.permission_set_arn, ACCOUNT_PROD)
+        tl.say(f"alice starts an AWS session (valid {old.expires_at - old.issued_at} by itself)")
         w.graph.outage()
         tl.say("Graph goes down (every call answers 503)")
         self.expect_gone_at_end("alice", "prod-admin", lambda: self.no_access("alice"))
+        took = wait_for(lambda: not sessions.allowed(old), EXPIRY_BUDGET + 3)
+        end = self.end_of("alice", "prod-admin")
+        after = (datetime.now(UTC) - end).total_seconds()
+        tl.expect(
+            took is not None and after <= EXPIRY_BUDGET + 1,
+            f"alice's session from before the end is denied {after:.1f}s after the end "
+            f"(without the bridge: valid for another "
+            f"{SessionSimulator.lifetime_left(old)})",
+        )
         w.graph.restore()
         tl.say("Graph is back")
+        self.activate("alice", "prod-admin", 60, "INC-4712 follow-up")
+        self.expect_access("alice")
+        fresh = sessions.issue(w.ic_users["alice"], w.permission_set_arn, ACCOUNT_PROD)
+        tl.expect(
+            sessions.allowed(fresh) and not sessions.allowed(old),
+            "alice's new session after re-activation is allowed; the old one stays denied",
+        )
         self.expect_gone_at_end("frank", "prod-admin", lambda: self.no_access("frank"))
         self.expect_gone_at_end("carol", "breakglass", lambda: self.no_access("carol"))
         tl.expect(self.has_access("erin"), "erin, still active, kept access throughout")
