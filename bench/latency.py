@@ -1,0 +1,297 @@
+"""Latency benchmark: how long access arrives after activation and lingers after PIM ends it,
+measured on the sandbox in real time with per-call latency injected, beside the native SCIM
+path for the same story.
+
+    python -m bench.latency [--grants 200] [--poll 15]
+
+Figures come from two observers: a watcher that lists the Identity Center group every 200 ms
+through boto3 (independent of the bridge), and the bridge's ledger (assignment deletion and
+permission-set provisioning are timed when AWS reported SUCCEEDED).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from bridge.sandbox.world import ACCOUNT_PROD, World, running_world
+from bridge.schema import changes, denials, grants
+from bridge.service import Service
+from bridge.wiring import build
+
+RESULTS = Path(__file__).parent / "results"
+GRAPH_LATENCY = 0.080
+AWS_LATENCY = 0.060
+ASYNC_DELAY = 0.5
+# Native path (DESIGN section 6): SCIM exports activations in 2-10 minutes and removals at the
+# regular cycle, about every 40 minutes; sessions then live for the permission set's duration.
+SCIM_CYCLE = 40 * 60.0
+SESSION_DURATION = 3600.0
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "n": len(values),
+        "p50": pct(values, 50),
+        "p95": pct(values, 95),
+        "p99": pct(values, 99),
+        "max": max(values) if values else float("nan"),
+    }
+
+
+@dataclass
+class Person:
+    name: str
+    entra_id: str
+    ic_id: str
+    asked: datetime | None = None
+    seconds: int = 0
+    kind: str = "expire"  # expire | deactivate | extend
+    ended: datetime | None = None  # endDateTime, or when deactivation was asked
+
+
+@dataclass
+class Watcher:
+    world: World
+    seen: dict[str, datetime] = field(default_factory=dict)
+    gone: dict[str, datetime] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        client = self.world.aws.client("identitystore", max_attempts=5)
+        pages = client.get_paginator("list_group_memberships")
+        present: set[str] = set()
+        while not self.stop.is_set():
+            now = datetime.now(UTC)
+            current = {
+                m["MemberId"]["UserId"]
+                for page in pages.paginate(
+                    IdentityStoreId=self.world.aws.identity_store_id, GroupId=self.world.ic_group_id
+                )
+                for m in page["GroupMemberships"]
+            }
+            for u in current - present:
+                self.seen.setdefault(u, now)
+            for u in present - current:
+                self.gone[u] = now
+            present = current
+            time.sleep(0.2)
+
+
+def add_people(world: World, n: int) -> list[Person]:
+    group = world.entra_groups["prod-admin"]
+
+    def one(i: int) -> Person:
+        name = f"bench{i:04d}"
+        upn = f"{name}@example.com"
+        entra = world.graph.add_user(upn, name)
+        world.graph.add_eligibility(entra, group)
+        return Person(name, entra, world.aws.create_user(upn, name, upn))
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def run(n: int, poll: float, spread: float, seed: int = 7) -> dict[str, Any]:
+    rng = random.Random(seed)
+    logging.getLogger("bridge").setLevel(logging.CRITICAL)
+    # A poll outlasting its interval during the activation burst is expected here.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    with running_world(async_delay=ASYNC_DELAY) as world:
+        world.export_env()
+        people = add_people(world, n)
+        world.graph.latency = GRAPH_LATENCY
+        world.aws.latency = AWS_LATENCY
+        db = RESULTS / "latency.db"
+        for stale in RESULTS.glob("latency.db*"):
+            stale.unlink()
+        config = world.config(f"sqlite:///{db}", poll_interval=f"{poll:g}s", drift_interval="10m")
+        service = Service(build(config))
+        service.start()
+        watcher = Watcher(world)
+        threading.Thread(target=watcher.run, daemon=True).start()
+        actor = world.graph.actor()
+        group = world.entra_groups["prod-admin"]
+        for i, p in enumerate(people):
+            p.seconds = 40 + (i * 37) % 60  # ends staggered over a minute
+            p.kind = "deactivate" if i % 10 == 3 else "extend" if i % 10 == 7 else "expire"
+
+        def activate(p: Person) -> None:
+            p.asked = datetime.now(UTC)
+            actor.activate(p.entra_id, group, timedelta(seconds=p.seconds), "bench")
+
+        def follow_up(p: Person) -> None:
+            if p.kind == "extend":
+                actor.extend(p.entra_id, group, timedelta(seconds=20), "bench: longer")
+            else:
+                p.ended = datetime.now(UTC)
+                actor.deactivate(p.entra_id, group)
+
+        # Activations arrive over `spread` seconds, as people start their day; each one's
+        # extension or early deactivation comes 20 s after its activation.
+        follow_ups: list[tuple[float, Person]] = []
+        t0 = time.monotonic()
+        for i, p in enumerate(people):
+            time.sleep(max(0.0, t0 + i * spread / n - time.monotonic()))
+            activate(p)
+            if p.kind != "expire":
+                follow_ups.append((time.monotonic() + 20 + rng.uniform(0, 2), p))
+            while follow_ups and follow_ups[0][0] <= time.monotonic():
+                follow_up(follow_ups.pop(0)[1])
+        for due, p in follow_ups:
+            time.sleep(max(0.0, due - time.monotonic()))
+            follow_up(p)
+        last_end = max(p.asked for p in people if p.asked) + timedelta(seconds=100 + 20)
+        while datetime.now(UTC) < last_end + timedelta(seconds=poll + 5):
+            time.sleep(1)
+        watcher.stop.set()
+        service.stop()
+        figures = measure(world, db, people, poll, spread, watcher)
+        figures["graph_requests"] = world.graph.requests_served
+        figures["aws_calls"] = sum(world.aws.calls.values())
+        return figures
+
+
+def measure(
+    world: World, db: Path, people: list[Person], poll: float, spread: float, watch: Watcher
+) -> dict[str, Any]:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(f"sqlite:///{db}")
+    by_ic = {p.ic_id: p for p in people}
+    assignment_key = f"assignment:{ACCOUNT_PROD}:{world.permission_set_arn}"
+    with engine.connect() as conn:
+        ends = {
+            r.ic_user_id: r.not_after
+            for r in conn.execute(select(grants.c.ic_user_id, grants.c.not_after))
+        }
+        removed = {
+            r.ic_user_id: r.outcome_at
+            for r in conn.execute(
+                select(changes.c.ic_user_id, changes.c.outcome_at).where(
+                    changes.c.op == "remove",
+                    changes.c.status == "ok",
+                    changes.c.target_key == assignment_key,
+                )
+            )
+        }
+        denied = {
+            r.ic_user_id: r.done_at
+            for r in conn.execute(
+                select(denials.c.ic_user_id, denials.c.done_at).where(
+                    denials.c.status == "provisioned"
+                )
+            )
+        }
+
+    def utc(d: datetime | None) -> datetime | None:
+        return d if d is None or d.tzinfo else d.replace(tzinfo=UTC)
+
+    access, member_gone, assign_gone, denial_done, deact = [], [], [], [], []
+    native_access, native_window = [], []
+    rng = random.Random(1)
+    for ic_id, p in by_ic.items():
+        seen = watch.seen.get(ic_id)
+        if p.asked and seen:
+            access.append((seen - p.asked).total_seconds())
+        end = p.ended if p.kind == "deactivate" else utc(ends.get(ic_id))
+        gone = watch.gone.get(ic_id)
+        if end and gone:
+            (deact if p.kind == "deactivate" else member_gone).append((gone - end).total_seconds())
+        if end and p.kind != "deactivate":
+            if (r := utc(removed.get(ic_id))) is not None:
+                assign_gone.append((r - end).total_seconds())
+            if (d := utc(denied.get(ic_id))) is not None:
+                denial_done.append((d - end).total_seconds())
+        # The native path for the same grant: export at a uniformly random point of its cycle.
+        native_access.append(rng.uniform(120, 600))
+        native_window.append(rng.uniform(0, SCIM_CYCLE) + SESSION_DURATION)
+    return {
+        "grants": len(people),
+        "poll_interval_s": poll,
+        "activations_spread_s": spread,
+        "injected_latency_ms": {"graph": GRAPH_LATENCY * 1000, "aws": AWS_LATENCY * 1000},
+        "async_delay_s": ASYNC_DELAY,
+        "bridge": {
+            "activation_to_access_s": summary(access),
+            "deactivation_to_removed_s": summary(deact),
+            "end_to_membership_gone_s": summary(member_gone),
+            "end_to_assignment_deleted_s": summary(assign_gone),
+            "end_to_denial_provisioned_s": summary(denial_done),
+        },
+        "native_scim": {
+            "activation_to_access_s": summary(native_access),
+            "post_expiry_window_s": summary(native_window),
+        },
+    }
+
+
+def table(f: dict[str, Any]) -> str:
+    b, n = f["bridge"], f["native_scim"]
+    rows = [
+        ("activation -> access", b["activation_to_access_s"], n["activation_to_access_s"]),
+        ("deactivation -> removed", b["deactivation_to_removed_s"], None),
+        ("end -> membership gone", b["end_to_membership_gone_s"], None),
+        ("end -> assignment deleted", b["end_to_assignment_deleted_s"], None),
+        (
+            "end -> stale sessions denied",
+            b["end_to_denial_provisioned_s"],
+            n["post_expiry_window_s"],
+        ),
+    ]
+    out = [
+        f"latency: {f['grants']} grants, poll {f['poll_interval_s']:g}s, Graph "
+        f"{f['injected_latency_ms']['graph']:.0f} ms/call, "
+        f"AWS {f['injected_latency_ms']['aws']:.0f} ms/call, async {f['async_delay_s']:g}s, "
+        f"activations over {f['activations_spread_s']:g}s",
+        f"{'measure (seconds)':32} {'n':>4} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}"
+        f"   {'native SCIM p99':>15} {'ratio':>7}",
+    ]
+    for name, m, native in rows:
+        line = (
+            f"{name:32} {m['n']:>4} {m['p50']:>7.2f} {m['p95']:>7.2f} {m['p99']:>7.2f} "
+            f"{m['max']:>7.2f}"
+        )
+        if native:
+            ratio = native["p99"] / m["p99"] if m["p99"] > 0 else float("inf")
+            line += f"   {native['p99']:>15.0f} {ratio:>6.0f}x"
+        out.append(line)
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--grants", type=int, default=200)
+    parser.add_argument("--poll", type=float, default=15.0)
+    parser.add_argument("--spread", type=float, default=90.0, help="activations arrive over this")
+    args = parser.parse_args(argv)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    figures = run(args.grants, args.poll, args.spread)
+    figures["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    (RESULTS / "latency.json").write_text(json.dumps(figures, indent=2) + "\n")
+    print(table(figures))
+    print(f"written: {RESULTS / 'latency.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

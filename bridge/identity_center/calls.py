@@ -1,0 +1,141 @@
+"""How every AWS call is made: rate-limited, retried with backoff, and its failure translated.
+
+Identity Center allows about 20 admin calls per second in total and answers over it with
+ThrottlingException; assignment writes race with ConflictException, which AWS says to retry.
+Both, and server-side or connection failures, are retried here with exponential backoff and full
+jitter. Whatever still fails leaves as `AwsCallError`, a `SinkError` carrying the AWS error code,
+so no botocore exception travels past the adapter.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+from bridge.errors import SinkError
+from bridge.identity_center.ratelimit import TokenBucket
+
+THROTTLING = "ThrottlingException"
+CONFLICT = "ConflictException"
+NOT_FOUND = "ResourceNotFoundException"
+# Codes for which the same call may succeed later.
+TEMPORARY_CODES = frozenset(
+    {
+        THROTTLING,
+        CONFLICT,
+        "TooManyRequestsException",
+        "InternalServerException",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "ExpiredTokenException",
+    }
+)
+RETRY_CODES = frozenset(TEMPORARY_CODES - {"ExpiredTokenException"})
+CONNECTION = "ConnectionError"  # pseudo-code for failures that never reached AWS
+
+
+class AwsCallError(SinkError):
+    """An AWS call failed. `code` is the AWS error code, e.g. ThrottlingException."""
+
+    def __init__(self, operation: str, code: str, message: str, *, temporary: bool) -> None:
+        super().__init__(f"{operation} failed: {code}: {message}", temporary=temporary)
+        self.operation = operation
+        self.code = code
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore failure ('' if it has none)."""
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if not code or code.isdigit():  # an HTML 500 page, e.g. moto's unimplemented calls
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            return f"HTTP{status}" if status else "Unknown"
+        return code
+    if isinstance(exc, BotoConnectionError | HTTPClientError):
+        return CONNECTION
+    return type(exc).__name__
+
+
+def is_temporary(exc: BaseException) -> bool:
+    code = error_code(exc)
+    return code in TEMPORARY_CODES or code == CONNECTION or code.startswith("HTTP5")
+
+
+def to_sink_error(exc: BaseException, operation: str) -> AwsCallError:
+    """`operation` names the call unless botocore knows which one failed."""
+    if isinstance(exc, ClientError):
+        message = str(exc.response.get("Error", {}).get("Message", "")) or str(exc)
+        operation = exc.operation_name or operation
+    else:
+        message = str(exc)
+    return AwsCallError(operation, error_code(exc), message, temporary=is_temporary(exc))
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with full jitter: attempt n waits uniform(0, min(cap, base * 2**n))."""
+
+    base: float = 0.2
+    cap: float = 5.0
+    attempts: int = 8
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        return rng.uniform(0, min(self.cap, self.base * 2**attempt))
+
+
+class CallPolicy:
+    """Runs AWS calls under one rate limit and one retry policy; shared by all threads."""
+
+    def __init__(
+        self,
+        *,
+        calls_per_second: float | None = 20.0,
+        backoff: Backoff | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limiter = (
+            TokenBucket(calls_per_second, clock=clock, sleep=sleep) if calls_per_second else None
+        )
+        self.backoff = backoff or Backoff()
+        self.sleep = sleep
+        self.rng = rng or random.Random()
+        self._lock = threading.Lock()
+        self.retries = 0  # how many attempts were repeated, for metrics and tests
+
+    def call(
+        self,
+        operation: str,
+        fn: Callable[..., dict[str, Any]],
+        /,
+        *,
+        retry_on: Collection[str] = RETRY_CODES,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """`fn(**kwargs)`, retried while it fails with a code in `retry_on` (or a connection or
+        5xx failure). Other botocore failures are raised as they are, for the caller to judge
+        (a ResourceNotFoundException often means 'already done')."""
+        attempt = 0
+        while True:
+            if self.limiter is not None:
+                self.limiter.acquire()
+            try:
+                return fn(**kwargs)
+            except (ClientError, BotoCoreError) as exc:
+                code = error_code(exc)
+                retryable = code in retry_on or code == CONNECTION or code.startswith("HTTP5")
+                if not retryable or attempt + 1 >= self.backoff.attempts:
+                    raise
+                self.sleep(self.backoff.delay(attempt, self.rng))
+                attempt += 1
+                with self._lock:
+                    self.retries += 1

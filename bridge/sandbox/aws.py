@@ -1,0 +1,337 @@
+"""The AWS side of the sandbox: moto's server on loopback, with Identity Center extensions.
+
+    with AwsSandbox(async_delay=0.2) as aws:
+        user = aws.create_user("ada@example.com")
+        ps = aws.create_permission_set("Admin")
+        AwsIdentityCenter(aws.aws_config())  # needs aws.credentials_env() in os.environ
+
+moto creates one Identity Center instance per account and region (sso-admin ListInstances);
+the sandbox reads its ARN and Identity Store id from there. Every request is routed to the
+sandbox's own moto account, so sandboxes in one process do not see each other's data.
+What moto lacks and what the sandbox adds is listed in `bridge.sandbox.moto_ext`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from collections import Counter
+from types import TracebackType
+from typing import Any, Self
+
+import boto3
+from botocore.client import BaseClient
+from botocore.config import Config
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+from bridge.config import AwsConfig
+from bridge.sandbox.moto_ext import SEED_HEADER, AsyncRequest, IdentityCenterExtensions, Kind
+
+DUMMY_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+_accounts = itertools.count(1)
+
+
+def _sandbox_account_id() -> str:
+    # Distinct per sandbox so concurrent sandboxes in one process keep separate moto backends.
+    return f"9{os.getpid() % 10**6:06d}{next(_accounts) % 10**5:05d}"
+
+
+class _ExtendedMotoServer(ThreadedMotoServer):
+    """moto's threaded server with our middleware wrapped around its app."""
+
+    def __init__(self, ip_address: str, port: int, wrap: Any) -> None:
+        super().__init__(ip_address, port, verbose=False)
+        self._wrap = wrap
+
+    def _server_entry(self) -> None:
+        app = self._wrap(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(
+            self._ip_address, self._port, app, True, request_handler=_QuietHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever(poll_interval=0.05)  # moto's 0.5 s makes every stop slow
+
+
+def _mark_seed(request: Any, **_: Any) -> None:
+    request.headers.add_header(SEED_HEADER, "1")
+
+
+class _QuietHandler(MotoRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass  # a line per call drowns test output
+
+
+class AwsSandbox:
+    """moto on 127.0.0.1 with a free port, plus the extensions in `moto_ext`."""
+
+    region = "us-east-1"
+
+    def __init__(
+        self,
+        *,
+        async_delay: float = 0.0,
+        latency: float = 0.0,
+        rate_limit: float | None = None,
+        dedupe_assignments: bool = True,
+    ) -> None:
+        self.account_id = _sandbox_account_id()
+        self._settings = {
+            "async_delay": async_delay,
+            "latency": latency,
+            "rate_limit": rate_limit,
+            "dedupe_assignments": dedupe_assignments,
+        }
+        self._ext: IdentityCenterExtensions | None = None
+        self._server: _ExtendedMotoServer | None = None
+        self.endpoint_url = ""
+        self._session = boto3.session.Session()
+        self._clients: dict[tuple[str, int, bool], BaseClient] = {}
+        self._clients_lock = threading.Lock()
+        self.instance_arn = ""
+        self.identity_store_id = ""
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def _wrap(self, app: Any) -> IdentityCenterExtensions:
+        self._ext = IdentityCenterExtensions(
+            app, account_id=self.account_id, default_region=self.region, **self._settings
+        )
+        return self._ext
+
+    def start(self) -> Self:
+        if self._server is not None:
+            return self
+        self._server = _ExtendedMotoServer("127.0.0.1", 0, self._wrap)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+        instance = self._seed_client("sso-admin").list_instances()["Instances"][0]
+        self.instance_arn = instance["InstanceArn"]
+        self.identity_store_id = instance["IdentityStoreId"]
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def ext(self) -> IdentityCenterExtensions:
+        if self._ext is None:
+            raise RuntimeError("AwsSandbox is not started")
+        return self._ext
+
+    # -- knobs (readable and settable while running) ----------------------------------------
+
+    @property
+    def calls(self) -> Counter[str]:
+        """Identity Center calls by operation name, seeding excluded."""
+        return self.ext.calls
+
+    @property
+    def throttled(self) -> int:
+        return self.ext.throttled
+
+    @property
+    def async_delay(self) -> float:
+        return self.ext.async_delay
+
+    @async_delay.setter
+    def async_delay(self, seconds: float) -> None:
+        self.ext.async_delay = seconds
+
+    @property
+    def latency(self) -> float:
+        return self.ext.latency
+
+    @latency.setter
+    def latency(self, seconds: float) -> None:
+        self.ext.latency = seconds
+
+    def set_rate_limit(self, calls_per_second: float | None) -> None:
+        self.ext.set_rate_limit(calls_per_second)
+
+    def fail_next_assignment(
+        self,
+        account_id: str | None = None,
+        permission_set_arn: str | None = None,
+        *,
+        reason: str = "Simulated failure",
+        deletion: bool = False,
+    ) -> None:
+        """The next creation (or deletion) request matching ends FAILED; None matches any."""
+        kind: Kind = "delete" if deletion else "create"
+        self.ext.fail_next(
+            kind, account_id=account_id, permission_set_arn=permission_set_arn, reason=reason
+        )
+
+    def fail_next_provisioning(
+        self,
+        account_id: str | None = None,
+        permission_set_arn: str | None = None,
+        *,
+        reason: str = "Simulated failure",
+    ) -> None:
+        self.ext.fail_next(
+            "provision", account_id=account_id, permission_set_arn=permission_set_arn, reason=reason
+        )
+
+    def conflict_next(self, n: int = 1) -> None:
+        """ConflictException on the next n Create/DeleteAccountAssignment calls."""
+        self.ext.conflict_next(n)
+
+    def requests(self) -> list[AsyncRequest]:
+        """Every asynchronous request so far, settled as of now."""
+        return self.ext.requests()
+
+    # -- clients and config -----------------------------------------------------------------
+
+    def client(self, service: str, *, max_attempts: int = 1) -> BaseClient:
+        """A boto3 client on the sandbox with dummy credentials; its calls are counted."""
+        return self._client(service, max_attempts, seed=False)
+
+    def _seed_client(self, service: str) -> BaseClient:
+        """A client whose calls skip latency, throttling, faults and counters."""
+        return self._client(service, 1, seed=True)
+
+    def _client(self, service: str, max_attempts: int, *, seed: bool) -> BaseClient:
+        if not self.endpoint_url:
+            raise RuntimeError("AwsSandbox is not started")
+        key = (service, max_attempts, seed)
+        with self._clients_lock:
+            if key not in self._clients:
+                # One session for all clients: it loads each service model once.
+                c = self._session.client(
+                    service,  # type: ignore[call-overload]
+                    region_name=self.region,
+                    endpoint_url=self.endpoint_url,
+                    aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                    aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                    aws_session_token=DUMMY_CREDENTIALS["AWS_SESSION_TOKEN"],
+                    config=Config(retries={"mode": "standard", "total_max_attempts": max_attempts}),
+                )
+                if seed:
+                    c.meta.events.register("before-sign.*.*", _mark_seed)
+                self._clients[key] = c
+            return self._clients[key]
+
+    def aws_config(self, **overrides: Any) -> AwsConfig:
+        values: dict[str, Any] = {
+            "region": self.region,
+            "identity_store_id": self.identity_store_id,
+            "instance_arn": self.instance_arn,
+            "endpoint_url": self.endpoint_url,
+        }
+        return AwsConfig(**(values | overrides))
+
+    @staticmethod
+    def credentials_env() -> dict[str, str]:
+        """Environment variables giving boto3 dummy credentials (never real AWS)."""
+        return dict(DUMMY_CREDENTIALS)
+
+    # -- seeding, over HTTP through boto3 ---------------------------------------------------
+
+    def create_user(
+        self, user_name: str, display_name: str | None = None, email: str | None = None
+    ) -> str:
+        display = display_name or user_name.split("@", 1)[0]
+        given, _, family = display.partition(" ")
+        kwargs: dict[str, Any] = {
+            "IdentityStoreId": self.identity_store_id,
+            "UserName": user_name,
+            "DisplayName": display,
+            "Name": {"GivenName": given or display, "FamilyName": family or display},
+        }
+        if email:
+            kwargs["Emails"] = [{"Value": email, "Type": "work", "Primary": True}]
+        return str(self._seed_client("identitystore").create_user(**kwargs)["UserId"])
+
+    def create_group(self, display_name: str, description: str | None = None) -> str:
+        kwargs = {"IdentityStoreId": self.identity_store_id, "DisplayName": display_name}
+        if description:
+            kwargs["Description"] = description
+        return str(self._seed_client("identitystore").create_group(**kwargs)["GroupId"])
+
+    def create_permission_set(
+        self, name: str, session_duration: str = "PT1H", inline_policy: str | None = None
+    ) -> str:
+        sso = self._seed_client("sso-admin")
+        arn = str(
+            sso.create_permission_set(
+                InstanceArn=self.instance_arn, Name=name, SessionDuration=session_duration
+            )["PermissionSet"]["PermissionSetArn"]
+        )
+        if inline_policy:
+            sso.put_inline_policy_to_permission_set(
+                InstanceArn=self.instance_arn, PermissionSetArn=arn, InlinePolicy=inline_policy
+            )
+        return arn
+
+    def add_member(self, group_id: str, user_id: str) -> str:
+        return str(
+            self._seed_client("identitystore").create_group_membership(
+                IdentityStoreId=self.identity_store_id,
+                GroupId=group_id,
+                MemberId={"UserId": user_id},
+            )["MembershipId"]
+        )
+
+    def assign(
+        self,
+        account_id: str,
+        permission_set_arn: str,
+        principal_id: str,
+        principal_type: str = "USER",
+    ) -> None:
+        """Create an assignment that takes effect at once, whatever `async_delay` is."""
+        self._seed_client("sso-admin").create_account_assignment(
+            InstanceArn=self.instance_arn,
+            TargetId=account_id,
+            TargetType="AWS_ACCOUNT",
+            PermissionSetArn=permission_set_arn,
+            PrincipalType=principal_type,
+            PrincipalId=principal_id,
+        )
+
+    def members(self, group_id: str) -> list[str]:
+        pages = self._seed_client("identitystore").get_paginator("list_group_memberships")
+        return [
+            m["MemberId"]["UserId"]
+            for page in pages.paginate(IdentityStoreId=self.identity_store_id, GroupId=group_id)
+            for m in page["GroupMemberships"]
+        ]
+
+    def assignments(self, account_id: str, permission_set_arn: str) -> list[tuple[str, str]]:
+        """(principal type, principal id) pairs as ListAccountAssignments lists them."""
+        pages = self._seed_client("sso-admin").get_paginator("list_account_assignments")
+        return [
+            (a["PrincipalType"], a["PrincipalId"])
+            for page in pages.paginate(
+                InstanceArn=self.instance_arn,
+                AccountId=account_id,
+                PermissionSetArn=permission_set_arn,
+            )
+            for a in page["AccountAssignments"]
+        ]
