@@ -154,6 +154,20 @@ class RevocationConfig(_Section):
     deny_stale_sessions: bool = Field(
         True, description="Deny AWS sessions issued before a revocation (DESIGN section 5)."
     )
+    mechanism: Literal["inline", "scp"] = Field(
+        "inline",
+        description="Where denials go: each permission set's inline policy (re-provisioned), "
+        "or one Service Control Policy (member accounts only, 5,120 characters).",
+    )
+    scp_policy_id: str = Field(
+        "", description="The bridge's own SCP (p-…) when mechanism = scp; attach it yourself."
+    )
+
+    @model_validator(mode="after")
+    def _scp(self) -> RevocationConfig:
+        if self.mechanism == "scp" and not re.fullmatch(r"p-[0-9a-z]{8,128}", self.scp_policy_id):
+            raise ValueError("mechanism = 'scp' needs scp_policy_id = 'p-…'")
+        return self
 
 
 class SafetyConfig(_Section):
@@ -167,6 +181,14 @@ class HealthConfig(_Section):
         30, ge=0, description="Warn when a token or credential expires within this."
     )
     critical_days: int = Field(7, ge=0, description="Critical when it expires within this.")
+    scim_job_max_age: Duration = Field(
+        timedelta(hours=2),
+        description="Warn when the SCIM provisioning job's last successful cycle is older.",
+    )
+    interval: Duration = Field(
+        timedelta(minutes=5),
+        description="How often `run` refreshes SCIM lag and expiry figures for /metrics.",
+    )
 
     @model_validator(mode="after")
     def _order(self) -> HealthConfig:
@@ -192,6 +214,10 @@ class StoreConfig(_Section):
 class ServiceConfig(_Section):
     listen: str = Field(
         "127.0.0.1:9464", description="host:port of the /healthz and /metrics endpoint in `run`."
+    )
+    emf: bool = Field(
+        False,
+        description="Also log each cycle's figures in CloudWatch embedded metric format (stdout).",
     )
 
 

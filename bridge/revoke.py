@@ -73,7 +73,12 @@ def _sid(user_id: str) -> str:
 
 
 def _iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Whole seconds, rounded up: a session issued in the same second as the revocation was
+    # issued before it (no access exists after it), so it must be denied too.
+    when = when.astimezone(UTC)
+    if when.microsecond:
+        when = when.replace(microsecond=0) + timedelta(seconds=1)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _parse_iso(value: str) -> datetime:
@@ -179,9 +184,52 @@ class DenialLedger(Protocol):
     ) -> None: ...
 
 
+class PolicyTarget(Protocol):
+    """Where denial statements live: a permission set's inline policy, or one SCP."""
+
+    name: str  # recorded in the ledger: the permission set ARN, or "scp:<policy id>"
+    limit: int
+
+    def read(self) -> str: ...
+
+    def write(self, document: str) -> None: ...
+
+    def session_duration(self) -> timedelta: ...
+
+    def enforce(self, accounts: Sequence[str]) -> None:
+        """Make the written policy take effect in these accounts (and wait for it)."""
+        ...
+
+
+@dataclass
+class InlinePolicyTarget:
+    """A permission set's inline policy: effective in an account once re-provisioned there
+    (Identity Center provisions one permission set per account at a time: serialised)."""
+
+    sink: DenialSink
+    name: str
+    limit: int = POLICY_LIMIT
+
+    def read(self) -> str:
+        return self.sink.get_inline_policy(self.name)
+
+    def write(self, document: str) -> None:
+        self.sink.put_inline_policy(self.name, document)
+
+    def session_duration(self) -> timedelta:
+        return self.sink.session_duration(self.name)
+
+    def enforce(self, accounts: Sequence[str]) -> None:
+        for account in accounts:
+            self.sink.provision(self.name, account)
+
+
 class Revoker:
-    """After removals, deny the removed users' older sessions on every permission set through
-    which they held access, then re-provision those permission sets where it matters."""
+    """After removals, deny the removed users' older sessions wherever they held access.
+
+    mechanism "inline": one statement per user in each permission set through which they held
+    access, then re-provisioning to the affected accounts. mechanism "scp": one Service Control
+    Policy holds every denial; no re-provisioning, member accounts only, 5,120 characters."""
 
     def __init__(
         self,
@@ -189,6 +237,7 @@ class Revoker:
         group_assignments: Callable[[str], list[AccountAssignment]] = lambda _gid: [],
         ledger: DenialLedger | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        scp: PolicyTarget | None = None,
     ) -> None:
         self.sink = sink
         # Identity Center group id -> the account/permission-set pairs assigned to that group:
@@ -196,6 +245,7 @@ class Revoker:
         self.group_assignments = group_assignments
         self.ledger = ledger
         self.clock = clock
+        self.scp = scp
 
     def affected(self, changes: Iterable[Change]) -> dict[str, dict[str, set[str]]]:
         """permission set ARN -> user id -> accounts where that user lost access."""
@@ -215,60 +265,72 @@ class Revoker:
                 out[a.permission_set_arn][c.binding.ic_user_id].add(a.account_id)
         return out
 
+    def _targets(self, changes: Iterable[Change]) -> list[tuple[PolicyTarget, dict[str, set[str]]]]:
+        affected = self.affected(changes)
+        if self.scp is not None:
+            merged: dict[str, set[str]] = defaultdict(set)
+            for users in affected.values():
+                for user, accounts in users.items():
+                    merged[user] |= accounts
+            return [(self.scp, dict(merged))] if merged else []
+        return [(InlinePolicyTarget(self.sink, ps), users) for ps, users in affected.items()]
+
     def deny(self, changes: Sequence[Change], at: datetime) -> DenialReport:
         report = DenialReport()
-        for ps_arn, users in self.affected(changes).items():
+        for target, users in self._targets(changes):
             status, detail = "provisioned", None
             try:
-                if not self._deny_on(ps_arn, users, at, report):
+                if not self._deny_on(target, users, at, report):
                     status, detail = "overflow", report.problems[-1]
             except BridgeError as exc:
                 status, detail = "failed", str(exc)
-                report.problems.append(f"denial on {ps_arn} failed: {exc}")
-                log.error("session denial on %s failed: %s", ps_arn, exc)
+                report.problems.append(f"denial on {target.name} failed: {exc}")
+                log.error("session denial on %s failed: %s", target.name, exc)
             if self.ledger is not None:
                 done = self.clock() if status == "provisioned" else None
-                self.ledger.record_denials(at, ps_arn, users, status, done, detail)
+                self.ledger.record_denials(at, target.name, users, status, done, detail)
         return report
 
     def prune(self, permission_sets: Iterable[str], now: datetime) -> DenialReport:
+        """Drop statements no live session can match any more (keeps the policy small)."""
         report = DenialReport()
-        for ps_arn in permission_sets:
+        targets: list[PolicyTarget] = (
+            [self.scp]
+            if self.scp is not None
+            else [InlinePolicyTarget(self.sink, ps) for ps in permission_sets]
+        )
+        for target in targets:
             try:
-                self._deny_on(ps_arn, {}, now, report)
+                self._deny_on(target, {}, now, report)
             except BridgeError as exc:
-                report.problems.append(f"pruning {ps_arn} failed: {exc}")
+                report.problems.append(f"pruning {target.name} failed: {exc}")
         return report
 
     def _deny_on(
-        self, ps_arn: str, users: dict[str, set[str]], at: datetime, report: DenialReport
+        self, target: PolicyTarget, users: dict[str, set[str]], at: datetime, report: DenialReport
     ) -> bool:
         """False when the policy is full and nothing could be written."""
-        duration = self.sink.session_duration(ps_arn)
+        duration = target.session_duration()
         try:
             merged = merge_denials(
-                self.sink.get_inline_policy(ps_arn),
-                [Denial(u, at) for u in users],
-                at,
-                duration,
+                target.read(), [Denial(u, at) for u in users], at, duration, target.limit
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise SinkError(
-                f"inline policy of {ps_arn} is not valid JSON: {exc}", temporary=False
+                f"policy {target.name} is not valid JSON: {exc}", temporary=False
             ) from None
         if merged.overflow:
             report.problems.append(
-                f"inline policy of {ps_arn} is full: {len(users)} denial(s) not written"
+                f"policy {target.name} is full: {len(users)} denial(s) not written"
             )
-            log.error("inline policy of %s is full: session denial NOT written", ps_arn)
+            log.error("policy %s is full: session denial NOT written", target.name)
             return False
         if not merged.changed:
             return True
         if merged.coalesced:
-            log.warning("inline policy of %s near its limit: denials coalesced", ps_arn)
-        self.sink.put_inline_policy(ps_arn, merged.document)
+            log.warning("policy %s near its limit: denials coalesced", target.name)
+        target.write(merged.document)
         accounts = sorted({a for accts in users.values() for a in accts})
-        for account in accounts:
-            self.sink.provision(ps_arn, account)
-        report.written.append((ps_arn, accounts))
+        target.enforce(accounts)
+        report.written.append((target.name, accounts))
         return True

@@ -4,11 +4,15 @@ port, so the CLI stays thin and tests can swap any edge."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bridge.config import Config
 from bridge.graph.source import GraphPimSource
 from bridge.identity_center.adapter import AwsIdentityCenter
+from bridge.identity_center.client import make_client_factory
+from bridge.identity_center.scp import ScpTarget
 from bridge.ledger import Ledger
+from bridge.model import AccountAssignment
 from bridge.ports import Clock, SystemClock
 from bridge.reconcile import Reconciler
 from bridge.revoke import Revoker
@@ -38,12 +42,27 @@ def build(config: Config, clock: Clock | None = None) -> Bridge:
     source = GraphPimSource(config.entra, max_retries=3)
     ic = AwsIdentityCenter(config.aws)
     ledger = Ledger(config.store.url)
-    revoker = (
-        Revoker(ic, ic.group_assignments, ledger, clock.now)
-        if config.revocation.deny_stale_sessions
-        else None
-    )
-    reconciler = Reconciler(
-        config, source, ic, ledger, clock, on_removed=revoker.deny if revoker else None
-    )
+    reconciler = Reconciler(config, source, ic, ledger, clock)
+    revoker = None
+    if config.revocation.deny_stale_sessions:
+        scp = None
+        if config.revocation.mechanism == "scp":
+            scp = ScpTarget(
+                config.revocation.scp_policy_id,
+                make_client_factory(config.aws),
+                lambda: _longest_session(reconciler, ic),
+            )
+        revoker = Revoker(ic, ic.group_assignments, ledger, clock.now, scp)
+        reconciler.on_removed = revoker.deny
     return Bridge(config, source, ic, ledger, clock, reconciler, revoker)
+
+
+def _longest_session(reconciler: Reconciler, ic: AwsIdentityCenter) -> timedelta:
+    arns = {
+        t.permission_set_arn
+        for ts in reconciler.targets().values()
+        for t in ts
+        if isinstance(t, AccountAssignment)
+    }
+    # With no permission set in the mapping, keep denials for Identity Center's maximum.
+    return max((ic.session_duration(a) for a in arns), default=timedelta(hours=12))

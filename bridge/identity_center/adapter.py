@@ -94,7 +94,7 @@ class AwsIdentityCenter:
         client_factory: ClientFactory | None = None,
         poll_interval: float = 0.5,
         max_outstanding_creates: int = 10,
-        calls_per_second: float = 20,
+        calls_per_second: float | None = 20,
         backoff: Backoff | None = None,
         poll_timeout: float = 300.0,
         lookup_ttl: float = 600.0,

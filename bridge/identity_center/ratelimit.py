@@ -10,6 +10,9 @@ import threading
 import time
 from collections.abc import Callable
 
+# Refill arithmetic in floats can leave 0.9999999 tokens; that is one token.
+_EPSILON = 1e-9
+
 
 class TokenBucket:
     """`rate` tokens per second, holding at most `burst` (default: one second's worth)."""
@@ -41,7 +44,7 @@ class TokenBucket:
         """Take a token if one is there; never waits."""
         with self._lock:
             self._refill()
-            if self._tokens >= 1:
+            if self._tokens >= 1 - _EPSILON:
                 self._tokens -= 1
                 return True
             return False
@@ -51,7 +54,7 @@ class TokenBucket:
         while True:
             with self._lock:
                 self._refill()
-                if self._tokens >= 1:
+                if self._tokens >= 1 - _EPSILON:
                     self._tokens -= 1
                     return
                 wait = (1 - self._tokens) / self.rate

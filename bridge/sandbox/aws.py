@@ -8,7 +8,9 @@
 moto creates one Identity Center instance per account and region (sso-admin ListInstances);
 the sandbox reads its ARN and Identity Store id from there. Every request is routed to the
 sandbox's own moto account, so sandboxes in one process do not see each other's data.
-What moto lacks and what the sandbox adds is listed in `bridge.sandbox.moto_ext`.
+What moto lacks and what the sandbox adds is listed in `bridge.sandbox.moto_ext`; simulated
+role sessions (`issue_session`, `is_allowed`), which show a stale session denied by the
+permission set's inline policy, are described in `bridge.sandbox.aws_sessions`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import uuid
 from collections import Counter
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -32,6 +36,9 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 
 from bridge.config import AwsConfig
+from bridge.identity_center.adapter import parse_iso_duration
+from bridge.sandbox.aws_sessions import Session
+from bridge.sandbox.aws_sessions import is_allowed as session_allowed
 from bridge.sandbox.moto_ext import SEED_HEADER, AsyncRequest, IdentityCenterExtensions, Kind
 
 DUMMY_CREDENTIALS = {
@@ -98,6 +105,8 @@ class AwsSandbox:
         self._session = boto3.session.Session()
         self._clients: dict[tuple[str, int, bool], BaseClient] = {}
         self._clients_lock = threading.Lock()
+        self._sessions: dict[str, Session] = {}
+        self.scp_policy_id: str | None = None  # an SCP to evaluate sessions against
         self.instance_arn = ""
         self.identity_store_id = ""
 
@@ -335,3 +344,65 @@ class AwsSandbox:
             )
             for a in page["AccountAssignments"]
         ]
+
+    # -- simulated role sessions (see aws_sessions) -----------------------------------------
+
+    def _holds(self, user_id: str, account_id: str, permission_set_arn: str) -> bool:
+        principals = self.assignments(account_id, permission_set_arn)
+        if ("USER", user_id) in principals:
+            return True
+        groups = {pid for ptype, pid in principals if ptype == "GROUP"}
+        if not groups:
+            return False
+        pages = self._seed_client("identitystore").get_paginator(
+            "list_group_memberships_for_member"
+        )
+        return any(
+            m["GroupId"] in groups
+            for page in pages.paginate(
+                IdentityStoreId=self.identity_store_id, MemberId={"UserId": user_id}
+            )
+            for m in page["GroupMemberships"]
+        )
+
+    def issue_session(
+        self, user_id: str, permission_set_arn: str, account_id: str, issued_at: datetime
+    ) -> str:
+        """Sign the user in through the permission set, as the AWS access portal would; refused
+        (PermissionError) unless the user holds the assignment, directly or through a group."""
+        if not self._holds(user_id, account_id, permission_set_arn):
+            raise PermissionError(
+                f"{user_id} holds no assignment of {permission_set_arn} on {account_id}"
+            )
+        described = self._seed_client("sso-admin").describe_permission_set(
+            InstanceArn=self.instance_arn, PermissionSetArn=permission_set_arn
+        )["PermissionSet"]
+        duration = parse_iso_duration(described.get("SessionDuration") or "PT1H")
+        session = Session(
+            str(uuid.uuid4()), user_id, permission_set_arn, account_id, issued_at, duration
+        )
+        with self._clients_lock:
+            self._sessions[session.session_id] = session
+        return session.session_id
+
+    def is_allowed(
+        self, session_id: str, action: str = "s3:ListBucket", now: datetime | None = None
+    ) -> bool:
+        """Whether the session may still call `action`: not expired, not denied by the
+        permission set's inline policy as last provisioned to the session's account (as in
+        AWS, a policy change reaches an account's role only when provisioned there), nor by
+        the SCP named in `scp_policy_id` (every sandbox account is a member account)."""
+        session = self._sessions[session_id]
+        policy = self.ext.provisioned_policy.get(
+            (session.permission_set_arn, session.account_id), ""
+        )
+        when = now or datetime.now(UTC)
+        if not session_allowed(policy, session, action, when):
+            return False
+        if self.scp_policy_id:
+            scp = self._seed_client("organizations").describe_policy(PolicyId=self.scp_policy_id)
+            return session_allowed(scp["Policy"]["Content"], session, action, when)
+        return True
+
+    def session(self, session_id: str) -> Session:
+        return self._sessions[session_id]

@@ -16,7 +16,8 @@ from typing import TextIO
 
 from sqlalchemy import func, select
 
-from bridge.sandbox.sessions import SessionSimulator
+from bridge.health import State, run_health
+from bridge.report import write_report_file
 from bridge.sandbox.world import ACCOUNT_PROD, World, running_world
 from bridge.schema import findings, grants
 from bridge.service import Service
@@ -26,6 +27,8 @@ POLL = 2.0
 # What the bridge promises (README): access within a poll plus 2 s; gone within 2 s of the end.
 ACCESS_BUDGET = POLL + 2.0
 EXPIRY_BUDGET = 2.0
+# Entra's SCIM provisioning, scaled down: activations export sooner than removals.
+SCIM_ACTIVATION, SCIM_REMOVAL = 1.0, 3.0
 
 
 @dataclass
@@ -175,33 +178,77 @@ class Story:
         _until(frank_first_end + timedelta(seconds=EXPIRY_BUDGET))
         tl.expect(self.has_access("frank"), "frank keeps access past his original end (extended)")
 
-        sessions = SessionSimulator(w.aws)
-        old = sessions.issue(w.ic_users["alice"], w.permission_set_arn, ACCOUNT_PROD)
-        tl.say(f"alice starts an AWS session (valid {old.expires_at - old.issued_at} by itself)")
+        aws = w.aws
+        old = aws.issue_session(
+            w.ic_users["alice"], w.permission_set_arn, ACCOUNT_PROD, datetime.now(UTC)
+        )
+        lifetime = aws.session(old).duration
+        tl.say(f"alice starts an AWS session (valid {lifetime} by itself)")
         w.graph.outage()
         tl.say("Graph goes down (every call answers 503)")
         self.expect_gone_at_end("alice", "prod-admin", lambda: self.no_access("alice"))
-        took = wait_for(lambda: not sessions.allowed(old), EXPIRY_BUDGET + 3)
+        took = wait_for(lambda: not aws.is_allowed(old), EXPIRY_BUDGET + 3)
         end = self.end_of("alice", "prod-admin")
         after = (datetime.now(UTC) - end).total_seconds()
         tl.expect(
             took is not None and after <= EXPIRY_BUDGET + 1,
             f"alice's session from before the end is denied {after:.1f}s after the end "
             f"(without the bridge: valid for another "
-            f"{SessionSimulator.lifetime_left(old)})",
+            f"{aws.session(old).issued_at + lifetime - datetime.now(UTC)})",
         )
         w.graph.restore()
         tl.say("Graph is back")
         self.activate("alice", "prod-admin", 60, "INC-4712 follow-up")
         self.expect_access("alice")
-        fresh = sessions.issue(w.ic_users["alice"], w.permission_set_arn, ACCOUNT_PROD)
+        fresh = aws.issue_session(
+            w.ic_users["alice"], w.permission_set_arn, ACCOUNT_PROD, datetime.now(UTC)
+        )
         tl.expect(
-            sessions.allowed(fresh) and not sessions.allowed(old),
+            aws.is_allowed(fresh) and not aws.is_allowed(old),
             "alice's new session after re-activation is allowed; the old one stays denied",
         )
         self.expect_gone_at_end("frank", "prod-admin", lambda: self.no_access("frank"))
         self.expect_gone_at_end("carol", "breakglass", lambda: self.no_access("carol"))
         tl.expect(self.has_access("erin"), "erin, still active, kept access throughout")
+        self.scim_lag_and_health()
+
+    def scim_lag_and_health(self) -> None:
+        """Entra's own SCIM provisioning ran beside the bridge all along: per grant, when it
+        exported the same change, and what `pim-bridge health` says about it."""
+        tl, prov = self.tl, self.w.provisioning
+        if prov is None:
+            return
+        time.sleep(prov.removal_delay.total_seconds() + 0.5)  # let the last removals export
+        config = self.service.bridge.config
+        report = run_health(config, self.ledger, datetime.now(UTC))
+        tl.say(
+            f"SCIM provisioning here exports activations after {_secs(SCIM_ACTIVATION)} and "
+            f"removals after {_secs(SCIM_REMOVAL)} (Entra: minutes, and ~40 min for removals)"
+        )
+        samples = report.lag.samples() if report.lag else []
+        for s in samples:
+            scim = _secs(s.scim_seconds) if s.scim_at else s.scim_state
+            bridge = _secs(s.bridge_seconds) if s.bridge_at else "-"
+            note = f"  ({s.detail})" if s.detail else ""
+            self.tl.out.write(
+                f"            {s.user_name.split('@')[0]:6} {s.mapping:11} {s.kind:10} "
+                f"bridge {bridge:6} SCIM {scim}{note}\n"
+            )
+        removal = report.lag.stats("removal") if report.lag else None
+        tl.expect(
+            removal is not None
+            and removal.p50 is not None
+            and removal.bridge_p50 is not None
+            and removal.bridge_p50 < removal.p50,
+            f"removals: the bridge's p50 {_secs(removal and removal.bridge_p50)} beats SCIM's "
+            f"p50 {_secs(removal and removal.p50)}",
+        )
+        secret = next((c for c in report.checks if c.name == "entra.app.secret"), None)
+        tl.expect(
+            secret is not None and secret.state == State.WARNING and report.exit_code == 1,
+            f"`pim-bridge health` warns: app secret {secret.value if secret else '?'} "
+            f"(warn within {config.health.warn_days} days), exit {report.exit_code}",
+        )
 
 
 def _secs(value: float | None) -> str:
@@ -217,7 +264,12 @@ def run_demo(out_dir: str = "out", verbose: bool = False, out: TextIO = sys.stdo
     for stale in out_path.glob("demo.db*"):
         stale.unlink()
     out.write("pim-bridge demo: a local Entra PIM tenant and Identity Center on 127.0.0.1\n")
-    with running_world(async_delay=0.3) as world:
+    with running_world(
+        async_delay=0.3,
+        provisioning=True,
+        scim_activation_delay=SCIM_ACTIVATION,
+        scim_removal_delay=SCIM_REMOVAL,
+    ) as world:
         world.export_env()
         config = world.config(f"sqlite:///{db}", poll_interval=f"{POLL:.0f}s")
         service = Service(build(config))
@@ -231,6 +283,9 @@ def run_demo(out_dir: str = "out", verbose: bool = False, out: TextIO = sys.stdo
             Story(world, service, tl).play()
         finally:
             service.stop()
+    report = out_path / "report.html"
+    write_report_file(f"sqlite:///{db}", report, config)
+    out.write(f"\nAudit report: {report}\n")
     held = tl.checks - len(tl.failures)
     out.write(f"\n{held} of {tl.checks} expectations held. Ledger: {db}\n")
     for f in tl.failures:

@@ -1,0 +1,115 @@
+"""Stale AWS sessions are denied after a revocation, through the sandbox's simulated sessions:
+a session issued before the revocation stops working, one from a later activation works."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bridge.config import config_from_dict
+from bridge.sandbox.world import ACCOUNT_PROD, World, running_world
+from bridge.wiring import Bridge, build
+
+FOREIGN = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Sid": "TeamOwned", "Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*"}
+    ],
+}
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    with running_world() as w:
+        w.export_env()
+        yield w
+
+
+def bridge_for(world: World, tmp: Path, **revocation: str) -> Bridge:
+    data = world.config_dict(f"sqlite:///{tmp / 'ledger.db'}")
+    data["revocation"] = {"deny_stale_sessions": True, **revocation}
+    return build(config_from_dict(data, {}))
+
+
+def cycle_after(world: World, bridge: Bridge, who: str, action: str) -> None:
+    actor = world.graph.actor()
+    group = world.entra_groups["prod-admin"]
+    if action == "activate":
+        actor.activate(world.entra_users[who], group, timedelta(hours=1), "work")
+    else:
+        actor.deactivate(world.entra_users[who], group)
+    result = bridge.reconciler.cycle()
+    assert not result.failed, result.failed
+
+
+def test_session_issued_before_revocation_is_denied_and_a_later_one_allowed(
+    world: World, tmp_path: Path
+) -> None:
+    sso = world.aws.client("sso-admin")
+    sso.put_inline_policy_to_permission_set(
+        InstanceArn=world.aws.instance_arn,
+        PermissionSetArn=world.permission_set_arn,
+        InlinePolicy=json.dumps(FOREIGN),
+    )
+    bridge = bridge_for(world, tmp_path)
+    aws = world.aws
+    alice = world.ic_users["alice"]
+    cycle_after(world, bridge, "alice", "activate")
+    old = aws.issue_session(alice, world.permission_set_arn, ACCOUNT_PROD, datetime.now(UTC))
+    assert aws.is_allowed(old)
+
+    cycle_after(world, bridge, "alice", "deactivate")
+    assert not aws.is_allowed(old)
+
+    # Denials count whole seconds, rounded up; nobody re-activates PIM within the second.
+    time.sleep(1.1)
+    cycle_after(world, bridge, "alice", "activate")
+    fresh = aws.issue_session(alice, world.permission_set_arn, ACCOUNT_PROD, datetime.now(UTC))
+    assert aws.is_allowed(fresh) and not aws.is_allowed(old)
+    policy = json.loads(
+        sso.get_inline_policy_for_permission_set(
+            InstanceArn=world.aws.instance_arn, PermissionSetArn=world.permission_set_arn
+        )["InlinePolicy"]
+    )
+    assert policy["Statement"][0] == FOREIGN["Statement"][0]
+
+
+def test_group_membership_removal_denies_sessions_of_the_groups_permission_sets(
+    world: World, tmp_path: Path
+) -> None:
+    # The Identity Center group itself is assigned a second permission set (as Terraform does).
+    readonly = world.aws.create_permission_set("ReadOnly", "PT2H")
+    world.aws.assign("222222222222", readonly, world.ic_group_id, "GROUP")
+    bridge = bridge_for(world, tmp_path)
+    cycle_after(world, bridge, "bob", "activate")
+    old = world.aws.issue_session(
+        world.ic_users["bob"], readonly, "222222222222", datetime.now(UTC)
+    )
+    cycle_after(world, bridge, "bob", "deactivate")
+    assert not world.aws.is_allowed(old)
+
+
+def test_scp_mechanism_denies_without_reprovisioning(world: World, tmp_path: Path) -> None:
+    org = world.aws.client("organizations")
+    org.create_organization(FeatureSet="ALL")
+    policy_id = org.create_policy(
+        Content='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}',
+        Description="pim-bridge session denials",
+        Name="pim-bridge-deny",
+        Type="SERVICE_CONTROL_POLICY",
+    )["Policy"]["PolicySummary"]["Id"]
+    bridge = bridge_for(world, tmp_path, mechanism="scp", scp_policy_id=policy_id)
+    world.aws.scp_policy_id = policy_id
+    cycle_after(world, bridge, "carol", "activate")
+    old = world.aws.issue_session(
+        world.ic_users["carol"], world.permission_set_arn, ACCOUNT_PROD, datetime.now(UTC)
+    )
+    provisions = world.aws.calls["ProvisionPermissionSet"]
+    cycle_after(world, bridge, "carol", "deactivate")
+    assert not world.aws.is_allowed(old)
+    assert world.aws.calls["ProvisionPermissionSet"] == provisions
