@@ -148,6 +148,7 @@ class CycleResult:
     unreadable: set[str] = field(default_factory=set)
     grant_sync: GrantSync | None = None
     dry_run: bool = False
+    deferred: list[Change] = field(default_factory=list)  # another cycle was applying them
 
     @property
     def status(self) -> str:
@@ -196,9 +197,10 @@ class Reconciler:
         self.workers = workers
         self.on_removed = on_removed
         self._targets: dict[str, tuple[Target, ...]] | None = None
-        # Planning and applying are serialised: two planners must never act on the same
-        # holdings at once. Observation (Graph, live AWS reads) runs outside it.
+        # Planning is serialised, and a binding being applied by one cycle is left alone by
+        # the others (`_inflight`); observation and the AWS writes run outside the lock.
         self._lock = threading.Lock()
+        self._inflight: set[Binding] = set()
         self.labels: dict[str, str] = {}  # target key -> the name the config used
 
     # -- resolution ----------------------------------------------------------------------
@@ -390,16 +392,18 @@ class Reconciler:
             ledger_grants = tuple(self.ledger.live_grants())
             ended = (*(g for g, _ in synced.ended), *expired)
             actual = Actual(frozenset(holdings), live_state, (*ledger_grants, *ended))
-            result = self._apply(kind, cycle_id, plan(obs.grants, actual, scope, now), findings)
-            result.unreadable = obs.unreadable
-            result.grant_sync = synced
+            p, deferred = self._claim(plan(obs.grants, actual, scope, now))
             if live:
-                touched = {c.binding for c in result.plan.changes}
-                for b in frozenset(holdings) - touched:
+                # Held, yet gone from AWS: removed out of band. Forget it unless in flight.
+                planned = {c.binding for c in p.changes} | {c.binding for c in deferred}
+                for b in frozenset(holdings) - planned - self._inflight:
                     if b.target_key in live_state and b.ic_user_id not in live_state[b.target_key]:
                         self.ledger.release(b)
-            self._finish(cycle_id, result)
-            return result
+        result = self._apply(kind, cycle_id, p, findings, deferred)
+        result.unreadable = obs.unreadable
+        result.grant_sync = synced
+        self._finish(cycle_id, result)
+        return result
 
     def expire(self) -> CycleResult:
         """Revoke whatever the ledger says has ended. No Graph call: runs through an outage."""
@@ -411,12 +415,29 @@ class Reconciler:
             # Every mapping counts as unread here: the ledger's live grants are the whole truth.
             scope = self.scope(unreadable=[m.name for m in self.config.mappings])
             actual = Actual(frozenset(self.ledger.holdings()), {}, (*live_grants, *ended))
-            result = self._apply("expiry", cycle_id, plan([], actual, scope, now), [])
-            self._finish(cycle_id, result)
-            return result
+            p, deferred = self._claim(plan([], actual, scope, now))
+        result = self._apply("expiry", cycle_id, p, [], deferred)
+        self._finish(cycle_id, result)
+        return result
 
-    def _apply(self, kind: str, cycle_id: int, p: Plan, findings: list[Finding]) -> CycleResult:
-        result = CycleResult(kind, p, findings=[*findings, *p.findings])
+    def _claim(self, p: Plan) -> tuple[Plan, list[Change]]:
+        """Take the plan's bindings for this cycle. A binding another cycle is still applying is
+        deferred: its outcome is not known yet, and the next cycle re-plans it."""
+        mine = [c for c in p.changes if c.binding not in self._inflight]
+        deferred = [c for c in p.changes if c.binding in self._inflight]
+        self._inflight.update(c.binding for c in mine)
+        return replace(p, changes=tuple(mine)), deferred
+
+    def _apply(
+        self,
+        kind: str,
+        cycle_id: int,
+        p: Plan,
+        findings: list[Finding],
+        deferred: list[Change],
+    ) -> CycleResult:
+        """Runs outside the planning lock, so an expiry never waits for a poll's slow writes."""
+        result = CycleResult(kind, p, findings=[*findings, *p.findings], deferred=deferred)
         self.ledger.record_findings(cycle_id, result.findings, self.clock.now())
         for f in result.findings:
             level = (
@@ -441,6 +462,13 @@ class Reconciler:
         return result
 
     def _one(self, cycle_id: int, change: Change) -> str | None:
+        try:
+            return self._call(cycle_id, change)
+        finally:
+            with self._lock:
+                self._inflight.discard(change.binding)
+
+    def _call(self, cycle_id: int, change: Change) -> str | None:
         change_id = self.ledger.record_intent(cycle_id, change, self.clock.now())
         target = change.binding.target
         try:
@@ -452,7 +480,6 @@ class Reconciler:
             log.error("%s failed: %s", change, exc)
             self.ledger.record_outcome(change_id, change, self.clock.now(), error=str(exc))
             return str(exc)
-
         self.ledger.record_outcome(change_id, change, self.clock.now())
         log.info("%s", change)
         return None

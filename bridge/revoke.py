@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -246,6 +247,8 @@ class Revoker:
         self.ledger = ledger
         self.clock = clock
         self.scp = scp
+        self._guard = threading.Lock()
+        self._policy_locks: dict[str, threading.Lock] = {}
 
     def affected(self, changes: Iterable[Change]) -> dict[str, dict[str, set[str]]]:
         """permission set ARN -> user id -> accounts where that user lost access."""
@@ -310,6 +313,16 @@ class Revoker:
         self, target: PolicyTarget, users: dict[str, set[str]], at: datetime, report: DenialReport
     ) -> bool:
         """False when the policy is full and nothing could be written."""
+        # Read-merge-write of one policy: concurrent expiry cycles must not lose each other's
+        # statements.
+        with self._guard:
+            lock = self._policy_locks.setdefault(target.name, threading.Lock())
+        with lock:
+            return self._merge_into(target, users, at, report)
+
+    def _merge_into(
+        self, target: PolicyTarget, users: dict[str, set[str]], at: datetime, report: DenialReport
+    ) -> bool:
         duration = target.session_duration()
         try:
             merged = merge_denials(

@@ -6,13 +6,16 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bridge.config import Config
 from bridge.errors import BridgeError
+from bridge.health import run_health
+from bridge.http import HealthServer
+from bridge.metrics import BridgeMetrics, live_grant_count, revocation_latencies
 from bridge.reconcile import CycleResult
 from bridge.timers import SchedulerTimers, Timers
 from bridge.wiring import Bridge, build
@@ -32,6 +35,13 @@ class Service:
         self.timers: Timers = timers or SchedulerTimers(self.scheduler)
         self.last_ok: datetime | None = None
         self.last_result: CycleResult | None = None
+        self.metrics = BridgeMetrics(
+            emf=bridge.config.service.emf,
+            last_ok=lambda: self.last_ok,
+            now=bridge.clock.now,
+            leader=lambda: self.scheduler.running,
+        )
+        self.http: HealthServer | None = None
 
     # -- jobs ----------------------------------------------------------------------------
 
@@ -44,6 +54,12 @@ class Service:
             return None
         self._after(result)
         self.schedule_expiries()
+        now = self.bridge.clock.now()
+        if result.deferred or any(
+            c.not_after is not None and c.not_after <= now for c in result.applied if c.op == "add"
+        ):
+            # A grant that ended while this cycle was still adding it: revoke now.
+            self.expire()
         return result
 
     def expire(self) -> CycleResult | None:
@@ -53,16 +69,42 @@ class Service:
             log.error("expiry cycle failed: %s", exc)
             return None
         self._after(result)
-        if result.failed:
-            # A revocation that failed stays held in the ledger; try again soon, not at next poll.
+        if result.failed or result.deferred:
+            # A revocation that failed stays held in the ledger, and one another cycle was still
+            # applying is unsettled: look again soon, not at the next poll.
             when = self.bridge.clock.now() + RETRY_AFTER
             self.timers.set(f"retry@{when.isoformat()}", when, self.expire)
         return result
 
     def _after(self, result: CycleResult) -> None:
         self.last_result = result
+        now = self.bridge.clock.now()
         if result.status == "ok":
-            self.last_ok = self.bridge.clock.now()
+            self.last_ok = now
+        ledger = self.bridge.ledger
+        latencies = revocation_latencies(ledger, result, now)
+        self.metrics.observe_cycle(result, live_grant_count(ledger), latencies)
+
+    def refresh_health(self) -> None:
+        """SCIM lag and expiry figures for /metrics; a failed read is logged, never raised."""
+        try:
+            report = run_health(self.bridge.config, self.bridge.ledger, self.bridge.clock.now())
+        except Exception as exc:  # a health read must never stop the service
+            log.error("health refresh failed: %s", type(exc).__name__)
+            return
+        self.metrics.observe_health(report)
+
+    def status(self) -> dict[str, Any]:
+        """The /healthz body: live while the scheduler runs, ready while cycles succeed."""
+        age = None if self.last_ok is None else (self.bridge.clock.now() - self.last_ok)
+        limit = max(3 * self.bridge.config.schedule.poll_interval, timedelta(seconds=60))
+        return {
+            "live": self.scheduler.running,
+            "ready": age is not None and age <= limit,
+            "last_ok_age_seconds": None if age is None else round(age.total_seconds(), 3),
+            "ready_within_seconds": limit.total_seconds(),
+            "last_status": None if self.last_result is None else self.last_result.status,
+        }
 
     def schedule_expiries(self) -> None:
         """One timer per distinct end time in the ledger. An extension moves a grant's end: its
@@ -108,10 +150,29 @@ class Service:
             kwargs={"live": True},
             **interval,
         )
+        cfg = b.config
+        if cfg.scim.provisioning_app_id or cfg.scim.endpoint or cfg.entra.client_id:
+            self.scheduler.add_job(
+                self.refresh_health,
+                "interval",
+                seconds=cfg.health.interval.total_seconds(),
+                id="health",
+                next_run_time=datetime.now(UTC),
+                **interval,
+            )
+        try:
+            self.http = HealthServer(cfg.service.listen, self.status, self.metrics.scrape)
+            self.http.start()
+        except OSError as exc:
+            # Revocation matters more than being scraped: run on, loudly.
+            log.error("cannot serve /healthz and /metrics on %s: %s", cfg.service.listen, exc)
         self.scheduler.start()
         self.recover()
 
     def stop(self) -> None:
+        if self.http is not None:
+            self.http.stop()
+            self.http = None
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         self.bridge.close()
