@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint fmt sandbox clean
+.PHONY: demo test bench lint fmt sandbox clean diagrams
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ fmt: $(STAMP)
 
 sandbox: $(STAMP)
 	$(BIN)/pim-bridge sandbox
+
+# PNGs in diagrams/ from their sources: Graphviz `dot` (system package) and matplotlib (the
+# docs extra). Reuses an existing .venv as it is; nothing is downloaded once both are there.
+diagrams:
+	@test -x $(BIN)/python || $(MAKE) $(STAMP)
+	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install --quiet -e '.[docs]'
+	$(BIN)/python diagrams/build.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache pim-bridge.db

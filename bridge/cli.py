@@ -89,6 +89,28 @@ def parser() -> argparse.ArgumentParser:
         "the store, and resolve every mapping's group and permission set names.",
     )
     _config_arg(check)
+
+    health = sub.add_parser(
+        "health",
+        help="SCIM job and lag, SCIM token, app credential expiry (exit 0 ok, 1 warn, 2 critical)",
+        description="One row per check with its value, threshold and state: the SCIM "
+        "provisioning job, SCIM lag p50/p95 per grant, the SCIM token (probe and expiry), the "
+        "bridge's app secrets and certificates, and the SAML signing certificate. Thresholds "
+        "from [health]. Exit 0 healthy, 1 warning or unknown, 2 critical.",
+    )
+    _config_arg(health)
+    health.add_argument("--format", choices=("table", "json"), default="table")
+
+    from bridge.report.command import DESCRIPTION as REPORT_DESCRIPTION
+    from bridge.report.command import add_arguments as report_arguments
+
+    report = sub.add_parser(
+        "report",
+        help="the audit report: one row per grant, anomalies first (table, csv, json, md, html)",
+        description=REPORT_DESCRIPTION,
+    )
+    _config_arg(report)
+    report_arguments(report)
     return root
 
 
@@ -167,12 +189,36 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return serve(args.write_config, graph_port=args.graph_port)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from bridge.report.command import run
+
+    return run(args, _load)
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from bridge.health import print_health, run_health
+    from bridge.ledger import Ledger
+
+    config = _load(args)
+    ledger = Ledger(config.store.url)
+    try:
+        report = run_health(config, ledger, datetime.now(UTC))
+    finally:
+        ledger.close()
+    print_health(report, args.format, sys.stdout)
+    return report.exit_code
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "sync": cmd_sync,
     "check-config": cmd_check_config,
     "run": cmd_run,
     "demo": cmd_demo,
     "sandbox": cmd_sandbox,
+    "health": cmd_health,
+    "report": cmd_report,
 }
 
 

@@ -15,13 +15,30 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import (
+    Engine,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
-from bridge.errors import ConfigError
+from bridge.errors import BridgeError, ConfigError
 from bridge.model import Binding, Change, Finding, Grant, User, target_from_key
-from bridge.schema import changes, cycles, denials, findings, grants, holdings
+from bridge.schema import changes, cycles, denials, findings, grants, holdings, leader
+
+MIGRATION_LOCK = 0x70696D_6D696772  # "pim" "migr": any constant, distinct from the leader's
+
+
+class Fenced(BridgeError):
+    """This process is no longer the leader: another replica took over. Nothing was written."""
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -82,6 +99,7 @@ class Ledger:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         # SQLite allows one writer; serialise our own writers instead of retrying "locked".
         self._write_lock = threading.RLock()
+        self.epoch: int | None = None  # set by take_leadership: writes are fenced by it
         if migrate:
             try:
                 self.migrate()
@@ -93,16 +111,56 @@ class Ledger:
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(resources.files("bridge") / "migrations"))
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Replicas starting together must not migrate at the same time.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
     def close(self) -> None:
         self.engine.dispose()
 
+    # -- leadership -----------------------------------------------------------------------
+
+    def take_leadership(self, holder: str, now: datetime) -> int:
+        """Bump the epoch: from now on, writes of any earlier leader are refused."""
+        with self._write_lock, self.engine.begin() as conn:
+            row = conn.execute(
+                select(leader.c.epoch).where(leader.c.id == 1).with_for_update()
+            ).first()
+            epoch = (row.epoch if row else 0) + 1
+            if row:
+                conn.execute(
+                    update(leader)
+                    .where(leader.c.id == 1)
+                    .values(epoch=epoch, holder=holder, since=now)
+                )
+            else:
+                conn.execute(insert(leader).values(id=1, epoch=epoch, holder=holder, since=now))
+        self.epoch = epoch
+        return epoch
+
+    def current_leader(self) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(leader).where(leader.c.id == 1)).first()
+        return dict(row._mapping) if row else None
+
+    def _fence(self, conn: Connection) -> None:
+        """Compare-and-set on the epoch, inside the writing transaction (FOR SHARE on
+        PostgreSQL: a new leader's bump waits for this write, or this write sees the bump)."""
+        if self.epoch is None:
+            return
+        current = conn.execute(
+            select(leader.c.epoch).where(leader.c.id == 1).with_for_update(read=True)
+        ).scalar()
+        if current != self.epoch:
+            raise Fenced(f"leadership lost: epoch {self.epoch} is not current ({current})")
+
     # -- cycles ---------------------------------------------------------------------------
 
     def start_cycle(self, kind: str, now: datetime) -> int:
         with self._write_lock, self.engine.begin() as conn:
+            self._fence(conn)
             result = conn.execute(insert(cycles).values(kind=kind, started_at=now))
             return int(result.inserted_primary_key[0])
 
@@ -152,6 +210,7 @@ class Ledger:
         out = GrantSync()
         seen: set[tuple[str, str, str]] = set()
         with self._write_lock, self.engine.begin() as conn:
+            self._fence(conn)
             existing = {
                 (r.mapping, r.source_instance_id, r.target_key): r
                 for r in conn.execute(select(grants).where(grants.c.state == "live"))
@@ -216,6 +275,7 @@ class Ledger:
     def end_expired(self, now: datetime) -> list[Grant]:
         """Mark every live grant whose end has passed as ended: the ledger-only expiry path."""
         with self._write_lock, self.engine.begin() as conn:
+            self._fence(conn)
             rows = conn.execute(
                 select(grants).where(grants.c.state == "live", grants.c.not_after <= now)
             ).all()
@@ -245,6 +305,7 @@ class Ledger:
 
     def record_intent(self, cycle_id: int | None, change: Change, now: datetime) -> int:
         with self._write_lock, self.engine.begin() as conn:
+            self._fence(conn)
             result = conn.execute(
                 insert(changes).values(
                     cycle_id=cycle_id,

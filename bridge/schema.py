@@ -116,3 +116,37 @@ denials = Table(
     Column("done_at", DateTime(timezone=True), nullable=True),
     Index("ix_denials_user", "ic_user_id"),
 )
+
+# Per grant and direction: when PIM changed, when the bridge acted, and when Entra's SCIM
+# provisioning exported the same membership change (DESIGN section 6). `scim_at` stays empty
+# with `scim_state` 'pending' or 'unknown' (and why, in `detail`) until the logs show it.
+lag_samples = Table(
+    "lag_samples",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("mapping", String(64), nullable=False),
+    Column("source_instance_id", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),  # activation | removal
+    Column("principal_id", String(100), nullable=False),
+    Column("user_name", String(300), nullable=False),
+    Column("entra_group_id", String(100), nullable=False),
+    Column("pim_at", DateTime(timezone=True), nullable=False),
+    Column("bridge_at", DateTime(timezone=True), nullable=True),
+    Column("scim_at", DateTime(timezone=True), nullable=True),
+    Column("scim_state", String(16), nullable=False),  # exported | pending | unknown
+    Column("detail", Text, nullable=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("mapping", "source_instance_id", "kind", name="uq_lag_sample"),
+    Index("ix_lag_samples_pim_at", "pim_at"),
+)
+
+# One row: the current leader's epoch. A new leader bumps it; writes carry the writer's epoch
+# and are refused when it is no longer current (see bridge/leader.py).
+leader = Table(
+    "leader",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("epoch", Integer, nullable=False),
+    Column("holder", String(300), nullable=False),
+    Column("since", DateTime(timezone=True), nullable=False),
+)

@@ -4,6 +4,7 @@ distinct grant end time, rebuilt from the ledger on start so a restart loses no 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from bridge.config import Config
 from bridge.errors import BridgeError
 from bridge.health import run_health
 from bridge.http import HealthServer
+from bridge.leader import Election, election_for, replica_name
 from bridge.metrics import BridgeMetrics, live_grant_count, revocation_latencies
 from bridge.reconcile import CycleResult
 from bridge.timers import SchedulerTimers, Timers
@@ -23,14 +25,20 @@ from bridge.wiring import Bridge, build
 log = logging.getLogger(__name__)
 
 RETRY_AFTER = timedelta(seconds=2)
+STOP_GRACE = timedelta(seconds=15)
 
 
 class Service:
     """Owns the scheduler. The reconciler serialises planning; a poll stuck on a slow Graph
     does not hold up an expiry job."""
 
-    def __init__(self, bridge: Bridge, timers: Timers | None = None) -> None:
+    def __init__(
+        self, bridge: Bridge, timers: Timers | None = None, election: Election | None = None
+    ) -> None:
         self.bridge = bridge
+        # Without an election (tests, one-shot use) this process simply leads.
+        self.election = election
+        self.is_leader = election is None
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.timers: Timers = timers or SchedulerTimers(self.scheduler)
         self.last_ok: datetime | None = None
@@ -39,13 +47,15 @@ class Service:
             emf=bridge.config.service.emf,
             last_ok=lambda: self.last_ok,
             now=bridge.clock.now,
-            leader=lambda: self.scheduler.running,
+            leader=lambda: self.is_leader,
         )
         self.http: HealthServer | None = None
 
     # -- jobs ----------------------------------------------------------------------------
 
     def poll(self, *, live: bool = False) -> CycleResult | None:
+        if not self.is_leader:
+            return None
         kind = "drift" if live else "poll"
         try:
             result = self.bridge.reconciler.cycle(kind=kind, live=live)
@@ -63,6 +73,8 @@ class Service:
         return result
 
     def expire(self) -> CycleResult | None:
+        if not self.is_leader:
+            return None
         try:
             result = self.bridge.reconciler.expire()
         except BridgeError as exc:
@@ -131,6 +143,28 @@ class Service:
         self.expire()
         self.poll(live=True)
 
+    def lead(self) -> None:
+        """Standby until the election is won; then take the epoch (fencing every earlier
+        leader), rebuild from the ledger and lead. Losing the lock stops all writes at once."""
+        election = self.election
+        if election is None:
+            if not self.is_leader:
+                self.is_leader = True
+                self.recover()
+            return
+        if self.is_leader:
+            if not election.still_leader():
+                self.is_leader = False
+                for job_id in list(self.timers.pending()):
+                    self.timers.cancel(job_id)
+                log.error("leadership lost: standing by, applying nothing")
+            return
+        if election.try_acquire():
+            epoch = self.bridge.ledger.take_leadership(replica_name(), self.bridge.clock.now())
+            log.warning("leader now (epoch %d): rebuilding expiries from the ledger", epoch)
+            self.is_leader = True
+            self.recover()
+
     def start(self) -> None:
         b = self.bridge
         interval: dict[str, Any] = {"max_instances": 1, "coalesce": True}
@@ -166,8 +200,17 @@ class Service:
         except OSError as exc:
             # Revocation matters more than being scraped: run on, loudly.
             log.error("cannot serve /healthz and /metrics on %s: %s", cfg.service.listen, exc)
+        # Standbys check often enough to take over within one poll interval.
+        self.scheduler.add_job(
+            self.lead,
+            "interval",
+            seconds=max(1.0, sched.poll_interval.total_seconds() / 2),
+            id="lead",
+            **interval,
+        )
         self.scheduler.start()
-        self.recover()
+        self.is_leader = False
+        self.lead()
 
     def stop(self) -> None:
         if self.http is not None:
@@ -175,11 +218,15 @@ class Service:
             self.http = None
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        if self.election is not None:
+            self.election.release()
         self.bridge.close()
 
 
 def run_service(config: Config) -> int:
-    service = Service(build(config))
+    # SQLite refuses a second replica here, before anything is built.
+    election = election_for(config.store.url)
+    service = Service(build(config), election=election)
     stop = threading.Event()
 
     def _stop(signum: int, _frame: object) -> None:
@@ -193,5 +240,13 @@ def run_service(config: Config) -> int:
     try:
         stop.wait()
     finally:
-        service.stop()
+        stopper = threading.Thread(target=service.stop, daemon=True)
+        stopper.start()
+        stopper.join(STOP_GRACE.total_seconds())
+        if stopper.is_alive():
+            # A cycle stuck on a slow call must not keep the process alive: the next start
+            # marks its cut-off intents and re-plans them.
+            log.error("a cycle did not finish within %s: exiting anyway", STOP_GRACE)
+            logging.shutdown()
+            os._exit(0)
     return 0

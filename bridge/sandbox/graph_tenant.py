@@ -82,6 +82,20 @@ class Tenant:
     instances: list[Instance] = field(default_factory=list)
     requests: list[ScheduleRequest] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # Apps and health data in Graph's JSON shapes (applications, servicePrincipals,
+    # synchronization jobs by service principal id, provisioning log entries, oldest first).
+    applications: dict[str, dict[str, Any]] = field(default_factory=dict)
+    service_principals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sync_jobs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    provisioning_logs: list[dict[str, Any]] = field(default_factory=list)
+    # Areas whose reads answer 403, as when the app lacks the permission:
+    # 'provisioning' (AuditLog.Read.All), 'synchronization', 'applications'.
+    denied: set[str] = field(default_factory=set)
+
+    def deny(self, area: str) -> None:
+        """Reads of `area` answer 403 Authorization_RequestDenied from now on."""
+        with self.lock:
+            self.denied.add(area)
 
     # -- seeding -------------------------------------------------------------------------------
 

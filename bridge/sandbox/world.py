@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from bridge.config import Config, config_from_dict
 from bridge.ports import Clock
 from bridge.sandbox.aws import AwsSandbox
 from bridge.sandbox.graph import GraphSandbox
+from bridge.sandbox.provisioning import ProvisioningService, ScimServer, register_application
 
 ACCOUNT_PROD = "111111111111"
 ACCOUNT_DEV = "222222222222"
@@ -35,6 +37,11 @@ class World:
     ic_group_name: str = "AWS-Prod-Admin"
     permission_set_arn: str = ""
     permission_set_name: str = "AdministratorAccess"
+    # Opt-in (running_world(provisioning=True)): Entra's SCIM provisioning and its SCIM server.
+    scim: ScimServer | None = None
+    provisioning: ProvisioningService | None = None
+    bridge_app_id: str = ""
+    scim_token_expires_at: datetime | None = None
 
     def upn(self, who: str) -> str:
         return f"{who}@{DOMAIN}"
@@ -48,6 +55,7 @@ class World:
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "PIM_BRIDGE_GRAPH_TOKEN": self.graph.token,
+            **({"PIM_BRIDGE_SCIM_TOKEN": self.scim.token} if self.scim else {}),
         }
 
     def export_env(self) -> None:
@@ -64,6 +72,8 @@ class World:
             },
             "schedule": {"poll_interval": "2s", "drift_interval": "30s", **schedule},
             "store": {"url": store_url},
+            # Any free port: several sandboxes (tests, the demo) run side by side.
+            "service": {"listen": "127.0.0.1:0"},
             "mappings": [
                 {
                     "name": "prod-admin",
@@ -83,7 +93,16 @@ class World:
         }
 
     def config(self, store_url: str, **schedule: str) -> Config:
-        return config_from_dict(self.config_dict(store_url, **schedule), {})
+        data = self.config_dict(store_url, **schedule)
+        if self.provisioning is not None and self.scim is not None:
+            data["entra"]["client_id"] = self.bridge_app_id
+            data["scim"] = {
+                "endpoint": self.scim.url,
+                "token_expires_at": self.scim_token_expires_at,
+                "provisioning_app_id": self.provisioning.sp_id,
+            }
+            return config_from_dict(data, {"PIM_BRIDGE_SCIM_TOKEN": self.scim.token})
+        return config_from_dict(data, {})
 
     def write_config(self, path: str | Path, store_url: str) -> Path:
         path = Path(path)
@@ -126,13 +145,48 @@ def running_world(
     graph_token: str | None = None,
     graph_port: int = 0,
     graph_clock: Clock | None = None,
+    provisioning: bool = False,
+    scim_activation_delay: float = 0.3,
+    scim_removal_delay: float = 1.0,
+    app_secret_days: float = 12,
+    scim_token_days: float = 200,
 ) -> Iterator[World]:
+    """With `provisioning`, also Entra's SCIM provisioning to a SCIM server on loopback (after
+    the given delays), and the bridge's app registration with a secret ending in
+    `app_secret_days`; `World.config()` then fills `[scim]` and `entra.client_id`."""
     graph = GraphSandbox(
         clock=graph_clock, page_size=graph_page_size, token=graph_token, port=graph_port
     )
     graph.latency = graph_latency
     with graph, AwsSandbox(async_delay=async_delay, latency=aws_latency) as aws:
-        yield seed(graph, aws)
+        world = seed(graph, aws)
+        if not provisioning:
+            yield world
+            return
+        now = graph.tenant.clock.now()
+        world.bridge_app_id = register_application(
+            graph,
+            "pim-bridge",
+            secret_expires=now + timedelta(days=app_secret_days),
+            certificate_expires=now + timedelta(days=400),
+        )
+        world.scim_token_expires_at = now + timedelta(days=scim_token_days)
+        with ScimServer() as scim:
+            scim.add_group(world.ic_group_name)
+            prov = ProvisioningService(
+                graph,
+                scim,
+                {gid: f"PIM-{name}" for name, gid in world.entra_groups.items()},
+                {world.entra_users[who]: world.upn(who) for who in PEOPLE},
+                activation_delay=scim_activation_delay,
+                removal_delay=scim_removal_delay,
+            )
+            world.scim, world.provisioning = scim, prov
+            prov.start()
+            try:
+                yield world
+            finally:
+                prov.stop()
 
 
 def _to_toml(data: dict[str, Any]) -> str:

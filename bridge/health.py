@@ -1,0 +1,347 @@
+"""Health checks: SCIM provisioning job and lag, SCIM token, app credentials and the SAML
+signing certificate (DESIGN section 6). One `Check` per row, each with its value, threshold and
+state; `pim-bridge health` exits 0 when all are ok, 1 on a warning or an unknown, 2 on a critical.
+
+Reading (Graph, SCIM, AWS Health, the ledger) happens in `run_health`; deciding a state from
+what was read happens in the small pure `*_check` functions, which the unit tests drive.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, TextIO
+
+from sqlalchemy import func, select
+
+from bridge.config import Config, HealthConfig
+from bridge.graph.health_reads import Credential, GraphHealthReader, SyncJob, Unreadable
+from bridge.lag import LagStats, LagStore
+from bridge.ledger import Ledger
+from bridge.schema import grants
+from bridge.scim import ScimProbe, probe_scim, scim_token_expiry_event
+
+LAG_WINDOW = timedelta(days=7)  # provisioning logs are kept 30 days; a week answers "lately"
+USER_SAMPLE = 5
+
+
+class State(StrEnum):
+    OK = "ok"
+    WARNING = "warning"
+    CRITICAL = "critical"
+    UNKNOWN = "unknown"  # could not be read: counts as a warning, with the reason
+    SKIPPED = "skipped"  # not configured or not available here: does not count
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    state: State
+    value: str
+    threshold: str = "-"
+    detail: str = ""
+    figures: dict[str, float | int | None] = field(default_factory=dict)
+
+
+def exit_code(checks: Sequence[Check]) -> int:
+    states = {c.state for c in checks}
+    if State.CRITICAL in states:
+        return 2
+    return 1 if states & {State.WARNING, State.UNKNOWN} else 0
+
+
+def overall(checks: Sequence[Check]) -> str:
+    return {0: "healthy", 1: "warning", 2: "critical"}[exit_code(checks)]
+
+
+# -- decisions (pure) ----------------------------------------------------------------------------
+
+
+def expiry_check(name: str, end: datetime | None, now: datetime, h: HealthConfig) -> Check:
+    threshold = f"warn {h.warn_days}d, critical {h.critical_days}d"
+    if end is None:
+        return Check(name, State.UNKNOWN, "unknown", threshold, "no expiry date known")
+    days = (end - now).total_seconds() / 86400
+    if days <= h.critical_days:
+        state = State.CRITICAL
+    elif days <= h.warn_days:
+        state = State.WARNING
+    else:
+        state = State.OK
+    value = f"{days:.1f} days left" if days >= 0 else f"expired {-days:.1f} days ago"
+    return Check(name, state, value, threshold, f"ends {end:%Y-%m-%d %H:%M}Z", {"days_left": days})
+
+
+def credentials_checks(
+    found: list[Credential] | Unreadable, now: datetime, h: HealthConfig
+) -> list[Check]:
+    """Per kind, the credential that ends soonest among those still valid: that is the next one
+    to break. Credentials already expired are listed in the detail, not alarmed on (a rotation
+    leaves them behind); only when every one of a kind has expired is that critical."""
+    names = {"secret": "entra.app.secret", "certificate": "entra.app.certificate"}
+    if isinstance(found, Unreadable):
+        return [Check(n, State.UNKNOWN, "unknown", "-", str(found)) for n in names.values()]
+    out = []
+    for kind, name in names.items():
+        of_kind = [c for c in found if c.kind == kind]
+        if not of_kind:
+            out.append(Check(name, State.SKIPPED, "none", "-", f"the app has no {kind}"))
+            continue
+        valid = sorted((c for c in of_kind if c.end > now), key=lambda c: c.end)
+        expired = len(of_kind) - len(valid)
+        chosen = valid[0] if valid else max(of_kind, key=lambda c: c.end)
+        check = expiry_check(name, chosen.end, now, h)
+        note = f"{chosen.name or chosen.key_id} {check.detail}"
+        if expired and valid:
+            note += f"; {expired} expired, ignored"
+        out.append(Check(name, check.state, check.value, check.threshold, note, check.figures))
+    return out
+
+
+def saml_check(found: Credential | Unreadable | None, now: datetime, h: HealthConfig) -> Check:
+    name = "entra.saml_certificate"
+    if isinstance(found, Unreadable):
+        return Check(name, State.UNKNOWN, "unknown", "-", str(found))
+    if found is None:
+        return Check(
+            name,
+            State.WARNING,
+            "not found",
+            "-",
+            "no key matches preferredTokenSigningKeyThumbprint",
+        )
+    return expiry_check(name, found.end, now, h)
+
+
+def job_check(job: SyncJob | Unreadable, now: datetime, h: HealthConfig) -> Check:
+    name = "scim.job"
+    threshold = f"Active, last success within {_dur(h.scim_job_max_age)}, no failures"
+    if isinstance(job, Unreadable):
+        return Check(name, State.UNKNOWN, "unknown", threshold, str(job))
+    age = (now - job.last_success).total_seconds() if job.last_success else None
+    figures: dict[str, float | int | None] = {
+        "last_success_age_seconds": age,
+        "consecutive_failures": job.consecutive_failures,
+        "quarantined": int(job.code == "Quarantine"),
+    }
+    detail = "last success " + (
+        f"{_dur(timedelta(seconds=age))} ago" if age is not None else "never"
+    )
+    if job.consecutive_failures:
+        detail += f", {job.consecutive_failures} consecutive failures"
+    if job.code == "Quarantine":
+        return Check(
+            name, State.CRITICAL, "Quarantine", threshold, f"{job.quarantine}; {detail}", figures
+        )
+    stale = age is None or age > h.scim_job_max_age.total_seconds()
+    state = (
+        State.OK
+        if job.code == "Active" and not stale and not job.consecutive_failures
+        else State.WARNING
+    )
+    return Check(name, state, job.code, threshold, detail, figures)
+
+
+def lag_check(stats: LagStats, unreadable: Unreadable | None) -> Check:
+    name = f"scim.lag.{stats.kind}"
+    figures: dict[str, float | int | None] = {
+        "p50_seconds": stats.p50,
+        "p95_seconds": stats.p95,
+        "bridge_p50_seconds": stats.bridge_p50,
+        "samples": stats.count,
+        "pending": stats.pending,
+        "unknown": stats.unknown,
+    }
+    if stats.count == 0:
+        if unreadable is not None:
+            return Check(name, State.UNKNOWN, "unknown", "-", str(unreadable), figures)
+        return Check(name, State.OK, "no samples yet", "-", f"{stats.pending} pending", figures)
+    value = f"p50 {_secs(stats.p50)}, p95 {_secs(stats.p95)} (n={stats.count})"
+    detail = f"bridge p50 {_secs(stats.bridge_p50)}"
+    if stats.pending:
+        detail += f"; {stats.pending} not exported yet"
+    if unreadable is not None:
+        detail += f"; logs now unreadable: {unreadable}"
+    return Check(name, State.OK, value, "-", detail, figures)
+
+
+def token_probe_check(probe: ScimProbe) -> Check:
+    name = "scim.token"
+    if probe.token_rejected:
+        return Check(
+            name,
+            State.CRITICAL,
+            f"refused (HTTP {probe.status})",
+            "accepted",
+            "every SCIM export from Entra fails until the token is replaced",
+        )
+    if probe.error:
+        return Check(name, State.UNKNOWN, "unknown", "accepted", probe.error)
+    return Check(name, State.OK, "accepted", "accepted")
+
+
+def directory_check(probe: ScimProbe) -> Check:
+    name = "scim.directory"
+    if probe.token_rejected or probe.error:
+        return Check(name, State.UNKNOWN, "unknown", "all present", probe.error or "")
+    groups = len(probe.groups_found) + len(probe.groups_missing)
+    users = len(probe.users_found) + len(probe.users_missing)
+    value = f"{len(probe.groups_found)}/{groups} groups, {len(probe.users_found)}/{users} users"
+    missing = probe.groups_missing + probe.users_missing
+    if missing:
+        return Check(name, State.WARNING, value, "all present", "missing: " + ", ".join(missing))
+    return Check(name, State.OK, value, "all present")
+
+
+def health_event_check(found: datetime | Unreadable | None) -> Check:
+    name = "scim.token.health_event"
+    if isinstance(found, Unreadable):
+        return Check(name, State.SKIPPED, "not readable", "none open", str(found))
+    if found is None:
+        return Check(name, State.OK, "none", "none open")
+    return Check(
+        name,
+        State.WARNING,
+        f"open since {found:%Y-%m-%d}",
+        "none open",
+        "AWS announced the SCIM token's expiry",
+    )
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+@dataclass
+class HealthReport:
+    checks: list[Check]
+    lag: LagStore | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code(self.checks)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": overall(self.checks),
+            "exit_code": self.exit_code,
+            "checks": [{**asdict(c), "state": str(c.state)} for c in self.checks],
+        }
+
+
+def run_health(
+    config: Config,
+    ledger: Ledger,
+    now: datetime,
+    *,
+    reader: GraphHealthReader | None = None,
+    aws_health: Callable[[], datetime | Unreadable | None] | None = None,
+) -> HealthReport:
+    """Read everything the checks need and decide each row. Also stores the lag samples."""
+    h = config.health
+    checks: list[Check] = []
+    own_reader = reader is None
+    reader = reader or GraphHealthReader(config.entra, max_retries=2)
+    lag = LagStore(ledger)
+    try:
+        sp = config.scim.provisioning_app_id
+        if sp:
+            checks.append(job_check(reader.sync_job(sp), now, h))
+            exports = reader.membership_exports(sp, now - LAG_WINDOW)
+            unreadable = exports if isinstance(exports, Unreadable) else None
+            groups = {m.name: m.entra_group_id for m in config.mappings}
+            lag.collect(
+                groups,
+                None if unreadable else exports,  # type: ignore[arg-type]
+                now - LAG_WINDOW,
+                now,
+                str(unreadable) if unreadable else "",
+            )
+            for kind in ("activation", "removal"):
+                checks.append(lag_check(lag.stats(kind, now - LAG_WINDOW), unreadable))  # type: ignore[arg-type]
+            checks.append(saml_check(reader.saml_certificate(sp), now, h))
+        else:
+            checks.append(
+                Check(
+                    "scim.job", State.SKIPPED, "not configured", "-", "set scim.provisioning_app_id"
+                )
+            )
+        if config.entra.client_id:
+            checks += credentials_checks(reader.app_credentials(config.entra.client_id), now, h)
+        else:
+            checks.append(
+                Check("entra.app", State.SKIPPED, "not configured", "-", "set entra.client_id")
+            )
+    finally:
+        if own_reader:
+            reader.close()
+    if config.scim.endpoint:
+        token = config.scim.token.get_secret_value() if config.scim.token else ""
+        if token:
+            probe = probe_scim(config.scim.endpoint, token, _mapped_groups(config), _users(ledger))
+            checks += [token_probe_check(probe), directory_check(probe)]
+        else:
+            checks.append(
+                Check(
+                    "scim.token",
+                    State.UNKNOWN,
+                    "unknown",
+                    "accepted",
+                    "no token: set PIM_BRIDGE_SCIM_TOKEN",
+                )
+            )
+        checks.append(expiry_check("scim.token.expiry", config.scim.token_expires_at, now, h))
+        read_event = aws_health or (lambda: scim_token_expiry_event(config.aws))
+        checks.append(health_event_check(read_event()))
+    return HealthReport(checks, lag)
+
+
+def _mapped_groups(config: Config) -> list[str]:
+    return list(
+        dict.fromkeys(m.identity_center_group for m in config.mappings if m.identity_center_group)
+    )
+
+
+def _users(ledger: Ledger) -> list[str]:
+    q = (
+        select(grants.c.user_name, func.max(grants.c.last_seen).label("seen"))
+        .group_by(grants.c.user_name)
+        .order_by(func.max(grants.c.last_seen).desc())
+        .limit(USER_SAMPLE)
+    )
+    with ledger.engine.connect() as conn:
+        return [r.user_name for r in conn.execute(q)]
+
+
+# -- output --------------------------------------------------------------------------------------
+
+
+def print_health(report: HealthReport, fmt: str, out: TextIO) -> None:
+    if fmt == "json":
+        json.dump(report.to_json(), out, indent=2, default=str)
+        out.write("\n")
+        return
+    rows = [("check", "state", "value", "threshold", "detail")] + [
+        (c.name, str(c.state), c.value, c.threshold, c.detail) for c in report.checks
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        out.write(
+            "  ".join(v.ljust(w) for v, w in zip(r[:4], widths, strict=True)) + "  " + r[4] + "\n"
+        )
+    out.write(f"\n{overall(report.checks)} (exit {report.exit_code})\n")
+
+
+def _secs(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}s"
+
+
+def _dur(d: timedelta) -> str:
+    s = d.total_seconds()
+    if s >= 3600:
+        return f"{s / 3600:.1f}h"
+    if s >= 60:
+        return f"{s / 60:.0f}m"
+    return f"{s:.0f}s"

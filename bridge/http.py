@@ -1,0 +1,77 @@
+"""The `/healthz` and `/metrics` endpoints of `pim-bridge run`, on `service.listen`.
+
+`/healthz` answers 200 while the scheduler runs and the last successful cycle is recent enough
+(ready), 503 otherwise, with a JSON body saying which and the last cycle's age. `/metrics` is
+Prometheus's text format. Nothing here reads a secret, so nothing here can leak one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST
+
+log = logging.getLogger(__name__)
+
+Status = Callable[[], dict[str, Any]]
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return (host.strip("[]") or "127.0.0.1", int(port))
+
+
+class HealthServer:
+    def __init__(self, listen: str, status: Status, metrics: Callable[[], bytes]) -> None:
+        host, port = parse_listen(listen)
+        self._httpd = ThreadingHTTPServer((host, port), _handler(status, metrics))
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(0.1,), name="pim-bridge-http", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+
+def _handler(status: Status, metrics: Callable[[], bytes]) -> type[BaseHTTPRequestHandler]:
+    class _Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0].rstrip("/")
+            if path == "/metrics":
+                self._send(200, metrics(), CONTENT_TYPE_LATEST)
+            elif path == "/healthz":
+                body = status()
+                code = 200 if body.get("live") and body.get("ready") else 503
+                self._send(code, json.dumps(body).encode(), "application/json")
+            else:
+                self._send(404, b"not found\n", "text/plain")
+
+        def _send(self, code: int, payload: bytes, content_type: str) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # scrapes every few seconds would drown the service's own log
+
+    return _Handler

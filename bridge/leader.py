@@ -1,0 +1,166 @@
+"""Leader election for several replicas, and the fence that keeps a deposed leader harmless.
+
+PostgreSQL: the leader holds a session advisory lock on a dedicated connection with short TCP
+keepalives, so the lock is released within seconds of the leader's death and a standby takes
+over. Each new leader bumps an epoch in the ledger (`leader` table); every change intent is
+written only if the writer's epoch is still the current one (compare-and-set in the same
+transaction). A leader that was paused, lost its lock and wakes up late therefore cannot apply
+or record anything: its next intent is refused before any AWS call.
+
+SQLite: one replica only. A second process on the same database file is refused with a clear
+error (an exclusive file lock beside the database).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import socket
+import threading
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.pool import NullPool
+
+from bridge.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+# Any constant 64-bit key: the same for every replica of one deployment (one database).
+LOCK_KEY = 0x70696D_62726467  # "pim" "brdg"
+
+
+def replica_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Election(Protocol):
+    def try_acquire(self) -> bool:
+        """Become leader if nobody is; True while this process is the leader."""
+        ...
+
+    def still_leader(self) -> bool: ...
+
+    def release(self) -> None: ...
+
+
+class SingleReplica:
+    """SQLite: leadership is the exclusive right to the database file."""
+
+    def __init__(self, url: str) -> None:
+        database = make_url(url).database
+        self._fd: int | None = None
+        if not database or database == ":memory:":
+            return
+        path = Path(database).with_name(Path(database).name + ".lock")
+        self._fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            self._fd = None
+            raise ConfigError(
+                "store.url",
+                f"another pim-bridge already uses {database}; SQLite allows one replica, "
+                "use postgresql+psycopg://… for several",
+            ) from None
+
+    def try_acquire(self) -> bool:
+        return True
+
+    def still_leader(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+class PostgresElection:
+    """A session advisory lock on its own connection: held exactly as long as that connection
+    lives, so a killed leader's lock goes when PostgreSQL notices the dead socket."""
+
+    def __init__(self, url: str, keepalive_seconds: int = 5) -> None:
+        self.engine = create_engine(
+            url,
+            poolclass=NullPool,
+            connect_args={
+                "keepalives": 1,
+                "keepalives_idle": keepalive_seconds,
+                "keepalives_interval": 1,
+                "keepalives_count": 3,
+                "application_name": "pim-bridge-leader",
+            },
+        )
+        self._conn: Connection | None = None
+        self._leader = False
+        self._lock = threading.Lock()
+
+    def try_acquire(self) -> bool:
+        with self._lock:
+            if self._leader and self._alive():
+                return True
+            self._leader = False
+            try:
+                if self._conn is None:
+                    self._conn = self.engine.connect()
+                got = self._conn.execute(
+                    text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}
+                ).scalar()
+                self._conn.commit()
+            except Exception as exc:  # the database is unreachable: we are not the leader
+                log.warning("leader election: %s", exc.__class__.__name__)
+                self._drop()
+                return False
+            self._leader = bool(got)
+            return self._leader
+
+    def _alive(self) -> bool:
+        try:
+            assert self._conn is not None
+            self._conn.execute(text("SELECT 1")).scalar()
+            self._conn.commit()
+            return True
+        except Exception:
+            self._drop()
+            return False
+
+    def still_leader(self) -> bool:
+        with self._lock:
+            if not self._leader:
+                return False
+            if not self._alive():
+                self._leader = False
+            return self._leader
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.invalidate()
+                self._conn.close()
+            except Exception:
+                log.debug("closing a dead leader connection", exc_info=True)
+            self._conn = None
+
+    def release(self) -> None:
+        with self._lock:
+            if self._conn is not None and self._leader:
+                try:
+                    self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+                    self._conn.commit()
+                except Exception:
+                    log.debug("unlock on a dead connection", exc_info=True)
+            self._leader = False
+            self._drop()
+            self.engine.dispose()
+
+
+def election_for(url: str) -> Election:
+    if url.startswith("sqlite"):
+        return SingleReplica(url)
+    return PostgresElection(url)

@@ -1,0 +1,121 @@
+"""The audit report: who could act in which AWS account, when, on whose approval, and whether
+access was really gone when PIM said it ended. It reads only the ledger (the config, when
+given, adds names)."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from sqlalchemy import Engine
+
+from bridge.config import Config
+from bridge.report.anomalies import from_ledger
+from bridge.report.names import Names
+from bridge.report.output import Renderer
+from bridge.report.query import ReportQuery
+from bridge.report.rows import LedgerIndex, count_grants, iter_rows
+from bridge.report.summary import Collector, Summary
+
+FORMATS = ("table", "csv", "json", "md", "html")
+EXTENSIONS = {".csv": "csv", ".json": "json", ".md": "md", ".html": "html", ".htm": "html"}
+# Below this many grants a report takes well under a second: no progress bar.
+PROGRESS_FROM = 5000
+
+__all__ = [
+    "FORMATS",
+    "Names",
+    "ReportQuery",
+    "Summary",
+    "renderer",
+    "write_report",
+    "write_report_file",
+]
+
+
+def renderer(fmt: str, out: TextIO, query: ReportQuery) -> Renderer:
+    if fmt == "csv":
+        from bridge.report.to_csv import CsvRenderer
+
+        return CsvRenderer(out)
+    if fmt == "json":
+        from bridge.report.to_json import JsonRenderer
+
+        return JsonRenderer(out, query)
+    if fmt == "md":
+        from bridge.report.to_markdown import MarkdownRenderer
+
+        return MarkdownRenderer(out, query)
+    if fmt == "html":
+        from bridge.report.to_html import HtmlRenderer
+
+        return HtmlRenderer(out, query)
+    if fmt == "table":
+        from bridge.report.to_table import TableRenderer
+
+        return TableRenderer(out, query)
+    raise ValueError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+
+
+def write_report(
+    engine: Engine,
+    query: ReportQuery,
+    fmt: str,
+    out: TextIO,
+    names: Names | None = None,
+    *,
+    progress: TextIO | None = None,
+) -> Summary:
+    """Stream the report to `out`; `progress`: a terminal to show a progress bar on."""
+    names = names or Names()
+    render = renderer(fmt, out, query)
+    collector = Collector(query)
+    with engine.connect() as conn:
+        index = LedgerIndex.read(conn)
+        total = count_grants(conn, query) if progress is not None else 0
+        bar = _progress(progress) if total >= PROGRESS_FROM else nullcontext()
+        with bar as p:
+            task = p.add_task("report", total=total) if p is not None else None
+            for n, row in enumerate(iter_rows(conn, query, names, index), 1):
+                collector.add(row)
+                render.row(row)
+                if p is not None and n % 1000 == 0:
+                    p.update(task, completed=n)  # type: ignore[arg-type]
+        user_ids = collector.ic_user_ids if query.users else None
+        summary = collector.finish(from_ledger(conn, query, user_ids))
+    render.finish(summary)
+    return summary
+
+
+def write_report_file(
+    store_url: str, path: str | Path, config: Config | None = None, fmt: str | None = None
+) -> Summary:
+    """The whole ledger's report to a file, the format from its extension (the demo's HTML)."""
+    from bridge.ledger import Ledger
+
+    path = Path(path)
+    fmt = fmt or EXTENSIONS.get(path.suffix.lower(), "html")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ledger = Ledger(store_url)
+    try:
+        with path.open("w", encoding="utf-8", newline="") as out:
+            query = ReportQuery(now=datetime.now(UTC))
+            return write_report(ledger.engine, query, fmt, out, Names.from_config(config))
+    finally:
+        ledger.close()
+
+
+def _progress(stream: TextIO | None):  # type: ignore[no-untyped-def]
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(file=stream),
+        transient=True,
+    )

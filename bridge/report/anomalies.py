@@ -1,0 +1,173 @@
+"""What an auditor must look at first: access that outlived its end, revocations that failed,
+drift, unresolved users, removals held back, denials that could not be written.
+
+Row anomalies come from one grant's row; ledger anomalies from the findings and denials tables.
+Each poll repeats a standing finding (an unknown user is reported every 15 s), so findings are
+grouped by what they say, with the first and last time and how often.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, func, select
+
+from bridge.report.query import ReportQuery
+from bridge.report.rows import GrantRow, utc
+from bridge.schema import changes, denials, findings, grants
+
+SEVERITY = {
+    "outlived_end": "critical",
+    "revocation_failed": "critical",
+    "denial_not_written": "critical",
+    "safety_brake": "critical",
+    "withheld": "warning",
+    "unreadable_group": "warning",
+    "drift": "warning",
+    "unresolved_user": "warning",
+    "bad_payload": "warning",
+    "nested_group": "info",
+}
+ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    kind: str
+    first_at: datetime
+    last_at: datetime
+    count: int
+    detail: str
+    user: str | None = None
+    mapping: str | None = None
+    target: str | None = None
+    grant_id: int | None = None
+
+    @property
+    def severity(self) -> str:
+        return SEVERITY.get(self.kind, "warning")
+
+
+def sort_anomalies(found: list[Anomaly]) -> list[Anomaly]:
+    return sorted(found, key=lambda a: (ORDER[a.severity], a.first_at, a.kind))
+
+
+def from_row(row: GrantRow, query: ReportQuery) -> list[Anomaly]:
+    out: list[Anomaly] = []
+    when = row.ended_at or row.activated_at
+    common = {"user": row.user, "mapping": row.mapping, "target": row.target}
+    if "outlived_end" in row.anomalies:
+        if row.end_to_revoked_s is not None:
+            detail = (
+                f"access lasted {row.end_to_revoked_s:.1f}s past its end "
+                f"(target {query.revoke_target.total_seconds():.0f}s)"
+            )
+        else:
+            held = (query.now - when).total_seconds()
+            detail = f"still held {held:.0f}s after its end ({row.end_reason})"
+        out.append(Anomaly("outlived_end", when, when, 1, detail, **common, grant_id=row.grant_id))
+    if "revocation_failed" in row.anomalies:
+        then = (
+            f"then revoked at {row.revoked_at:%Y-%m-%dT%H:%M:%SZ}"
+            if row.revoked_at
+            else f"still failing: {row.revoke_error}"
+        )
+        detail = f"{row.revoke_failures} failed revocation attempt(s), {then}"
+        out.append(
+            Anomaly("revocation_failed", when, when, 1, detail, **common, grant_id=row.grant_id)
+        )
+    return out
+
+
+def from_ledger(
+    conn: Connection, query: ReportQuery, user_ids: set[str] | None = None
+) -> list[Anomaly]:
+    """Findings and failed denials in the report's window and filters. `user_ids`: the Identity
+    Center users of the selected rows, when a user filter is given."""
+    return [*_findings(conn, query), *_denials(conn, query, user_ids)]
+
+
+def _findings(conn: Connection, query: ReportQuery) -> list[Anomaly]:
+    q = select(
+        findings.c.kind,
+        findings.c.mapping,
+        findings.c.detail,
+        func.min(findings.c.at),
+        func.max(findings.c.at),
+        func.count(),
+    ).group_by(findings.c.kind, findings.c.mapping, findings.c.detail)
+    if query.since is not None:
+        q = q.where(findings.c.at >= query.since)
+    if query.until is not None:
+        q = q.where(findings.c.at <= query.until)
+    if query.mappings:
+        q = q.where(findings.c.mapping.in_(query.mappings) | findings.c.mapping.is_(None))
+    drift_removals = _drift_removals(conn)
+    out: list[Anomaly] = []
+    for kind, mapping, detail, first, last, count in conn.execute(q):
+        if query.users and not any(u.lower() in detail.lower() for u in query.users):
+            continue
+        text = detail
+        if kind == "drift":
+            text = f"{detail} ({_drift_outcome(detail, utc(first), drift_removals)})"  # type: ignore[arg-type]
+        out.append(
+            Anomaly(kind, utc(first), utc(last), int(count), text, mapping=mapping)  # type: ignore[arg-type]
+        )
+    return out
+
+
+def _drift_removals(conn: Connection) -> dict[str, list[tuple[datetime, str]]]:
+    q = select(changes.c.ic_user_id, changes.c.status, changes.c.outcome_at).where(
+        changes.c.reason == "drift", changes.c.op == "remove"
+    )
+    out: dict[str, list[tuple[datetime, str]]] = {}
+    for uid, status, at in conn.execute(q):
+        if at is not None:
+            out.setdefault(uid, []).append((utc(at), status))  # type: ignore[arg-type]
+    return out
+
+
+def _drift_outcome(
+    detail: str, first: datetime, removals: dict[str, list[tuple[datetime, str]]]
+) -> str:
+    # The plan writes drift as "<Identity Center user id> on <target> has no PIM basis[: removing]".
+    uid = detail.split(" ", 1)[0]
+    tries = sorted(r for r in removals.get(uid, []) if r[0] >= first)
+    if any(status == "ok" for _, status in tries):
+        at = next(t for t, status in tries if status == "ok")
+        return f"removed at {at:%Y-%m-%dT%H:%M:%SZ}"
+    if tries:
+        return "removal failed"
+    return "not removed: drift = report" if "removing" not in detail else "not removed yet"
+
+
+def _denials(conn: Connection, query: ReportQuery, user_ids: set[str] | None) -> list[Anomaly]:
+    q = select(denials).where(denials.c.status.in_(("failed", "overflow")))
+    if query.since is not None:
+        q = q.where(denials.c.at >= query.since)
+    if query.until is not None:
+        q = q.where(denials.c.at <= query.until)
+    rows = conn.execute(q).all()
+    if not rows:
+        return []
+    names = dict(conn.execute(select(grants.c.ic_user_id, grants.c.user_name).distinct()).all())
+    out: list[Anomaly] = []
+    for r in rows:
+        if user_ids is not None and r.ic_user_id not in user_ids:
+            continue
+        at = utc(r.at)
+        accounts = ", ".join(r.accounts or ())
+        why = f": {r.detail}" if r.detail else ""
+        out.append(
+            Anomaly(
+                "denial_not_written",
+                at,  # type: ignore[arg-type]
+                at,  # type: ignore[arg-type]
+                1,
+                f"session denial {r.status} on {r.permission_set_arn} ({accounts}){why}",
+                user=names.get(r.ic_user_id, r.ic_user_id),
+                target=r.permission_set_arn.rsplit("/", 1)[-1],
+            )
+        )
+    return out

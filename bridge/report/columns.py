@@ -1,0 +1,181 @@
+"""The columns of a grant row, in order, with their type and meaning. CSV, JSON, the JSON schema
+and docs/report.md all follow this one list."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from operator import attrgetter
+from typing import Any
+
+from bridge.report.query import iso
+from bridge.report.rows import GrantRow
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # string | datetime | number | integer | boolean | array
+    doc: str
+    nullable: bool = True
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("grant_id", "integer", "the ledger's id of the grant", nullable=False),
+    Column("user", "string", "the user's matched attribute, e.g. the UPN", nullable=False),
+    Column("ic_user_id", "string", "Identity Center user id", nullable=False),
+    Column("principal_id", "string", "Entra object id of the user", nullable=False),
+    Column("mapping", "string", "the config mapping that granted it", nullable=False),
+    Column("entra_group_id", "string", "the mapping's PIM group (from the config, when given)"),
+    Column("target_kind", "string", "`group` (membership) or `assignment`", nullable=False),
+    Column(
+        "target",
+        "string",
+        "Identity Center group name, or `permission set @ account`",
+        nullable=False,
+    ),
+    Column("ic_group_id", "string", "Identity Center group id (group rows)"),
+    Column("account_id", "string", "AWS account (assignment rows)"),
+    Column("permission_set_arn", "string", "permission set ARN (assignment rows)"),
+    Column("source_instance_id", "string", "the PIM schedule instance id", nullable=False),
+    Column("justification", "string", "the requester's justification, as PIM recorded it"),
+    Column("ticket", "string", "ticket number from the PIM request"),
+    Column("approver", "string", "who approved the request, when PIM had an approver"),
+    Column(
+        "activated_at",
+        "datetime",
+        "PIM's start of the activation (requested and approved before this)",
+        nullable=False,
+    ),
+    Column("scheduled_end", "datetime", "PIM's end time, after any extension"),
+    Column("seen_at", "datetime", "when the bridge first read the activation", nullable=False),
+    Column("provisioned_at", "datetime", "when Identity Center confirmed the access"),
+    Column(
+        "extended_count",
+        "integer",
+        "how often the end time moved (extensions, renewals)",
+        nullable=False,
+    ),
+    Column("state", "string", "`live` or `ended`", nullable=False),
+    Column("ended_at", "datetime", "when the grant ended (PIM end, or the deactivation seen)"),
+    Column("end_reason", "string", "`expired` or `deactivated`"),
+    Column("revoked_at", "datetime", "when Identity Center confirmed the removal"),
+    Column("continued_by", "string", "another live grant that kept the same access at the end"),
+    Column(
+        "still_held",
+        "boolean",
+        "ended, not continued, and the bridge still holds it",
+        nullable=False,
+    ),
+    Column("revoke_failures", "integer", "failed or interrupted removal attempts", nullable=False),
+    Column("revoke_error", "string", "the last removal error, when one failed"),
+    Column("denial_status", "string", "stale-session denial: `provisioned`, `failed`, `overflow`"),
+    Column("denial_applied_at", "datetime", "when the denial was provisioned to every account"),
+    Column(
+        "denial_pruned_at",
+        "datetime",
+        "when the denial was pruned from the policy (null while the ledger records no prunes)",
+    ),
+    Column(
+        "activation_to_access_s",
+        "number",
+        "seconds from activated_at to provisioned_at "
+        "(0 when another grant already gave the access)",
+    ),
+    Column("end_to_revoked_s", "number", "seconds from ended_at to revoked_at"),
+    Column(
+        "scim_lag_s",
+        "number",
+        "seconds from the PIM activation to Entra's SCIM exporting the membership (what the "
+        "bridge saved); null (CSV: `unknown`) without a sample",
+    ),
+    Column(
+        "scim_removal_lag_s",
+        "number",
+        "seconds from the PIM end to SCIM exporting the removal; null (CSV: `unknown`) "
+        "without a sample",
+    ),
+    Column(
+        "anomalies",
+        "array",
+        "anomaly kinds of this row: `outlived_end`, `revocation_failed`",
+        nullable=False,
+    ),
+)
+
+NAMES = tuple(c.name for c in COLUMNS)
+
+
+def _keep(value: Any) -> Any:
+    return value
+
+
+def _json_time(value: datetime | None) -> str | None:
+    return None if value is None else iso(value)
+
+
+def _json_number(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+_JSON: dict[str, Callable[[Any], Any]] = {
+    "datetime": _json_time,
+    "number": _json_number,
+    "array": list,
+}
+_json = tuple((c.name, _JSON.get(c.type, _keep)) for c in COLUMNS)
+values_of = attrgetter(*NAMES)
+
+
+def row_dict(row: GrantRow) -> dict[str, Any]:
+    """JSON-ready: datetimes as ISO-8601 UTC, everything else as is."""
+    return {name: conv(getattr(row, name)) for name, conv in _json}
+
+
+# A spreadsheet runs a cell starting with one of these as a formula; justification and ticket
+# are typed by whoever requested access.
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_text(value: str | None) -> str:
+    if value is None:
+        return ""
+    return "'" + value if value.startswith(_FORMULA) else value
+
+
+def _csv_time(value: datetime | None) -> str:
+    return "" if value is None else iso(value)
+
+
+def _csv_number(value: float | None) -> str:
+    return "" if value is None else str(round(value, 3))
+
+
+def _csv_lag(value: float | None) -> str:
+    return "unknown" if value is None else str(round(value, 3))
+
+
+def _csv_plain(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _csv_bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+_CSV: dict[str, Callable[[Any], str]] = {
+    "string": _csv_text,
+    "datetime": _csv_time,
+    "number": _csv_number,
+    "integer": _csv_plain,
+    "boolean": _csv_bool,
+    "array": ";".join,
+}
+_csv = tuple(_csv_lag if c.name.startswith("scim_") else _CSV[c.type] for c in COLUMNS)
+
+
+def csv_cells(row: GrantRow) -> list[str]:
+    """CSV cells: empty for none, `unknown` for a missing SCIM lag, lists joined by `;`, text
+    that a spreadsheet would run as a formula quoted with a leading `'`."""
+    return [conv(v) for conv, v in zip(_csv, values_of(row), strict=True)]

@@ -1,0 +1,133 @@
+"""`pim-bridge report`: the arguments and the glue between them and `write_report`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from bridge.config import Config
+
+if TYPE_CHECKING:
+    from bridge.ledger import Ledger
+
+DESCRIPTION = (
+    "One row per grant from the ledger: user, mapping, targets, the events from activation to "
+    "revocation with measured latencies, justification, ticket and approver. Anomalies (access "
+    "that outlived its end, failed revocations, drift, unresolved users, withheld removals, "
+    "denials not written) are listed first and counted in the summary. Times are UTC. "
+    "--since/--until take a duration before now (30m, 7d) or an ISO date or date-time."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from bridge.report import FORMATS
+
+    p.add_argument("--since", metavar="WHEN", help="e.g. 7d, 30m, 2024-05-01 (default: all)")
+    p.add_argument("--until", metavar="WHEN", help="as --since (default: now)")
+    p.add_argument(
+        "--user",
+        action="append",
+        metavar="NAME",
+        help="UPN, its name before @, "
+        "or an Entra or Identity Center id (repeat or comma-separate for several)",
+    )
+    p.add_argument(
+        "--group",
+        action="append",
+        metavar="GROUP",
+        help="Entra group id (needs the config), Identity Center group id or name",
+    )
+    p.add_argument("--mapping", action="append", metavar="NAME", help="mapping name")
+    p.add_argument(
+        "--account", action="append", metavar="ID", help="AWS account id (assignment rows)"
+    )
+    p.add_argument(
+        "--format", choices=FORMATS, default=None, help="default: from the -o extension, else table"
+    )
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    p.add_argument(
+        "--revoke-target",
+        metavar="DURATION",
+        default="5s",
+        help="access revoked later than this after its end is an anomaly (default 5s)",
+    )
+    p.add_argument(
+        "--store",
+        metavar="URL",
+        help="read this ledger (store.url) without a config file; names then come "
+        "from the ledger alone",
+    )
+
+
+def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Config]) -> int:
+    from bridge.config import parse_duration
+    from bridge.ledger import Ledger
+    from bridge.report import EXTENSIONS, Names, ReportQuery, write_report
+    from bridge.report.query import parse_when, split_values
+
+    config: Config | None = None
+    if args.store is None or args.config is not None:
+        config = load(args)
+    url = args.store or (config.store.url if config else "")
+    now = datetime.now(UTC)
+    try:
+        query = ReportQuery(
+            now=now,
+            since=parse_when(args.since, now) if args.since else None,
+            until=parse_when(args.until, now) if args.until else None,
+            users=split_values(args.user),
+            groups=split_values(args.group),
+            mappings=split_values(args.mapping),
+            accounts=split_values(args.account),
+            revoke_target=parse_duration(args.revoke_target),
+        )
+    except ValueError as exc:
+        print(f"pim-bridge report: {exc}", file=sys.stderr)
+        return 2
+    fmt = args.format or EXTENSIONS.get(Path(args.output or "").suffix.lower(), "table")
+    ledger = Ledger(url)
+    try:
+        _warn_if_empty(ledger)
+        out: TextIO = (
+            open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115
+            if args.output
+            else sys.stdout
+        )
+        live_rows = out.isatty() and fmt in ("csv", "json")
+        progress = sys.stderr if sys.stderr.isatty() and not live_rows else None
+        try:
+            summary = write_report(
+                ledger.engine, query, fmt, out, Names.from_config(config), progress=progress
+            )
+        except BrokenPipeError:
+            # `pim-bridge report | head` closed the pipe: the reader has what it wanted.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        finally:
+            if out is not sys.stdout:
+                out.close()
+    finally:
+        ledger.close()
+    if args.output:
+        n = len(summary.anomalies)
+        print(f"report: {summary.data.grants} grants, {n} anomalies -> {args.output}")
+    return 0
+
+
+def _warn_if_empty(ledger: Ledger) -> None:
+    from sqlalchemy import func, select
+
+    from bridge.schema import cycles
+
+    with ledger.engine.connect() as conn:
+        if not conn.execute(select(func.count()).select_from(cycles)).scalar_one():
+            # An empty ledger is more often a mistyped store.url than an idle bridge.
+            print(
+                "pim-bridge report: the ledger has no cycles yet (is store.url right?)",
+                file=sys.stderr,
+            )

@@ -1,0 +1,360 @@
+"""One row per grant, built from the ledger: who held what, from when to when, on whose approval,
+and whether access was really gone when PIM said it ended.
+
+The grants table is streamed; the changes, holdings and denials it is joined with are read once
+into small per-(user, target) indexes. With overlapping grants several grants share one change:
+the membership added for the first and removed after the last.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select
+
+from bridge.report.lag import LagIndex, read_lags
+from bridge.report.names import Names
+from bridge.report.query import ReportQuery
+from bridge.schema import changes, denials, grants, holdings
+
+# A denial is written after the removals of its cycle; one further away belongs to another.
+DENIAL_WINDOW = timedelta(minutes=10)
+SKEW = timedelta(seconds=1)
+
+Binding = tuple[str, str]  # (ic_user_id, target_key)
+
+
+def utc(value: datetime | None) -> datetime | None:
+    # SQLite hands datetimes back naive; everything the ledger stores is UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class GrantRow:
+    grant_id: int
+    user: str
+    ic_user_id: str
+    principal_id: str
+    mapping: str
+    entra_group_id: str | None
+    target_kind: str
+    target: str
+    ic_group_id: str | None
+    account_id: str | None
+    permission_set_arn: str | None
+    source_instance_id: str
+    justification: str | None
+    ticket: str | None
+    approver: str | None
+    activated_at: datetime
+    scheduled_end: datetime | None
+    seen_at: datetime
+    provisioned_at: datetime | None
+    extended_count: int
+    state: str
+    ended_at: datetime | None
+    end_reason: str | None
+    revoked_at: datetime | None
+    continued_by: str | None
+    still_held: bool
+    revoke_failures: int
+    revoke_error: str | None
+    denial_status: str | None
+    denial_applied_at: datetime | None
+    denial_pruned_at: datetime | None
+    activation_to_access_s: float | None
+    end_to_revoked_s: float | None
+    scim_lag_s: float | None
+    scim_removal_lag_s: float | None
+    anomalies: tuple[str, ...] = ()
+
+
+@dataclass
+class _Hold:
+    """One stretch during which the bridge held a (user, target) in Identity Center."""
+
+    start: datetime
+    end: datetime | None = None
+    failed_removes: int = 0
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    grant_id: int
+    mapping: str
+    start: datetime
+    end: datetime | None  # None: still live with no end
+
+
+@dataclass(frozen=True, slots=True)
+class _Denial:
+    at: datetime
+    permission_set_arn: str
+    accounts: tuple[str, ...]
+    status: str
+    done_at: datetime | None
+    pruned_at: datetime | None
+
+
+@dataclass
+class LedgerIndex:
+    holds: dict[Binding, list[_Hold]] = field(default_factory=dict)
+    spans: dict[Binding, list[_Span]] = field(default_factory=dict)
+    held_now: set[Binding] = field(default_factory=set)
+    denials: dict[str, list[_Denial]] = field(default_factory=dict)
+    lags: LagIndex = field(default_factory=LagIndex)
+
+    @classmethod
+    def read(cls, conn: Connection) -> LedgerIndex:
+        idx = cls()
+        holds: dict[Binding, list[_Hold]] = defaultdict(list)
+        q = select(
+            changes.c.op,
+            changes.c.status,
+            changes.c.ic_user_id,
+            changes.c.target_key,
+            changes.c.error,
+            changes.c.outcome_at,
+        ).order_by(changes.c.id)
+        for op, status, uid, key, error, outcome_at in conn.execute(q):
+            stretch = holds[(uid, key)]
+            current = stretch[-1] if stretch and stretch[-1].end is None else None
+            if op == "add":
+                if status == "ok" and current is None:
+                    stretch.append(_Hold(utc(outcome_at)))  # type: ignore[arg-type]
+            elif current is not None:
+                if status == "ok":
+                    current.end = utc(outcome_at)
+                else:  # failed, or interrupted by a stop: both mean another attempt was needed
+                    current.failed_removes += 1
+                    current.last_error = error or status
+        idx.holds = dict(holds)
+
+        spans: dict[Binding, list[_Span]] = defaultdict(list)
+        q2 = select(
+            grants.c.id,
+            grants.c.ic_user_id,
+            grants.c.target_key,
+            grants.c.mapping,
+            grants.c.not_before,
+            grants.c.ended_at,
+            grants.c.not_after,
+        )
+        for gid, uid, key, mapping, start, ended, not_after in conn.execute(q2):
+            spans[(uid, key)].append(_Span(gid, mapping, utc(start), utc(ended or not_after)))  # type: ignore[arg-type]
+        idx.spans = dict(spans)
+
+        idx.held_now = {
+            (r.ic_user_id, r.target_key)
+            for r in conn.execute(select(holdings.c.ic_user_id, holdings.c.target_key))
+        }
+
+        pruned_col = denials.c.get("pruned_at")
+        found: dict[str, list[_Denial]] = defaultdict(list)
+        for r in conn.execute(select(denials).order_by(denials.c.at)):
+            m = r._mapping
+            found[m["ic_user_id"]].append(
+                _Denial(
+                    utc(m["at"]),  # type: ignore[arg-type]
+                    m["permission_set_arn"],
+                    tuple(m["accounts"] or ()),
+                    m["status"],
+                    utc(m["done_at"]),
+                    utc(m["pruned_at"]) if pruned_col is not None else None,
+                )
+            )
+        idx.denials = dict(found)
+        idx.lags = read_lags(conn)
+        return idx
+
+
+def grant_query(query: ReportQuery) -> Any:
+    """The SQL side of the filters; `row_matches` applies the rest (names from the config)."""
+    q = select(grants)
+    if query.mappings:
+        q = q.where(grants.c.mapping.in_(query.mappings))
+    if query.accounts:
+        q = q.where(or_(*(grants.c.target_key.like(f"assignment:{a}:%") for a in query.accounts)))
+    if query.users:
+        low = [u.lower() for u in query.users]
+        name = func.lower(grants.c.user_name)
+        q = q.where(
+            or_(
+                name.in_(low),
+                grants.c.ic_user_id.in_(query.users),
+                grants.c.principal_id.in_(query.users),
+                *(name.like(f"{u}@%") for u in low if "@" not in u),
+            )
+        )
+    if query.until is not None:
+        q = q.where(grants.c.not_before <= query.until)
+    if query.since is not None:
+        since = query.since
+        q = q.where(
+            or_(
+                grants.c.ended_at >= since,
+                and_(
+                    grants.c.ended_at.is_(None),
+                    or_(grants.c.not_after.is_(None), grants.c.not_after >= since),
+                ),
+            )
+        )
+    return q.order_by(grants.c.not_before, grants.c.id)
+
+
+def count_grants(conn: Connection, query: ReportQuery) -> int:
+    sub = grant_query(query).order_by(None).subquery()
+    return int(conn.execute(select(func.count()).select_from(sub)).scalar_one())
+
+
+def row_matches(row: GrantRow, query: ReportQuery) -> bool:
+    if not query.user_matches(row.user, row.ic_user_id, row.principal_id):
+        return False
+    if query.groups:
+        wanted = set(query.groups)
+        names = {row.entra_group_id, row.ic_group_id}
+        if row.target_kind == "group":
+            names.add(row.target)
+        if not wanted & names:
+            return False
+    return True
+
+
+def iter_rows(
+    conn: Connection, query: ReportQuery, names: Names, index: LedgerIndex | None = None
+) -> Iterator[GrantRow]:
+    """Rows in order of activation, streamed from the grants table."""
+    index = index or LedgerIndex.read(conn)
+    result = conn.execution_options(stream_results=True, yield_per=2000).execute(grant_query(query))
+    for g in result:
+        row = build_row(g, query, names, index)
+        if row_matches(row, query):
+            yield row
+
+
+def build_row(g: Any, query: ReportQuery, names: Names, idx: LedgerIndex) -> GrantRow:
+    binding = (g.ic_user_id, g.target_key)
+    target = names.target(g.mapping, g.target_key)
+    activated: datetime = utc(g.not_before)  # type: ignore[assignment]
+    seen: datetime = utc(g.first_seen)  # type: ignore[assignment]
+    ended = utc(g.ended_at) if g.state == "ended" else None
+
+    hold = _hold_for(idx.holds.get(binding, ()), seen)
+    provisioned = hold.start if hold else None
+    continued = _continued_by(idx.spans.get(binding, ()), g.id, ended) if ended else None
+    revoked = hold.end if hold and ended and continued is None else None
+    still_held = (
+        ended is not None
+        and continued is None
+        and revoked is None
+        and binding in idx.held_now
+        and hold is not None
+    )
+    failures = hold.failed_removes if hold and continued is None else 0
+
+    access_s = None
+    if provisioned is not None:
+        # Access already held through another grant counts as immediate.
+        access_s = max(0.0, (provisioned - activated).total_seconds())
+    revoke_s = None
+    if revoked is not None and ended is not None:
+        revoke_s = (revoked - ended).total_seconds()
+
+    denial = (
+        _denial_for(
+            idx.denials.get(g.ic_user_id, ()),
+            revoked,
+            target.account_id,
+            target.permission_set_arn,
+        )
+        if revoked is not None
+        else None
+    )
+
+    scim_add, scim_remove = idx.lags.lag_for(g.mapping, g.source_instance_id)
+    anomalies: list[str] = []
+    target_s = query.revoke_target.total_seconds()
+    late = revoke_s is not None and revoke_s > target_s
+    lingering = still_held and ended is not None and query.now - ended > query.revoke_target
+    if late or lingering:
+        anomalies.append("outlived_end")
+    if failures:
+        anomalies.append("revocation_failed")
+
+    return GrantRow(
+        grant_id=g.id,
+        user=g.user_name,
+        ic_user_id=g.ic_user_id,
+        principal_id=g.principal_id,
+        mapping=g.mapping,
+        entra_group_id=names.entra_group_of.get(g.mapping),
+        target_kind=target.kind,
+        target=target.label,
+        ic_group_id=target.ic_group_id,
+        account_id=target.account_id,
+        permission_set_arn=target.permission_set_arn,
+        source_instance_id=g.source_instance_id,
+        justification=g.justification,
+        ticket=g.ticket,
+        approver=g.approver,
+        activated_at=activated,
+        scheduled_end=utc(g.not_after),
+        seen_at=seen,
+        provisioned_at=provisioned,
+        extended_count=g.extended_count or 0,
+        state=g.state,
+        ended_at=ended,
+        end_reason=g.end_reason if ended else None,
+        revoked_at=revoked,
+        continued_by=continued,
+        still_held=still_held,
+        revoke_failures=failures,
+        revoke_error=hold.last_error if failures and hold else None,
+        denial_status=denial.status if denial else None,
+        denial_applied_at=denial.done_at if denial else None,
+        denial_pruned_at=denial.pruned_at if denial else None,
+        activation_to_access_s=access_s,
+        end_to_revoked_s=revoke_s,
+        scim_lag_s=scim_add,
+        scim_removal_lag_s=scim_remove,
+        anomalies=tuple(anomalies),
+    )
+
+
+def _hold_for(stretches: Any, seen: datetime) -> _Hold | None:
+    """The stretch that gave this grant its access: the first not closed before PIM's grant was
+    first seen (the add is written in the same cycle, just after)."""
+    for h in stretches:
+        if h.end is None or h.end >= seen:
+            return h
+    return None
+
+
+def _continued_by(spans: Any, grant_id: int, ended: datetime) -> str | None:
+    """Another grant of the same user and target live at this one's end keeps access rightly."""
+    for s in spans:
+        if s.grant_id == grant_id or s.start > ended:
+            continue
+        if s.end is None or s.end > ended:
+            return f"{s.mapping} (grant {s.grant_id})"
+    return None
+
+
+def _denial_for(
+    found: Any, revoked: datetime, account: str | None, ps_arn: str | None
+) -> _Denial | None:
+    for d in found:
+        if d.at < revoked - SKEW or d.at > revoked + DENIAL_WINDOW:
+            continue
+        # A group membership gives access through every permission set assigned to the group.
+        if ps_arn is not None and (d.permission_set_arn != ps_arn or account not in d.accounts):
+            continue
+        return d
+    return None

@@ -1,0 +1,63 @@
+"""Short human renderings of a row's cells, shared by the table, Markdown and HTML formats."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bridge.report.rows import GrantRow
+
+
+def when(value: datetime | None) -> str:
+    return "" if value is None else f"{value:%Y-%m-%d %H:%M:%S}Z"
+
+
+def secs(value: float | None, unknown: str = "") -> str:
+    return unknown if value is None else f"{value:.1f}s"
+
+
+def end_text(row: GrantRow) -> str:
+    if row.ended_at is None:
+        return f"live until {when(row.scheduled_end)}" if row.scheduled_end else "live"
+    return f"{row.end_reason} {when(row.ended_at)}"
+
+
+def revoked_text(row: GrantRow) -> str:
+    if row.continued_by:
+        return f"kept by {row.continued_by}"
+    if row.revoked_at is not None:
+        return f"{when(row.revoked_at)} (+{secs(row.end_to_revoked_s)})"
+    if row.still_held:
+        return "STILL HELD"
+    return "" if row.ended_at is None else "no removal recorded"
+
+
+def provisioned_text(row: GrantRow) -> str:
+    if row.provisioned_at is None:
+        return "not provisioned"
+    return f"{when(row.provisioned_at)} (+{secs(row.activation_to_access_s)})"
+
+
+def denial_text(row: GrantRow) -> str:
+    if row.denial_status is None:
+        return ""
+    text = row.denial_status
+    if row.denial_applied_at:
+        text += f" {when(row.denial_applied_at)}"
+    if row.denial_pruned_at:
+        text += f", pruned {when(row.denial_pruned_at)}"
+    return text
+
+
+def why_text(row: GrantRow) -> str:
+    parts = [p for p in (row.justification, row.ticket and f"ticket {row.ticket}") if p]
+    if row.approver:
+        parts.append(f"approved by {row.approver}")
+    return "; ".join(parts)
+
+
+def scim_text(row: GrantRow) -> str:
+    """Activation lag, and the removal's once the grant ended: `unknown` where no sample."""
+    text = secs(row.scim_lag_s, "unknown")
+    if row.ended_at is not None:
+        text += f" / {secs(row.scim_removal_lag_s, 'unknown')}"
+    return text

@@ -1,0 +1,98 @@
+"""Markdown for tickets: the summary, the anomalies first, then one table line per grant."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from bridge.report.output import Spool
+from bridge.report.query import ReportQuery, iso
+from bridge.report.rows import GrantRow
+from bridge.report.summary import Summary
+from bridge.report.text import (
+    denial_text,
+    end_text,
+    provisioned_text,
+    revoked_text,
+    scim_text,
+    when,
+    why_text,
+)
+
+HEADER = (
+    "user",
+    "mapping",
+    "target",
+    "activated",
+    "provisioned",
+    "ended",
+    "revoked",
+    "denial",
+    "SCIM lag (add / remove)",
+    "why",
+    "anomalies",
+)
+
+
+def cell(text: str) -> str:
+    # A pipe ends a cell and a newline ends the table.
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def line(cells: tuple[str, ...] | list[str]) -> str:
+    return "| " + " | ".join(cell(c) for c in cells) + " |\n"
+
+
+class MarkdownRenderer:
+    def __init__(self, out: TextIO, query: ReportQuery) -> None:
+        self.out = out
+        self.query = query
+        self.rows = Spool()
+
+    def row(self, row: GrantRow) -> None:
+        self.rows.write(
+            line(
+                [
+                    row.user,
+                    row.mapping,
+                    row.target,
+                    when(row.activated_at),
+                    provisioned_text(row),
+                    end_text(row),
+                    revoked_text(row),
+                    denial_text(row),
+                    scim_text(row),
+                    why_text(row),
+                    ", ".join(row.anomalies),
+                ]
+            )
+        )
+
+    def finish(self, summary: Summary) -> None:
+        out = self.out
+        out.write(f"# pim-bridge audit report\n\nGenerated {iso(self.query.now)}.\n\n")
+        for label, value in summary.headline():
+            out.write(f"- **{label}**: {cell(value)}\n")
+        out.write(f"\n## Anomalies ({len(summary.anomalies)})\n\n")
+        if summary.anomalies:
+            out.write(line(["severity", "kind", "when", "count", "user", "mapping", "detail"]))
+            out.write(line(["---"] * 7))
+            for a in summary.anomalies:
+                out.write(
+                    line(
+                        [
+                            a.severity,
+                            a.kind,
+                            when(a.first_at),
+                            str(a.count),
+                            a.user or "",
+                            a.mapping or "",
+                            a.detail,
+                        ]
+                    )
+                )
+        else:
+            out.write("None.\n")
+        out.write(f"\n## Grants ({summary.data.grants})\n\n")
+        out.write(line(list(HEADER)))
+        out.write(line(["---"] * len(HEADER)))
+        self.rows.copy_to(out)

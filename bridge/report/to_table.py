@@ -1,0 +1,149 @@
+"""The terminal table (rich): the summary, the anomalies, then the grants. Rows wait in a spool
+so the anomalies can come first; a long report switches from a rich table to aligned lines."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from rich.console import Console
+from rich.table import Table
+
+from bridge.report.anomalies import Anomaly
+from bridge.report.output import Spool
+from bridge.report.query import ReportQuery
+from bridge.report.rows import GrantRow
+from bridge.report.summary import Summary
+from bridge.report.text import (
+    denial_text,
+    end_text,
+    provisioned_text,
+    revoked_text,
+    scim_text,
+    when,
+)
+
+# A rich table lays out all its rows before printing; past this many, plain aligned lines.
+RICH_ROWS = 500
+HEADER = (
+    "user",
+    "mapping",
+    "target",
+    "activated",
+    "provisioned",
+    "ended",
+    "revoked",
+    "denial",
+    "SCIM lag (add / remove)",
+    "anomalies",
+)
+WIDTHS = (24, 14, 28, 20, 30, 32, 32, 34, 22, 20)
+ANOMALY_HEADER = ("severity", "kind", "first seen", "count", "user", "mapping", "detail")
+ANOMALY_WIDTHS = (8, 18, 20, 6, 24, 14, 0)
+STYLE = {"critical": "bold red", "warning": "yellow", "info": "dim"}
+
+
+def _console(out: TextIO) -> Console:
+    tty = out.isatty()
+    return Console(file=out, force_terminal=tty, no_color=not tty, width=None if tty else 200)
+
+
+class TableRenderer:
+    def __init__(self, out: TextIO, query: ReportQuery) -> None:
+        self.out = out
+        self.console = _console(out)
+        self.query = query
+        self.pending: list[GrantRow] = []
+        self.count = 0
+        self.spool = Spool()
+        self.spool_console = Console(
+            file=self.spool.file,  # type: ignore[arg-type]
+            force_terminal=self.console.is_terminal,
+            no_color=self.console.no_color,
+            width=self.console.width,
+        )
+
+    def row(self, row: GrantRow) -> None:
+        self.count += 1
+        if self.count <= RICH_ROWS:
+            self.pending.append(row)
+            return
+        if self.pending:
+            # Too many for one rich table (it lays out every row before printing any): the
+            # rest go out as fixed-width lines, the same columns.
+            self.pending, first = [], self.pending
+            self.spool.write(_plain(HEADER) + "\n")
+            for r in first:
+                self.spool.write(_plain(_cells(r)) + "\n")
+        self.spool.write(_plain(_cells(row)) + "\n")
+
+    def _flush(self) -> None:
+        if not self.pending:
+            return
+        t = Table(title=None, expand=False, show_lines=False)
+        for name in HEADER:
+            t.add_column(name, overflow="fold")
+        for r in self.pending:
+            t.add_row(*_cells(r), style="red" if r.anomalies else None)
+        self.spool_console.print(t)
+        self.pending.clear()
+
+    def finish(self, summary: Summary) -> None:
+        self._flush()
+        c = self.console
+        head = Table.grid(padding=(0, 2))
+        head.add_column(style="bold")
+        head.add_column()
+        for label, value in summary.headline():
+            head.add_row(label, value)
+        c.print("[bold]pim-bridge audit report[/bold]")
+        c.print(head)
+        found = summary.anomalies
+        if found and len(found) <= RICH_ROWS:
+            t = Table(title=f"Anomalies ({len(found)})", title_justify="left")
+            for name in ANOMALY_HEADER:
+                t.add_column(name, overflow="fold")
+            for a in found:
+                t.add_row(*_anomaly_cells(a), style=STYLE[a.severity])
+            c.print(t)
+        elif found:
+            c.file.write(f"Anomalies ({len(found)})\n{_plain(ANOMALY_HEADER, ANOMALY_WIDTHS)}\n")
+            for a in found:
+                c.file.write(_plain(_anomaly_cells(a), ANOMALY_WIDTHS) + "\n")
+        else:
+            c.print("Anomalies: none")
+        c.print(f"[bold]Grants ({summary.data.grants})[/bold]")
+        c.file.flush()
+        self.spool.copy_to(self.out)
+
+
+def _cells(r: GrantRow) -> tuple[str, ...]:
+    return (
+        r.user,
+        r.mapping,
+        r.target,
+        when(r.activated_at),
+        provisioned_text(r),
+        end_text(r),
+        revoked_text(r),
+        denial_text(r),
+        scim_text(r),
+        ", ".join(r.anomalies),
+    )
+
+
+def _anomaly_cells(a: Anomaly) -> tuple[str, ...]:
+    return (
+        a.severity,
+        a.kind,
+        when(a.first_at),
+        str(a.count),
+        a.user or "",
+        a.mapping or "",
+        a.detail,
+    )
+
+
+def _plain(cells: tuple[str, ...], widths: tuple[int, ...] = WIDTHS) -> str:
+    # The last column (the detail, for anomalies) is never cut.
+    *head, last = zip(cells, widths, strict=True)
+    return ("  ".join(c[:w].ljust(w) for c, w in head) + "  " + last[0]).rstrip()
