@@ -201,6 +201,7 @@ class Reconciler:
         # the others (`_inflight`); observation and the AWS writes run outside the lock.
         self._lock = threading.Lock()
         self._inflight: set[Binding] = set()
+        self._reported: dict[str, set[Finding]] = defaultdict(set)  # cycle kind -> last findings
         self.labels: dict[str, str] = {}  # target key -> the name the config used
 
     # -- resolution ----------------------------------------------------------------------
@@ -438,12 +439,18 @@ class Reconciler:
     ) -> CycleResult:
         """Runs outside the planning lock, so an expiry never waits for a poll's slow writes."""
         result = CycleResult(kind, p, findings=[*findings, *p.findings], deferred=deferred)
-        self.ledger.record_findings(cycle_id, result.findings, self.clock.now())
+        with self._lock:
+            # A finding that persists (an unknown user, drift left in place) is recorded when
+            # it appears, not on every poll: the ledger would otherwise grow without bound.
+            fresh = [f for f in result.findings if f not in self._reported[kind]]
+            self._reported[kind] = set(result.findings)
+        self.ledger.record_findings(cycle_id, fresh, self.clock.now())
         for f in result.findings:
-            level = (
-                logging.WARNING if f.kind in ("safety_brake", "unreadable_group") else logging.INFO
-            )
-            log.log(level, "%s: %s", f.kind, f.detail)
+            # Alerts repeat every cycle while they last; the rest are logged when they appear.
+            if f.kind in ("safety_brake", "unreadable_group"):
+                log.warning("%s: %s", f.kind, f.detail)
+            elif f in fresh:
+                log.info("%s: %s", f.kind, f.detail)
         if p.empty:
             return result
         with ThreadPoolExecutor(max_workers=self.workers) as pool:

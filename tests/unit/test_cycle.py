@@ -132,3 +132,17 @@ def test_permanent_assignment_mirrored_only_with_include_permanent(tmp_path) -> 
     pim2.activate("eg-1", "alice@x", T0, None, kind="assigned")
     rec2.cycle()
     assert ic2.state[GROUP_KEY] == {"u-alice@x"}
+
+
+def test_a_lasting_finding_is_recorded_once_not_every_poll(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import func, select
+
+    from bridge.schema import findings
+
+    pim, ic, clock, ledger, rec = make(tmp_path)
+    pim.activate("eg-1", "mallory@x", T0, T0 + timedelta(hours=1))
+    for _ in range(5):
+        assert any(f.kind == "unresolved_user" for f in rec.cycle().findings)
+        clock.advance(15)
+    with ledger.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(findings)).scalar() == 1
