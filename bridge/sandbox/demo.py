@@ -194,7 +194,7 @@ class Story:
             took is not None and after <= EXPIRY_BUDGET + 1,
             f"alice's session from before the end is denied {after:.1f}s after the end "
             f"(without the bridge: valid for another "
-            f"{aws.session(old).issued_at + lifetime - datetime.now(UTC)})",
+            f"{_whole(aws.session(old).issued_at + lifetime - datetime.now(UTC))})",
         )
         w.graph.restore()
         tl.say("Graph is back")
@@ -249,6 +249,10 @@ class Story:
             f"`pim-bridge health` warns: app secret {secret.value if secret else '?'} "
             f"(warn within {config.health.warn_days} days), exit {report.exit_code}",
         )
+
+
+def _whole(delta: timedelta) -> timedelta:
+    return timedelta(seconds=round(delta.total_seconds()))
 
 
 def _secs(value: float | None) -> str:
