@@ -198,7 +198,8 @@ class BridgeMetrics:
                 "CloudWatchMetrics": [
                     {
                         "Namespace": EMF_NAMESPACE,
-                        "Dimensions": [sorted(dimensions)],
+                        # Also without dimensions, so one alarm covers every cycle kind.
+                        "Dimensions": [sorted(dimensions), []] if dimensions else [[]],
                         "Metrics": [{"Name": k, "Unit": unit} for k, (_, unit) in values.items()],
                     }
                 ],

@@ -91,16 +91,17 @@ module "pim_bridge" {
   }
 
   alarms = var.alarm_topic_arn == "" ? {} : {
-    cycle-failures = {
-      metric_name = "pim_bridge_cycle_failures"
-      description = "A reconcile cycle failed."
+    changes-failed = {
+      metric_name = "ChangesFailed"
+      description = "A membership or assignment change failed (see pim-bridge report)."
       statistic   = "Sum"
       threshold   = 0
     }
-    overdue-revocations = {
-      metric_name        = "pim_bridge_revocations_overdue"
-      description        = "A grant outlived its PIM end time."
-      threshold          = 0
+    slow-revocations = {
+      metric_name        = "RevocationLatency"
+      description        = "A grant outlived its PIM end time by more than 5 s."
+      statistic          = "Maximum"
+      threshold          = 5
       treat_missing_data = "notBreaching"
     }
   }

@@ -5,7 +5,7 @@ variables {
   dimensions    = { service = "pim-bridge" }
   alarm_actions = ["arn:aws:sns:us-east-1:111111111111:ops"]
   alarms = {
-    cycle-failures = { metric_name = "pim_bridge_cycle_failures", statistic = "Sum", threshold = 0 }
+    changes-failed = { metric_name = "ChangesFailed", statistic = "Sum", threshold = 0 }
   }
 }
 
@@ -13,16 +13,16 @@ run "alarm_watches_the_bridge_metric_and_notifies" {
   command = plan
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.this["cycle-failures"].alarm_name == "pim-bridge-cycle-failures"
+    condition     = aws_cloudwatch_metric_alarm.this["changes-failed"].alarm_name == "pim-bridge-changes-failed"
     error_message = "Alarm names are prefixed."
   }
 
   assert {
     condition = (
-      aws_cloudwatch_metric_alarm.this["cycle-failures"].namespace == "PimBridge"
-      && aws_cloudwatch_metric_alarm.this["cycle-failures"].metric_name == "pim_bridge_cycle_failures"
-      && aws_cloudwatch_metric_alarm.this["cycle-failures"].dimensions["service"] == "pim-bridge"
-      && aws_cloudwatch_metric_alarm.this["cycle-failures"].ok_actions == toset(var.alarm_actions)
+      aws_cloudwatch_metric_alarm.this["changes-failed"].namespace == "PimBridge"
+      && aws_cloudwatch_metric_alarm.this["changes-failed"].metric_name == "ChangesFailed"
+      && aws_cloudwatch_metric_alarm.this["changes-failed"].dimensions["service"] == "pim-bridge"
+      && aws_cloudwatch_metric_alarm.this["changes-failed"].ok_actions == toset(var.alarm_actions)
     )
     error_message = "Alarm must watch the configured metric and notify on alarm and recovery."
   }
