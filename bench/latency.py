@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bridge.config import config_from_dict
 from bridge.sandbox.world import ACCOUNT_PROD, World, running_world
 from bridge.schema import changes, denials, grants
 from bridge.service import Service
@@ -97,6 +98,21 @@ class Watcher:
             time.sleep(0.2)
 
 
+def scp_policy(world: World, mechanism: str) -> dict[str, str]:
+    """With the SCP mechanism: an organisation and the bridge's own (empty) SCP."""
+    if mechanism != "scp":
+        return {}
+    org = world.aws.client("organizations", max_attempts=3)
+    org.create_organization(FeatureSet="ALL")
+    policy = org.create_policy(
+        Content='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}',
+        Description="pim-bridge session denials",
+        Name="pim-bridge-deny",
+        Type="SERVICE_CONTROL_POLICY",
+    )
+    return {"scp_policy_id": policy["Policy"]["PolicySummary"]["Id"]}
+
+
 def add_people(world: World, n: int) -> list[Person]:
     group = world.entra_groups["prod-admin"]
 
@@ -111,7 +127,9 @@ def add_people(world: World, n: int) -> list[Person]:
         return list(pool.map(one, range(n)))
 
 
-def run(n: int, poll: float, spread: float, seed: int = 7) -> dict[str, Any]:
+def run(
+    n: int, poll: float, spread: float, mechanism: str = "inline", seed: int = 7
+) -> dict[str, Any]:
     rng = random.Random(seed)
     logging.getLogger("bridge").setLevel(logging.CRITICAL)
     # A poll outlasting its interval during the activation burst is expected here.
@@ -124,7 +142,11 @@ def run(n: int, poll: float, spread: float, seed: int = 7) -> dict[str, Any]:
         db = RESULTS / "latency.db"
         for stale in RESULTS.glob("latency.db*"):
             stale.unlink()
-        config = world.config(f"sqlite:///{db}", poll_interval=f"{poll:g}s", drift_interval="10m")
+        data = world.config_dict(
+            f"sqlite:///{db}", poll_interval=f"{poll:g}s", drift_interval="10m"
+        )
+        data["revocation"] = {"mechanism": mechanism, **scp_policy(world, mechanism)}
+        config = config_from_dict(data, {})
         service = Service(build(config))
         service.start()
         watcher = Watcher(world)
@@ -166,6 +188,7 @@ def run(n: int, poll: float, spread: float, seed: int = 7) -> dict[str, Any]:
         watcher.stop.set()
         service.stop()
         figures = measure(world, db, people, poll, spread, watcher)
+        figures["denial_mechanism"] = mechanism
         figures["graph_requests"] = world.graph.requests_served
         figures["aws_calls"] = sum(world.aws.calls.values())
         return figures
@@ -262,7 +285,7 @@ def table(f: dict[str, Any]) -> str:
         f"latency: {f['grants']} grants, poll {f['poll_interval_s']:g}s, Graph "
         f"{f['injected_latency_ms']['graph']:.0f} ms/call, "
         f"AWS {f['injected_latency_ms']['aws']:.0f} ms/call, async {f['async_delay_s']:g}s, "
-        f"activations over {f['activations_spread_s']:g}s",
+        f"activations over {f['activations_spread_s']:g}s, denials: {f['denial_mechanism']}",
         f"{'measure (seconds)':32} {'n':>4} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}"
         f"   {'native SCIM p99':>15} {'ratio':>7}",
     ]
@@ -283,13 +306,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grants", type=int, default=200)
     parser.add_argument("--poll", type=float, default=15.0)
     parser.add_argument("--spread", type=float, default=90.0, help="activations arrive over this")
+    parser.add_argument("--mechanism", choices=["inline", "scp"], default="inline")
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    figures = run(args.grants, args.poll, args.spread)
+    figures = run(args.grants, args.poll, args.spread, args.mechanism)
     figures["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    (RESULTS / "latency.json").write_text(json.dumps(figures, indent=2) + "\n")
+    name = "latency.json" if args.mechanism == "inline" else f"latency-{args.mechanism}.json"
+    (RESULTS / name).write_text(json.dumps(figures, indent=2) + "\n")
     print(table(figures))
-    print(f"written: {RESULTS / 'latency.json'}")
+    print(f"written: {RESULTS / name}")
     return 0
 
 

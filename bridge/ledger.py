@@ -17,6 +17,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import (
     Engine,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -189,6 +190,18 @@ class Ledger:
             rows = conn.execute(select(grants).where(grants.c.state == "live")).all()
         return [_grant_from_row(r) for r in rows]
 
+    def live_principals(self) -> dict[tuple[str, str, str], str]:
+        """(PIM instance id, principal id, matched name) -> Identity Center user id, for every
+        live grant: the lookups already made, read in one query."""
+        q = select(
+            grants.c.source_instance_id,
+            grants.c.principal_id,
+            grants.c.user_name,
+            grants.c.ic_user_id,
+        ).where(grants.c.state == "live")
+        with self.engine.connect() as conn:
+            return {(r[0], r[1], r[2]): r[3] for r in conn.execute(q)}
+
     def next_expiries(self) -> list[datetime]:
         """Distinct end times of live grants, soonest first: one expiry job each."""
         q = (
@@ -209,6 +222,9 @@ class Ledger:
         read = set(mappings_read)
         out = GrantSync()
         seen: set[tuple[str, str, str]] = set()
+        fresh: dict[tuple[str, str, str], Grant] = {}
+        touched: list[int] = []  # rows PIM still lists unchanged: only last_seen moves
+        changed: list[tuple[int, dict[str, Any]]] = []
         with self._write_lock, self.engine.begin() as conn:
             self._fence(conn)
             existing = {
@@ -222,55 +238,96 @@ class Ledger:
                 seen.add(key)
                 row = existing.get(key)
                 if row is None:
-                    revived = conn.execute(
-                        update(grants)
-                        .where(
-                            grants.c.mapping == g.mapping,
-                            grants.c.source_instance_id == g.source_instance_id,
-                            grants.c.target_key == g.target.key,
-                        )
-                        .values(
-                            **_grant_values(g),
-                            last_seen=now,
-                            state="live",
-                            ended_at=None,
-                            end_reason=None,
-                        )
-                    )
-                    if revived.rowcount == 0:
-                        conn.execute(
-                            insert(grants).values(
-                                **_grant_values(g),
-                                first_seen=now,
-                                last_seen=now,
-                                extended_count=0,
-                                state="live",
-                            )
-                        )
-                    out.new.append(g)
+                    fresh[key] = g
                     continue
-                values: dict[str, Any] = {"last_seen": now}
+                values: dict[str, Any] = {}
                 if _utc(row.not_after) != g.not_after:
                     values.update(not_after=g.not_after, extended_count=row.extended_count + 1)
                     out.extended.append(g)
                 for col in ("justification", "ticket", "approver"):
                     if getattr(g, col) and getattr(row, col) != getattr(g, col):
                         values[col] = getattr(g, col)
-                conn.execute(update(grants).where(grants.c.id == row.id).values(**values))
+                if values:
+                    changed.append((row.id, values))
+                else:
+                    touched.append(row.id)
+            # Tens of thousands of grants are seen every poll: one statement per chunk of rows,
+            # not one per row, keeps a no-change poll at a few hundred milliseconds.
+            for chunk in _chunks(touched):
+                conn.execute(update(grants).where(grants.c.id.in_(chunk)).values(last_seen=now))
+            for row_id, values in changed:
+                conn.execute(
+                    update(grants).where(grants.c.id == row_id).values(**values, last_seen=now)
+                )
+            if fresh:
+                self._record_new(conn, fresh, now)
+                out.new.extend(fresh.values())
+            ended_rows: list[dict[str, Any]] = []
             for key, row in existing.items():
                 if key in seen or row.mapping not in read:
                     continue
                 ended = _utc(row.not_after)
                 reason = "expired" if ended is not None and ended <= now else "deactivated"
-                conn.execute(
-                    update(grants)
-                    .where(grants.c.id == row.id)
-                    .values(
-                        state="ended", ended_at=min(now, ended) if ended else now, end_reason=reason
-                    )
+                ended_rows.append(
+                    {"row_id": row.id, "at": min(now, ended) if ended else now, "why": reason}
                 )
                 out.ended.append((_grant_from_row(row), reason))
+            if ended_rows:
+                conn.execute(
+                    update(grants)
+                    .where(grants.c.id == bindparam("row_id"))
+                    .values(state="ended", ended_at=bindparam("at"), end_reason=bindparam("why")),
+                    ended_rows,
+                )
         return out
+
+    @staticmethod
+    def _record_new(
+        conn: Connection, fresh: dict[tuple[str, str, str], Grant], now: datetime
+    ) -> None:
+        """Insert grants first seen now; a grant that ended and is listed again is revived in
+        its own row (same mapping, instance and target)."""
+        instance_ids = sorted({g.source_instance_id for g in fresh.values()})
+        old: dict[tuple[str, str, str], int] = {}
+        for chunk in _chunks(instance_ids):
+            for r in conn.execute(
+                select(
+                    grants.c.id, grants.c.mapping, grants.c.source_instance_id, grants.c.target_key
+                ).where(grants.c.source_instance_id.in_(chunk))
+            ):
+                old[(r.mapping, r.source_instance_id, r.target_key)] = r.id
+        # Bound names must differ from column names in an UPDATE's SET clause.
+        revive = [
+            {"row_id": old[key], **{f"v_{c}": v for c, v in _grant_values(g).items()}}
+            for key, g in fresh.items()
+            if key in old
+        ]
+        if revive:
+            conn.execute(
+                update(grants)
+                .where(grants.c.id == bindparam("row_id"))
+                .values(
+                    {c: bindparam(f"v_{c}") for c in _grant_values(next(iter(fresh.values())))},
+                    last_seen=now,
+                    state="live",
+                    ended_at=None,
+                    end_reason=None,
+                ),
+                revive,
+            )
+        inserts = [
+            {
+                **_grant_values(g),
+                "first_seen": now,
+                "last_seen": now,
+                "extended_count": 0,
+                "state": "live",
+            }
+            for key, g in fresh.items()
+            if key not in old
+        ]
+        if inserts:
+            conn.execute(insert(grants), inserts)
 
     def end_expired(self, now: datetime) -> list[Grant]:
         """Mark every live grant whose end has passed as ended: the ledger-only expiry path."""
@@ -446,6 +503,11 @@ def _grant_values(g: Grant) -> dict[str, Any]:
         "ticket": g.ticket,
         "approver": g.approver,
     }
+
+
+def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
+    # Well under SQLite's bound-parameter limit, whatever the build.
+    return (items[i : i + size] for i in range(0, len(items), size))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -185,6 +185,14 @@ class DenialLedger(Protocol):
     ) -> None: ...
 
 
+@dataclass
+class _Pending:
+    users: dict[str, set[str]]
+    at: datetime
+    ok: bool = False
+    error: BridgeError | None = None
+
+
 class PolicyTarget(Protocol):
     """Where denial statements live: a permission set's inline policy, or one SCP."""
 
@@ -249,6 +257,7 @@ class Revoker:
         self.scp = scp
         self._guard = threading.Lock()
         self._policy_locks: dict[str, threading.Lock] = {}
+        self._pending: dict[str, list[_Pending]] = defaultdict(list)
 
     def affected(self, changes: Iterable[Change]) -> dict[str, dict[str, set[str]]]:
         """permission set ARN -> user id -> accounts where that user lost access."""
@@ -315,19 +324,48 @@ class Revoker:
         """False when the policy is full and nothing could be written."""
         # Read-merge-write of one policy: concurrent expiry cycles must not lose each other's
         # statements.
+        mine = _Pending(users, at)
         with self._guard:
             lock = self._policy_locks.setdefault(target.name, threading.Lock())
+            self._pending[target.name].append(mine)
         with lock:
-            return self._merge_into(target, users, at, report)
+            # Whoever holds the lock writes every denial queued meanwhile, in one write and
+            # one provisioning per account: a burst of expiries costs a few writes, not one
+            # each. A caller whose denial another wrote gets that write's outcome.
+            with self._guard:
+                batch = self._pending.pop(target.name, [])
+            if batch:
+                merged: dict[str, set[str]] = defaultdict(set)
+                denials: list[Denial] = []
+                for entry in batch:
+                    for user, accounts in entry.users.items():
+                        merged[user] |= accounts
+                        denials.append(Denial(user, entry.at))
+                try:
+                    ok = self._merge_into(target, merged, denials, report)
+                except BridgeError as exc:
+                    for entry in batch:
+                        entry.error = exc
+                else:
+                    for entry in batch:
+                        entry.ok = ok
+        if mine.error is not None:
+            raise mine.error
+        if not mine.ok and not report.problems:
+            report.problems.append(f"policy {target.name} is full: denial not written")
+        return mine.ok
 
     def _merge_into(
-        self, target: PolicyTarget, users: dict[str, set[str]], at: datetime, report: DenialReport
+        self,
+        target: PolicyTarget,
+        users: dict[str, set[str]],
+        denials: list[Denial],
+        report: DenialReport,
     ) -> bool:
         duration = target.session_duration()
+        now = max((d.revoked_at for d in denials), default=self.clock())
         try:
-            merged = merge_denials(
-                target.read(), [Denial(u, at) for u in users], at, duration, target.limit
-            )
+            merged = merge_denials(target.read(), denials, now, duration, target.limit)
         except (ValueError, KeyError, TypeError) as exc:
             raise SinkError(
                 f"policy {target.name} is not valid JSON: {exc}", temporary=False

@@ -1,8 +1,10 @@
 """`GraphPimSource`: the `PimSource` port read from Microsoft Graph.
 
-Per group it lists `assignmentScheduleInstances` (`$filter=groupId eq '…'`, `$expand=principal`)
-and `assignmentScheduleRequests`, follows every `@odata.nextLink`, and attaches each request's
-justification, ticket and (for admin actions) approver to the instance of its target schedule.
+Per group it lists `assignmentScheduleInstances` (`$filter=groupId eq '…'`, `$expand=principal`),
+follows every `@odata.nextLink`, and attaches each request's justification, ticket and (for admin
+actions) approver to the instance of its target schedule. `assignmentScheduleRequests` are listed
+only for groups with an instance that is new or changed since the last read, so a poll where
+nothing changed costs one listing per group.
 Above `batch_threshold` groups, pages are fetched 20 at a time through `$batch`.
 
 Throttling (429) and outages (502/503/504, network errors) are retried, honouring Retry-After,
@@ -98,6 +100,10 @@ class GraphPimSource:
         self._credential = credential or build_credential(entra)
         self._wire: GraphWire | None = None
         self._names: dict[str, str] = {}  # approver user id -> UPN or display name
+        # Per group: the instances whose requests were read (id -> _marks value), and the
+        # latest granting request per schedule found then.
+        self._seen: dict[str, dict[str, tuple[Any, ...]]] = {}
+        self._requests: dict[str, dict[str, RequestInfo]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -173,24 +179,42 @@ class GraphPimSource:
     async def _read_groups(self, group_ids: list[str]) -> dict[str, GroupRead]:
         wire = self._get_wire()
         batched = len(group_ids) > self.batch_threshold
-        listings: list[_Listing] = []
-        for gid in group_ids:
-            listings.append(_Listing(gid, "instances", wire.instances_url(gid)))
-            listings.append(_Listing(gid, "requests", wire.requests_url(gid)))
-        await self._drain(listings, batched)
+        give_up_at = time.monotonic() + self.deadline
+        listings = {gid: _Listing(gid, "instances", wire.instances_url(gid)) for gid in group_ids}
+        await self._drain(list(listings.values()), batched, give_up_at)
 
-        by_key = {(lst.key, lst.kind): lst for lst in listings}
-        requests: dict[str, dict[str, RequestInfo]] = {}
-        for gid in group_ids:
-            req_listing = by_key[gid, "requests"]
+        # Requests are read only for groups with an instance not seen before, or whose window
+        # or schedule changed (an extension): at 2,000 groups, listing them every poll would
+        # double the calls of a poll where nothing changed. Their audit details are kept per
+        # schedule and attached to the instance on every read after.
+        marks = {gid: _marks(lst.items) for gid, lst in listings.items() if lst.error is None}
+        stale = [
+            _Listing(gid, "requests", wire.requests_url(gid))
+            for gid, mark in marks.items()
+            if any(self._seen.get(gid, {}).get(i) != m for i, m in mark.items())
+        ]
+        await self._drain(stale, batched, give_up_at)
+        for req_listing in stale:
+            gid = req_listing.key
             if req_listing.error:
                 # Requests only enrich the audit trail; current state comes from instances.
+                # The group stays unseen, so the next poll reads its requests again.
                 log.warning(
                     "group %s: schedule requests unreadable, audit details missing: %s",
                     gid,
                     req_listing.error,
                 )
-            requests[gid] = latest_requests(req_listing.items)
+                continue
+            self._requests[gid] = latest_requests(req_listing.items)
+            self._seen[gid] = marks[gid]
+        for gid, mark in marks.items():
+            # Forget instances that ended and requests of schedules no longer listed.
+            schedules = {m[0] for m in mark.values()}
+            known = self._requests.get(gid, {})
+            self._requests[gid] = {k: v for k, v in known.items() if k in schedules}
+            seen = self._seen.get(gid, {})
+            self._seen[gid] = {i: m for i, m in seen.items() if i in mark}
+        requests = {gid: self._requests.get(gid, {}) for gid in group_ids}
         await self._resolve_names(
             {
                 r.creator_id
@@ -200,9 +224,7 @@ class GraphPimSource:
             },
             batched,
         )
-        return {
-            gid: self._group_read(gid, by_key[gid, "instances"], requests[gid]) for gid in group_ids
-        }
+        return {gid: self._group_read(gid, listings[gid], requests[gid]) for gid in group_ids}
 
     def _group_read(
         self, gid: str, listing: _Listing, requests: dict[str, RequestInfo]
@@ -235,10 +257,13 @@ class GraphPimSource:
 
     # -- one retry policy for direct calls and batch sub-responses -----------------------------
 
-    async def _drain(self, listings: list[_Listing], batched: bool) -> None:
+    async def _drain(
+        self, listings: list[_Listing], batched: bool, give_up_at: float | None = None
+    ) -> None:
         wire = self._get_wire()
         limit = asyncio.Semaphore(self.concurrency if batched else max(self.concurrency, 8))
-        give_up_at = time.monotonic() + self.deadline
+        if give_up_at is None:
+            give_up_at = time.monotonic() + self.deadline
         for lst in listings:
             lst.give_up_at = give_up_at
         while True:
@@ -313,6 +338,20 @@ class GraphPimSource:
         if reply.status in RETRYABLE and not in_time:
             retried += f" (next retry would pass the {self.deadline:g}s read deadline)"
         listing.error = f"reading {listing.kind} failed{retried}: {reply.error_text()}"
+
+
+def _marks(items: list[Any]) -> dict[str, tuple[Any, ...]]:
+    """Instance id -> what, when it changes, may come with a new request: its schedule and
+    window (an extension moves the end; its justification replaces the activation's)."""
+    return {
+        item["id"]: (
+            item.get("assignmentScheduleId"),
+            item.get("startDateTime"),
+            item.get("endDateTime"),
+        )
+        for item in items
+        if isinstance(item, dict) and isinstance(item.get("id"), str)
+    }
 
 
 def _retry_after(reply: Reply) -> float | None:

@@ -122,6 +122,10 @@ class AwsIdentityCenter:
         self._ps_names: TtlCache[str, str] = TtlCache(clock=clock)  # name -> ARN
         self._ps_list_lock = threading.Lock()
         self._account_locks: dict[str, threading.Lock] = {}
+        self.snapshot_ttl = 5.0
+        self._snapshot_guard = threading.Lock()
+        self._snapshot_locks: dict[AccountAssignment, threading.Lock] = {}
+        self._snapshots: dict[AccountAssignment, tuple[float, set[str]]] = {}
         self._account_locks_guard = threading.Lock()
 
     @property
@@ -382,7 +386,7 @@ class AwsIdentityCenter:
         }
 
     def _add_assignment(self, user_id: str, target: AccountAssignment) -> None:
-        if self._assigned(user_id, target):
+        if user_id in self._recent_holders(target):
             return
         with self._creates:
             status = self._call(
@@ -397,8 +401,31 @@ class AwsIdentityCenter:
                     **self._instance, AccountAssignmentCreationRequestId=rid
                 )["AccountAssignmentCreationStatus"],
             )
+        with self._snapshot_guard:
+            if target in self._snapshots:
+                self._snapshots[target][1].add(user_id)
+
+    def _recent_holders(self, target: AccountAssignment) -> set[str]:
+        """The duplicate check before a create, from one listing shared by the burst of creates
+        on the same target for `snapshot_ttl` seconds: a listing per create would spend the
+        instance's 20 calls/s on reads. Removals always list afresh: a stale "absent" there
+        would leave access in place."""
+        with self._snapshot_guard:
+            lock = self._snapshot_locks.setdefault(target, threading.Lock())
+        with lock:
+            with self._snapshot_guard:
+                cached = self._snapshots.get(target)
+            if cached is not None and cached[0] > self._clock():
+                return cached[1]
+            holders = self.holders(target)
+            with self._snapshot_guard:
+                self._snapshots[target] = (self._clock() + self.snapshot_ttl, holders)
+            return holders
 
     def _remove_assignment(self, user_id: str, target: AccountAssignment) -> None:
+        with self._snapshot_guard:
+            if target in self._snapshots:
+                self._snapshots[target][1].discard(user_id)
         if not self._assigned(user_id, target):
             return
         try:
