@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grants", type=int, default=200)
     parser.add_argument("--poll", type=float, default=15.0)
-    parser.add_argument("--spread", type=float, default=90.0, help="activations arrive over this")
+    parser.add_argument("--spread", type=float, default=240.0, help="activations arrive over this")
     parser.add_argument("--mechanism", choices=["inline", "scp"], default="inline")
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -17,12 +17,14 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import (
     Engine,
+    and_,
     bindparam,
     create_engine,
     delete,
     event,
     func,
     insert,
+    or_,
     select,
     text,
     update,
@@ -190,6 +192,28 @@ class Ledger:
             rows = conn.execute(select(grants).where(grants.c.state == "live")).all()
         return [_grant_from_row(r) for r in rows]
 
+    def last_ends(self, bindings: Iterable[Binding]) -> dict[Binding, datetime | None]:
+        """The latest end of any grant, live or ended, per binding; None when one of them had
+        no end (a permanent assignment). Bindings with no grant are left out."""
+        wanted = set(bindings)
+        out: dict[Binding, datetime | None] = {}
+        users = sorted({b.ic_user_id for b in wanted})
+        with self.engine.connect() as conn:
+            for chunk in _chunks(users):
+                q = select(grants.c.ic_user_id, grants.c.target_key, grants.c.not_after).where(
+                    grants.c.ic_user_id.in_(chunk)
+                )
+                for r in conn.execute(q):
+                    b = Binding(r.ic_user_id, r.target_key)
+                    if b not in wanted:
+                        continue
+                    end = _utc(r.not_after)
+                    if b in out and out[b] is None:
+                        continue
+                    known = out.get(b)
+                    out[b] = None if end is None else max(end, known) if known else end
+        return out
+
     def live_principals(self) -> dict[tuple[str, str, str], str]:
         """(PIM instance id, principal id, matched name) -> Identity Center user id, for every
         live grant: the lookups already made, read in one query."""
@@ -204,9 +228,20 @@ class Ledger:
 
     def next_expiries(self) -> list[datetime]:
         """Distinct end times of live grants, soonest first: one expiry job each."""
+        # A grant PIM deactivated early whose removal is still held (the safety brake, a
+        # failing removal) keeps its timer: at its own end the removal becomes an expiry.
+        held = (
+            select(holdings.c.ic_user_id)
+            .where(
+                holdings.c.ic_user_id == grants.c.ic_user_id,
+                holdings.c.target_key == grants.c.target_key,
+            )
+            .exists()
+        )
+        early = and_(grants.c.state == "ended", grants.c.end_reason == "deactivated", held)
         q = (
             select(grants.c.not_after)
-            .where(grants.c.state == "live", grants.c.not_after.is_not(None))
+            .where(or_(grants.c.state == "live", early), grants.c.not_after.is_not(None))
             .distinct()
             .order_by(grants.c.not_after)
         )
@@ -303,15 +338,18 @@ class Ledger:
             if key in old
         ]
         if revive:
+            columns = _grant_values(next(iter(fresh.values())))
             conn.execute(
                 update(grants)
                 .where(grants.c.id == bindparam("row_id"))
                 .values(
-                    {c: bindparam(f"v_{c}") for c in _grant_values(next(iter(fresh.values())))},
-                    last_seen=now,
-                    state="live",
-                    ended_at=None,
-                    end_reason=None,
+                    {
+                        **{c: bindparam(f"v_{c}") for c in columns},
+                        "last_seen": now,
+                        "state": "live",
+                        "ended_at": None,
+                        "end_reason": None,
+                    }
                 ),
                 revive,
             )

@@ -55,6 +55,10 @@ class Actual:
     held: frozenset[Binding]
     live: Mapping[str, frozenset[str]] = field(default_factory=dict)
     ledger_grants: tuple[Grant, ...] = ()
+    # The last end of every grant the ledger recorded, ended ones included, for held bindings
+    # (None: one of them had no end). A removal past that end is an expiry, even when PIM
+    # deactivated the grant earlier and the safety brake held that removal back.
+    past_ends: Mapping[Binding, datetime | None] = field(default_factory=dict)
 
 
 def plan(desired: Iterable[Grant], actual: Actual, scope: Scope, now: datetime) -> Plan:
@@ -89,7 +93,7 @@ def plan(desired: Iterable[Grant], actual: Actual, scope: Scope, now: datetime) 
         adds.append(Change("add", b, reason, g.mapping, g.user.name, g.not_after))
     for b in sorted(present - want.keys()):
         if b in actual.held:
-            end = ended_by.get(b)
+            end = actual.past_ends[b] if b in actual.past_ends else ended_by.get(b)
             reason = Reason.EXPIRED if end is not None and end <= now else Reason.DEACTIVATED
             removes.append(Change("remove", b, reason, user_name=names.get(b.ic_user_id)))
         elif b.target_key in scope.drift_remove and b.target_key not in shielded:
@@ -140,6 +144,9 @@ class Observation:
     findings: list[Finding] = field(default_factory=list)
     read: set[str] = field(default_factory=set)  # mappings whose PIM state is known
     unreadable: set[str] = field(default_factory=set)
+    # Read, but with items that could not be parsed: one of them may be a live instance, so
+    # nobody of the mapping counts as deactivated this cycle (new instances are still mirrored).
+    partial: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -279,7 +286,7 @@ class Reconciler:
                 continue
             try:
                 obs.grants.extend(self._grants_for(m, read, targets[m.name], obs.findings, users))
-                obs.read.add(m.name)
+                (obs.partial if read.skipped else obs.read).add(m.name)
             except SinkError as exc:
                 # A lookup that failed is not "no such user": treat the mapping as unknown.
                 obs.unreadable.add(m.name)
@@ -411,7 +418,9 @@ class Reconciler:
         """Observe PIM, plan against the ledger (and AWS when `live`), apply."""
         # Reads happen outside the lock: a slow or failing Graph must never hold up an expiry.
         obs = self.observe()
-        scope = self.scope(obs.unreadable)
+        # A partly unreadable mapping keeps its ledger grants until their own end, like an
+        # unreadable one, but its cycle is not failed: the bad items are reported as findings.
+        scope = self.scope(obs.unreadable | obs.partial)
         findings = list(obs.findings)
         live_state: dict[str, frozenset[str]] = {}
         if live:
@@ -439,12 +448,19 @@ class Reconciler:
             expired = self.ledger.end_expired(now)
             ledger_grants = tuple(self.ledger.live_grants())
             ended = (*(g for g, _ in synced.ended), *expired)
-            actual = Actual(frozenset(holdings), live_state, (*ledger_grants, *ended))
+            actual = Actual(
+                frozenset(holdings),
+                live_state,
+                (*ledger_grants, *ended),
+                self._past_ends(holdings, ledger_grants, now),
+            )
+            busy = set(self._inflight)  # bindings other cycles are applying
             p, deferred = self._claim(plan(obs.grants, actual, scope, now))
             if live:
-                # Held, yet gone from AWS: removed out of band. Forget it unless in flight.
-                planned = {c.binding for c in p.changes} | {c.binding for c in deferred}
-                for b in frozenset(holdings) - planned - self._inflight:
+                # Held, yet gone from AWS: removed out of band. Forget it unless another cycle
+                # is applying it. A re-add planned here records the holding again only if it
+                # succeeds: a failed one must not leave the ledger claiming what AWS lacks.
+                for b in frozenset(holdings) - busy:
                     if b.target_key in live_state and b.ic_user_id not in live_state[b.target_key]:
                         self.ledger.release(b)
         result = self._apply(kind, cycle_id, p, findings, deferred)
@@ -462,11 +478,21 @@ class Reconciler:
             live_grants = self.ledger.live_grants()
             # Every mapping counts as unread here: the ledger's live grants are the whole truth.
             scope = self.scope(unreadable=[m.name for m in self.config.mappings])
-            actual = Actual(frozenset(self.ledger.holdings()), {}, (*live_grants, *ended))
+            held = self.ledger.holdings()
+            past = self._past_ends(held, live_grants, now)
+            actual = Actual(frozenset(held), {}, (*live_grants, *ended), past)
             p, deferred = self._claim(plan([], actual, scope, now))
         result = self._apply("expiry", cycle_id, p, [], deferred)
         self._finish(cycle_id, result)
         return result
+
+    def _past_ends(
+        self, held: Iterable[Binding], live: Iterable[Grant], now: datetime
+    ) -> dict[Binding, datetime | None]:
+        """Recorded ends of the held bindings no live grant covers: the removal candidates."""
+        covered = {Binding(g.user.ic_user_id, g.target.key) for g in live if g.live_at(now)}
+        candidates = [b for b in held if b not in covered]
+        return self.ledger.last_ends(candidates) if candidates else {}
 
     def _claim(self, p: Plan) -> tuple[Plan, list[Change]]:
         """Take the plan's bindings for this cycle. A binding another cycle is still applying is

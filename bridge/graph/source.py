@@ -285,7 +285,9 @@ class GraphPimSource:
         assert listing.url is not None
         async with limit:
             try:
-                reply = await wire.get(listing.url)
+                reply = await _by(listing.give_up_at, wire.get(listing.url))
+            except TimeoutError:
+                reply = self._no_answer()
             except Exception as exc:
                 reply = _call_failure(exc)
         self._apply(wire, listing, reply)
@@ -295,11 +297,21 @@ class GraphPimSource:
     ) -> None:
         async with limit:
             try:
-                replies = await wire.batch([(lst.job_id, lst.url or "") for lst in chunk])
+                replies = await _by(
+                    min(lst.give_up_at for lst in chunk),
+                    wire.batch([(lst.job_id, lst.url or "") for lst in chunk]),
+                )
+            except TimeoutError:
+                replies = {lst.job_id: self._no_answer() for lst in chunk}
             except Exception as exc:
                 replies = {lst.job_id: _call_failure(exc) for lst in chunk}
         for lst in chunk:
             self._apply(wire, lst, replies[lst.job_id])
+
+    def _no_answer(self) -> Reply:
+        # Not retried: the read deadline has passed.
+        message = f"no answer within the {self.deadline:g}s read deadline"
+        return Reply(0, {}, {"error": {"code": "Timeout", "message": message}})
 
     def _apply(self, wire: GraphWire, listing: _Listing, reply: Reply) -> None:
         if reply.ok:
@@ -352,6 +364,14 @@ def _marks(items: list[Any]) -> dict[str, tuple[Any, ...]]:
         for item in items
         if isinstance(item, dict) and isinstance(item.get("id"), str)
     }
+
+
+async def _by(give_up_at: float, call: Coroutine[Any, Any, T]) -> T:
+    """`call`, cancelled at the read deadline: a Graph that accepts the connection and never
+    answers must not hold a poll past it (the HTTP client's own timeout is far longer)."""
+    if give_up_at == float("inf"):
+        return await call
+    return await asyncio.wait_for(call, timeout=max(0.0, give_up_at - time.monotonic()))
 
 
 def _retry_after(reply: Reply) -> float | None:

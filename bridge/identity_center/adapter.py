@@ -285,9 +285,14 @@ class AwsIdentityCenter:
                 )
                 if "UserId" in m.get("MemberId", {})
             }
-        return {
+        found = {
             a["PrincipalId"] for a in self._assignments(target) if a.get("PrincipalType") == "USER"
         }
+        with self._snapshot_guard:
+            # The freshest listing is the duplicate check for the creates that follow: an older
+            # snapshot would skip re-adding an assignment removed out of band since.
+            self._snapshots[target] = (self._clock() + self.snapshot_ttl, set(found))
+        return found
 
     def _assignments(self, target: AccountAssignment) -> Iterator[dict[str, Any]]:
         return self._pages(

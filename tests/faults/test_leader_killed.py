@@ -1,0 +1,140 @@
+"""`pim-bridge run` replicas on one PostgreSQL, the leader killed with SIGKILL while an AWS
+call is in flight (the sandbox's async delay holds it there): first mid-cycle, then its
+successor mid-expiry. The next leader marks the cut-off intent 'interrupted', re-plans, applies
+nothing twice, and the expiry still lands within seconds of the end. Real time: the bounds are
+generous (a takeover, plus the sandbox's own asynchronous delay) but would catch a lost expiry.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, select
+
+from bridge.ledger import Ledger
+from bridge.model import AccountAssignment, Binding, GroupMembership
+from bridge.sandbox.world import ACCOUNT_PROD, World, running_world
+from bridge.schema import changes, leader
+from tests.faults.invariants import check_all
+
+POLL = 2.0  # the world's config: poll every 2 s, standbys look every second
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    with running_world() as w:  # real clock: the replicas are separate processes
+        yield w
+
+
+def start(world: World, config: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **world.env(), "PIM_BRIDGE_SERVICE__LISTEN": '"127.0.0.1:0"'}
+    return subprocess.Popen(
+        [sys.executable, "-m", "bridge", "run", "-c", str(config)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )
+
+
+def wait_for(pred: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def leader_pid(engine: Engine) -> int | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(leader.c.holder)).first()
+    return int(row.holder.rsplit(":", 1)[1]) if row else None
+
+
+def statuses(engine: Engine, op: str, target_key: str) -> list[str]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(changes.c.status)
+            .where(changes.c.op == op, changes.c.target_key == target_key)
+            .order_by(changes.c.id)
+        ).all()
+    return [r.status for r in rows]
+
+
+def test_leader_killed_mid_cycle_and_its_successor_mid_expiry_lose_nothing(
+    world: World, pg_url: str, tmp_path: Path
+) -> None:
+    config = world.write_config(tmp_path / "pim-bridge.toml", pg_url)
+    Ledger(pg_url).close()
+    engine = create_engine(pg_url)
+    group = GroupMembership(world.ic_group_id).key
+    assignment = AccountAssignment(ACCOUNT_PROD, world.permission_set_arn).key
+    alice = world.ic_users["alice"]
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def log(name: str) -> str:
+        return (tmp_path / f"{name}.log").read_text(errors="replace")[-3000:]
+
+    try:
+        procs["a"] = start(world, config, tmp_path / "a.log")
+        assert wait_for(lambda: leader_pid(engine) == procs["a"].pid, 60), log("a")
+        procs["b"] = start(world, config, tmp_path / "b.log")
+
+        # Mid-cycle: alice's assignment creation is accepted by AWS and still in progress.
+        world.aws.async_delay = 3.0
+        world.graph.actor().activate(
+            world.entra_users["alice"],
+            world.entra_groups["prod-admin"],
+            timedelta(seconds=12),
+            "fault suite",
+        )
+        end = datetime.now(UTC) + timedelta(seconds=12)
+        assert wait_for(lambda: "intent" in statuses(engine, "add", assignment), POLL + 5)
+        procs["a"].send_signal(signal.SIGKILL)
+        procs["a"].wait(10)
+        world.aws.async_delay = 0.0
+
+        assert wait_for(lambda: leader_pid(engine) == procs["b"].pid, 15), log("b")
+        assert wait_for(lambda: statuses(engine, "add", assignment)[-1:] == ["ok"], 20), log("b")
+        assert statuses(engine, "add", assignment)[0] == "interrupted"
+        assert world.aws.assignments(ACCOUNT_PROD, world.permission_set_arn) == [("USER", alice)]
+        assert world.ic_members() == {alice}
+        procs["c"] = start(world, config, tmp_path / "c.log")
+
+        # Mid-expiry: at alice's end, b's deletion is accepted and in progress when b dies.
+        world.aws.async_delay = 2.0
+        assert wait_for(lambda: "intent" in statuses(engine, "remove", assignment), 40), log("b")
+        procs["b"].send_signal(signal.SIGKILL)
+        procs["b"].wait(10)
+        world.aws.async_delay = 0.0
+        assert wait_for(lambda: leader_pid(engine) == procs["c"].pid, 15), log("c")
+        gone = wait_for(lambda: alice not in world.ic_members() and not world.ic_assigned(), 20)
+        late = (datetime.now(UTC) - end).total_seconds()
+        assert gone, log("c")
+        # 2 s for the revocation, 2 s of the sandbox's asynchronous delay, a takeover (~2 s).
+        assert late <= 8.0, f"alice kept access {late:.1f}s past her end"
+        assert wait_for(lambda: statuses(engine, "remove", assignment)[-1:] == ["ok"], 10)
+        assert "interrupted" in statuses(engine, "remove", assignment)
+        assert statuses(engine, "remove", group)[-1:] == ["ok"]
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait(10)
+    present = {Binding(u, group) for u in world.ic_members()} | {
+        Binding(u, assignment) for u in world.ic_assigned()
+    }
+    check_all(engine, present, datetime.now(UTC))
+    engine.dispose()
