@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
+
+from bridge.serving import BackgroundHTTPServer
 
 log = logging.getLogger(__name__)
 
@@ -26,29 +27,9 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return (host.strip("[]") or "127.0.0.1", int(port))
 
 
-class HealthServer:
+class HealthServer(BackgroundHTTPServer):
     def __init__(self, listen: str, status: Status, metrics: Callable[[], bytes]) -> None:
-        host, port = parse_listen(listen)
-        self._httpd = ThreadingHTTPServer((host, port), _handler(status, metrics))
-        self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return int(self._httpd.server_address[1])
-
-    def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, args=(0.1,), name="pim-bridge-http", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        super().__init__(parse_listen(listen), _handler(status, metrics), "pim-bridge-http")
 
 
 def _handler(status: Status, metrics: Callable[[], bytes]) -> type[BaseHTTPRequestHandler]:

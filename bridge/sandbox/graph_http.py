@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from bridge.serving import BackgroundHTTPServer
 
 
 @dataclass(frozen=True)
@@ -114,30 +115,11 @@ class Router:
 App = Callable[[str, str, Mapping[str, str], bytes], ApiResponse]
 
 
-class LoopbackServer:
+class LoopbackServer(BackgroundHTTPServer):
     """A threaded HTTP/1.1 server on 127.0.0.1 that hands every call to `app`."""
 
     def __init__(self, app: App, port: int = 0) -> None:
-        handler = _make_handler(app)
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return int(self._httpd.server_address[1])
-
-    def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, args=(0.05,), name="graph-sandbox", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        super().__init__(("127.0.0.1", port), _make_handler(app), "graph-sandbox")
 
 
 def _make_handler(app: App) -> type[BaseHTTPRequestHandler]:
