@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from importlib import resources
 from typing import Any
 
@@ -34,7 +35,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
 from bridge.errors import BridgeError, ConfigError
-from bridge.model import Binding, Change, Finding, Grant, User, target_from_key
+from bridge.model import Binding, Change, Finding, Grant, Target, User, target_from_key
 from bridge.schema import changes, cycles, denials, findings, grants, holdings, leader
 
 MIGRATION_LOCK = 0x70696D_6D696772  # "pim" "migr": any constant, distinct from the leader's
@@ -69,10 +70,16 @@ class Holding:
     last_error: str | None
 
 
+@lru_cache(maxsize=1 << 16)
+def _target(key: str) -> Target:
+    # Tens of thousands of grants share a few thousand targets: parse each key once.
+    return target_from_key(key)
+
+
 def _grant_from_row(row: Any) -> Grant:
     return Grant(
         user=User(row.principal_id, row.user_name, row.ic_user_id),
-        target=target_from_key(row.target_key),
+        target=_target(row.target_key),
         not_before=_utc(row.not_before),  # type: ignore[arg-type]
         not_after=_utc(row.not_after),
         source_instance_id=row.source_instance_id,
@@ -387,16 +394,11 @@ class Ledger:
     def holdings(self) -> dict[Binding, Holding]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(holdings)).all()
-        return {
-            Binding(r.ic_user_id, r.target_key): Holding(
-                Binding(r.ic_user_id, r.target_key),
-                r.user_name,
-                _utc(r.since),  # type: ignore[arg-type]
-                r.state,
-                r.last_error,
-            )
-            for r in rows
-        }
+        out: dict[Binding, Holding] = {}
+        for r in rows:
+            b = Binding(r.ic_user_id, r.target_key)
+            out[b] = Holding(b, r.user_name, _utc(r.since), r.state, r.last_error)  # type: ignore[arg-type]
+        return out
 
     def record_intent(self, cycle_id: int | None, change: Change, now: datetime) -> int:
         with self._write_lock, self.engine.begin() as conn:
