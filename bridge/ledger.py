@@ -454,6 +454,7 @@ class Ledger:
     def release(self, binding: Binding) -> None:
         """Forget a holding that is already gone from Identity Center (removed out of band)."""
         with self._write_lock, self.engine.begin() as conn:
+            self._fence(conn)
             conn.execute(
                 delete(holdings).where(
                     holdings.c.ic_user_id == binding.ic_user_id,
@@ -464,6 +465,7 @@ class Ledger:
     def mark_interrupted(self, now: datetime) -> int:
         """Intents with no outcome were cut off by a crash: say so; the next cycle re-plans."""
         with self._write_lock, self.engine.begin() as conn:
+            self._fence(conn)
             result = conn.execute(
                 update(changes)
                 .where(changes.c.status == "intent")
@@ -484,6 +486,7 @@ class Ledger:
         if not found:
             return
         with self._write_lock, self.engine.begin() as conn:
+            self._fence(conn)
             conn.execute(
                 insert(findings),
                 [

@@ -39,6 +39,10 @@ def test_deposed_leader_cannot_record_an_intent(pg_url: str) -> None:
         old.record_intent(None, CHANGE, NOW)
     with pytest.raises(Fenced):
         old.start_cycle("poll", NOW)
+    with pytest.raises(Fenced):
+        old.release(CHANGE.binding)
+    with pytest.raises(Fenced):
+        old.mark_interrupted(NOW)
     new.record_intent(None, CHANGE, NOW)
     assert [c["status"] for c in new.changes_since(NOW)] == ["intent", "intent"]
 
