@@ -182,7 +182,7 @@ class CycleResult:
         }
 
 
-# Called once per cycle with every removal that succeeded, and when they took effect.
+# Called after each removal that succeeded, with when it took effect.
 RemovalHook = Callable[[list[Change], datetime], object]
 
 
@@ -533,20 +533,22 @@ class Reconciler:
                     result.failed.append((change, error))
                 else:
                     result.applied.append(change)
-        removed = [c for c in result.applied if c.op == "remove"]
-        if removed and self.on_removed is not None:
-            try:
-                self.on_removed(removed, self.clock.now())
-            except BridgeError as exc:
-                log.error("after removals: %s", exc)
         return result
 
     def _one(self, cycle_id: int, change: Change) -> str | None:
         try:
-            return self._call(cycle_id, change)
+            error = self._call(cycle_id, change)
         finally:
             with self._lock:
                 self._inflight.discard(change.binding)
+        if error is None and change.op == "remove" and self.on_removed is not None:
+            # Deny older sessions as soon as this removal took effect, not after the rest of
+            # the cycle: concurrent denials of one policy are written together by the revoker.
+            try:
+                self.on_removed([change], self.clock.now())
+            except BridgeError as exc:
+                log.error("after %s: %s", change, exc)
+        return error
 
     def _call(self, cycle_id: int, change: Change) -> str | None:
         change_id = self.ledger.record_intent(cycle_id, change, self.clock.now())
