@@ -197,6 +197,8 @@ class Service:
         try:
             self.http = HealthServer(cfg.service.listen, self.status, self.metrics.scrape)
             self.http.start()
+            host = cfg.service.listen.rpartition(":")[0] or "127.0.0.1"
+            log.warning("serving /healthz and /metrics on http://%s:%d", host, self.http.port)
         except OSError as exc:
             # Revocation matters more than being scraped: run on, loudly.
             log.error("cannot serve /healthz and /metrics on %s: %s", cfg.service.listen, exc)

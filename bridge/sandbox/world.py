@@ -104,9 +104,12 @@ class World:
             return config_from_dict(data, {"PIM_BRIDGE_SCIM_TOKEN": self.scim.token})
         return config_from_dict(data, {})
 
-    def write_config(self, path: str | Path, store_url: str) -> Path:
+    def write_config(self, path: str | Path, store_url: str, listen: str | None = None) -> Path:
         path = Path(path)
-        path.write_text(_to_toml(self.config_dict(store_url)), encoding="utf-8")
+        data = self.config_dict(store_url)
+        if listen:
+            data["service"] = {**data.get("service", {}), "listen": listen}
+        path.write_text(_to_toml(data), encoding="utf-8")
         return path
 
     def ic_members(self) -> set[str]:
