@@ -15,7 +15,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM_DIR = REPO / "terraform"
 PLUGIN_DIR_ENV = "PIM_BRIDGE_TF_PLUGIN_DIR"
-AWS_PROVIDER = Path("registry.terraform.io", "hashicorp", "aws", "5.100.0")
+# A mirror lays providers out as <hostname>/<namespace>/<type>/<version>; any hostname is
+# accepted here (the default registry's, in practice).
+AWS_PROVIDER = Path("hashicorp", "aws", "5.100.0")
 
 # Where a provider mirror is usually unpacked; searched only when the env var is not set.
 _SEARCH_ROOTS = (
@@ -32,7 +34,7 @@ _IGNORED = shutil.ignore_patterns(
 
 
 def _holds_provider(path: Path) -> bool:
-    return (path / AWS_PROVIDER).is_dir()
+    return path.is_dir() and any((host / AWS_PROVIDER).is_dir() for host in path.iterdir())
 
 
 def _search(root: Path) -> Path | None:
@@ -51,19 +53,19 @@ def _search(root: Path) -> Path | None:
 
 
 def find_plugin_dir() -> tuple[Path | None, str]:
-    """The directory that contains `registry.terraform.io/hashicorp/aws/5.100.0`, and why not."""
+    """The mirror directory that contains `<host>/hashicorp/aws/5.100.0`, and why not."""
     configured = os.environ.get(PLUGIN_DIR_ENV)
     if configured:
         path = Path(configured)
         if _holds_provider(path):
             return path, ""
-        return None, f"{PLUGIN_DIR_ENV}={configured} has no {AWS_PROVIDER}"
+        return None, f"{PLUGIN_DIR_ENV}={configured} has no <host>/{AWS_PROVIDER}"
     for root in _SEARCH_ROOTS:
         found = _search(root)
         if found is not None:
             return found, ""
     roots = ", ".join(str(r) for r in _SEARCH_ROOTS)
-    return None, f"no {AWS_PROVIDER} mirror: set {PLUGIN_DIR_ENV} (searched {roots})"
+    return None, f"no <host>/{AWS_PROVIDER} mirror: set {PLUGIN_DIR_ENV} (searched {roots})"
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,7 @@ def write_cli_config(plugin_dir: Path, path: Path) -> Path:
         "provider_installation {\n"
         "  filesystem_mirror {\n"
         f'    path    = "{plugin_dir.as_posix()}"\n'
-        '    include = ["registry.terraform.io/hashicorp/aws"]\n'
+        '    include = ["hashicorp/aws"]\n'
         "  }\n"
         "}\n",
         encoding="utf-8",
