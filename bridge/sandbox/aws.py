@@ -21,8 +21,7 @@ import threading
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import boto3
 from botocore.client import BaseClient
@@ -39,6 +38,7 @@ from bridge.config import AwsConfig
 from bridge.identity_center.adapter import parse_iso_duration
 from bridge.sandbox.aws_sessions import Session
 from bridge.sandbox.aws_sessions import is_allowed as session_allowed
+from bridge.sandbox.lifecycle import ServerLifecycle
 from bridge.sandbox.moto_ext import SEED_HEADER, AsyncRequest, IdentityCenterExtensions, Kind
 
 DUMMY_CREDENTIALS = {
@@ -79,7 +79,7 @@ class _QuietHandler(MotoRequestHandler):
         pass  # a line per call drowns test output
 
 
-class AwsSandbox:
+class AwsSandbox(ServerLifecycle):
     """moto on 127.0.0.1 with a free port, plus the extensions in `moto_ext`."""
 
     region = "us-east-1"
@@ -118,9 +118,7 @@ class AwsSandbox:
         )
         return self._ext
 
-    def start(self) -> Self:
-        if self._server is not None:
-            return self
+    def _start(self) -> None:
         self._server = _ExtendedMotoServer("127.0.0.1", 0, self._wrap)
         self._server.start()
         host, port = self._server.get_host_and_port()
@@ -128,23 +126,6 @@ class AwsSandbox:
         instance = self._seed_client("sso-admin").list_instances()["Instances"][0]
         self.instance_arn = instance["InstanceArn"]
         self.identity_store_id = instance["IdentityStoreId"]
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def ext(self) -> IdentityCenterExtensions:

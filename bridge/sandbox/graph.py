@@ -22,7 +22,6 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, Literal
 
 from bridge.ports import Clock, SystemClock
@@ -37,6 +36,7 @@ from bridge.sandbox.graph_http import (
     split_url,
 )
 from bridge.sandbox.graph_tenant import DirectoryObject, Tenant
+from bridge.sandbox.lifecycle import ServerLifecycle
 
 VERSION_PREFIX = "/v1.0"
 BATCH_LIMIT = 20  # Graph's JSON batching limit
@@ -72,7 +72,7 @@ class _Outage:
     retry_after: float | None
 
 
-class GraphSandbox:
+class GraphSandbox(ServerLifecycle):
     def __init__(
         self,
         clock: Clock | None = None,
@@ -100,27 +100,9 @@ class GraphSandbox:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def start(self) -> GraphSandbox:
-        if self._server is None:
-            self._server = LoopbackServer(self._handle, self._port)
-            self._server.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    def __enter__(self) -> GraphSandbox:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _start(self) -> None:
+        self._server = LoopbackServer(self._handle, self._port)
+        self._server.start()
 
     @property
     def url(self) -> str:
