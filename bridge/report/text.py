@@ -61,3 +61,23 @@ def scim_text(row: GrantRow) -> str:
     if row.ended_at is not None:
         text += f" / {secs(row.scim_removal_lag_s, 'unknown')}"
     return text
+
+
+def grant_cells(row: GrantRow, *, why: bool = True) -> list[str]:
+    """One grant as the human formats show it (HTML, Markdown, terminal); `why` adds the
+    justification / ticket / approver column the narrow terminal table leaves out."""
+    cells = [
+        row.user,
+        row.mapping,
+        row.target,
+        when(row.activated_at),
+        provisioned_text(row),
+        end_text(row),
+        revoked_text(row),
+        denial_text(row),
+        scim_text(row),
+    ]
+    if why:
+        cells.append(why_text(row))
+    cells.append(", ".join(row.anomalies))
+    return cells

@@ -13,13 +13,8 @@ from bridge.report.query import ReportQuery, iso
 from bridge.report.rows import GrantRow
 from bridge.report.summary import TIMELINE_LIMIT, Summary
 from bridge.report.text import (
-    denial_text,
-    end_text,
-    provisioned_text,
-    revoked_text,
-    scim_text,
+    grant_cells,
     when,
-    why_text,
 )
 
 CSS = """
@@ -73,19 +68,7 @@ class HtmlRenderer:
 
     def row(self, row: GrantRow) -> None:
         cls = ' class="anomalous"' if row.anomalies else ""
-        cells = [
-            row.user,
-            row.mapping,
-            row.target,
-            when(row.activated_at),
-            provisioned_text(row),
-            end_text(row),
-            revoked_text(row),
-            denial_text(row),
-            scim_text(row),
-            why_text(row),
-            ", ".join(row.anomalies),
-        ]
+        cells = grant_cells(row)
         self.rows.write(f"<tr{cls}>" + "".join(_td(c) for c in cells) + "</tr>\n")
 
     def finish(self, summary: Summary) -> None:

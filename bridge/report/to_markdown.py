@@ -9,13 +9,8 @@ from bridge.report.query import ReportQuery, iso
 from bridge.report.rows import GrantRow
 from bridge.report.summary import Summary
 from bridge.report.text import (
-    denial_text,
-    end_text,
-    provisioned_text,
-    revoked_text,
-    scim_text,
+    grant_cells,
     when,
-    why_text,
 )
 
 HEADER = (
@@ -49,23 +44,7 @@ class MarkdownRenderer:
         self.rows = Spool()
 
     def row(self, row: GrantRow) -> None:
-        self.rows.write(
-            line(
-                [
-                    row.user,
-                    row.mapping,
-                    row.target,
-                    when(row.activated_at),
-                    provisioned_text(row),
-                    end_text(row),
-                    revoked_text(row),
-                    denial_text(row),
-                    scim_text(row),
-                    why_text(row),
-                    ", ".join(row.anomalies),
-                ]
-            )
-        )
+        self.rows.write(line(grant_cells(row)))
 
     def finish(self, summary: Summary) -> None:
         out = self.out

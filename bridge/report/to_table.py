@@ -14,11 +14,7 @@ from bridge.report.query import ReportQuery
 from bridge.report.rows import GrantRow
 from bridge.report.summary import Summary
 from bridge.report.text import (
-    denial_text,
-    end_text,
-    provisioned_text,
-    revoked_text,
-    scim_text,
+    grant_cells,
     when,
 )
 
@@ -117,18 +113,7 @@ class TableRenderer:
 
 
 def _cells(r: GrantRow) -> tuple[str, ...]:
-    return (
-        r.user,
-        r.mapping,
-        r.target,
-        when(r.activated_at),
-        provisioned_text(r),
-        end_text(r),
-        revoked_text(r),
-        denial_text(r),
-        scim_text(r),
-        ", ".join(r.anomalies),
-    )
+    return tuple(grant_cells(r, why=False))
 
 
 def _anomaly_cells(a: Anomaly) -> tuple[str, ...]:
