@@ -112,10 +112,6 @@ class GraphWire:
         builder = self.client.users.by_user_id(user_id)
         return self.relative(builder.to_get_request_information().url)
 
-    def group_url(self, group_id: str) -> str:
-        builder = self.client.groups.by_group_id(group_id)
-        return self.relative(builder.to_get_request_information().url)
-
     def relative(self, url: str) -> str:
         """`/path?query` under the version segment, as `$batch` wants it; nextLinks are absolute."""
         if url.startswith(self.base_url):
