@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bridge.config import config_from_dict
 from bridge.sandbox.world import ACCOUNT_PROD, World, running_world
@@ -217,12 +217,14 @@ def measure(
                 )
             )
         }
+        # A removal that outlasted its denial's first bound is denied twice: the window closes
+        # with the last one.
         denied = {
             r.ic_user_id: r.done_at
             for r in conn.execute(
-                select(denials.c.ic_user_id, denials.c.done_at).where(
-                    denials.c.status == "provisioned"
-                )
+                select(denials.c.ic_user_id, func.max(denials.c.done_at).label("done_at"))
+                .where(denials.c.status == "provisioned")
+                .group_by(denials.c.ic_user_id)
             )
         }
 

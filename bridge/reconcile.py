@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,7 @@ from bridge.model import (
     User,
 )
 from bridge.ports import Clock, GroupRead, IdentityCenter, PimInstance, PimSource
+from bridge.revoke import RemovalTimes, denial_bound
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +184,8 @@ class CycleResult:
         }
 
 
-# Called after each removal that succeeded, with when it took effect.
+# Denies the removed users' sessions issued before the given time; called while each removal
+# runs, and again after it when it outlasted that time.
 RemovalHook = Callable[[list[Change], datetime], object]
 
 
@@ -199,6 +202,7 @@ class Reconciler:
         *,
         workers: int = 10,
         on_removed: RemovalHook | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.config = config
         self.source = source
@@ -207,6 +211,11 @@ class Reconciler:
         self.clock = clock
         self.workers = workers
         self.on_removed = on_removed
+        self.sleep = sleep
+        self.removal_times = RemovalTimes()
+        # User id -> the latest bound a denial of their sessions was written with: their new
+        # access waits until it has passed, so a re-activation's sessions are not denied.
+        self._denied_until: dict[str, datetime] = {}
         self._targets: dict[str, tuple[Target, ...]] | None = None
         # Planning is serialised, and a binding being applied by one cycle is left alone by
         # the others (`_inflight`); observation and the AWS writes run outside the lock.
@@ -537,18 +546,59 @@ class Reconciler:
 
     def _one(self, cycle_id: int, change: Change) -> str | None:
         try:
-            error = self._call(cycle_id, change)
+            if change.op == "remove" and self.on_removed is not None:
+                return self._remove_and_deny(cycle_id, change)
+            if change.op == "add":
+                self._await_denial_bound(change.binding.ic_user_id)
+            return self._call(cycle_id, change)
         finally:
             with self._lock:
                 self._inflight.discard(change.binding)
-        if error is None and change.op == "remove" and self.on_removed is not None:
-            # Deny older sessions as soon as this removal took effect, not after the rest of
-            # the cycle: concurrent denials of one policy are written together by the revoker.
-            try:
-                self.on_removed([change], self.clock.now())
-            except BridgeError as exc:
-                log.error("after %s: %s", change, exc)
+
+    def _remove_and_deny(self, cycle_id: int, change: Change) -> str | None:
+        """Remove, and deny the user's older sessions at the same time rather than after: both
+        wait on Identity Center's asynchronous requests, so in sequence they would take twice
+        as long. The denial covers sessions issued before a bound a little past the removal's
+        expected end (`RemovalTimes`); a removal that outlasts it is denied again at its end."""
+        kind = type(change.binding.target).__name__
+        user = change.binding.ic_user_id
+        start = self.clock.now()
+        bound = start + self.removal_times.margin(kind)
+        with self._lock:
+            self._denied_until[user] = max(self._denied_until.get(user, bound), bound)
+        ahead = threading.Thread(
+            target=self._deny, args=(change, bound), name="deny-ahead", daemon=True
+        )
+        ahead.start()
+        error = self._call(cycle_id, change)
+        done = self.clock.now()
+        ahead.join()
+        if error is None:
+            self.removal_times.record(kind, done - start)
+            if denial_bound(done) > denial_bound(bound):
+                self._deny(change, done)
         return error
+
+    def _deny(self, change: Change, before: datetime) -> None:
+        assert self.on_removed is not None
+        try:
+            self.on_removed([change], before)
+        except BridgeError as exc:
+            log.error("denying older sessions after %s: %s", change, exc)
+
+    def _await_denial_bound(self, user: str) -> None:
+        """A session issued before a denial's bound is denied, so access given back sooner
+        (a re-activation within seconds of the end) waits until the bound has passed."""
+        with self._lock:
+            until = self._denied_until.get(user)
+            if until is not None and denial_bound(until) <= self.clock.now():
+                del self._denied_until[user]
+                return
+        if until is not None:
+            wait = (denial_bound(until) - self.clock.now()).total_seconds()
+            if wait > 0:
+                log.info("access for %s waits %.1fs for its session denial's bound", user, wait)
+                self.sleep(wait)
 
     def _call(self, cycle_id: int, change: Change) -> str | None:
         change_id = self.ledger.record_intent(cycle_id, change, self.clock.now())

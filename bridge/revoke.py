@@ -16,7 +16,7 @@ import json
 import logging
 import re
 import threading
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,6 +32,36 @@ COALESCED_SID = f"{SID_PREFIX}Coalesced"
 # Identity Center counts the inline policy without white space.
 POLICY_LIMIT = 10_240
 VERSION = "2012-10-17"
+
+
+class RemovalTimes:
+    """How long removals of each kind have been taking. A denial is written while its removal
+    runs, with a bound a little past the removal's expected end: every session issued through
+    the access being removed falls before it. A removal that outlasts the bound is followed by
+    a second denial at its real end, so the estimate costs writes when wrong, never coverage."""
+
+    DEFAULT = timedelta(seconds=3)
+    FLOOR = timedelta(seconds=1)
+    # A longer bound would deny a re-activation's first sessions for longer (see Reconciler).
+    CEILING = timedelta(seconds=10)
+
+    def __init__(self, keep: int = 64, needed: int = 5) -> None:
+        self._seen: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=keep))
+        self._needed = needed
+        self._lock = threading.Lock()
+
+    def record(self, kind: str, took: timedelta) -> None:
+        with self._lock:
+            self._seen[kind].append(took.total_seconds())
+
+    def margin(self, kind: str) -> timedelta:
+        """Half as long again as nine in ten recent removals of this kind took."""
+        with self._lock:
+            seen = sorted(self._seen[kind])
+        if len(seen) < self._needed:
+            return self.DEFAULT
+        p90 = seen[min(len(seen) - 1, int(0.9 * len(seen)))]
+        return max(self.FLOOR, min(self.CEILING, timedelta(seconds=1.5 * p90)))
 
 
 class DenialSink(Protocol):
@@ -73,13 +103,18 @@ def _sid(user_id: str) -> str:
     return SID_PREFIX + re.sub(r"[^A-Za-z0-9]", "", user_id)
 
 
-def _iso(when: datetime) -> str:
-    # Whole seconds, rounded up: a session issued in the same second as the revocation was
-    # issued before it (no access exists after it), so it must be denied too.
+def denial_bound(when: datetime) -> datetime:
+    """The `aws:TokenIssueTime` a denial at `when` is written with: whole seconds, rounded up.
+    A session issued in the same second as the revocation was issued before it (no access
+    exists after it), so it must be denied too; a session issued from this moment on is not."""
     when = when.astimezone(UTC)
     if when.microsecond:
         when = when.replace(microsecond=0) + timedelta(seconds=1)
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return when
+
+
+def _iso(when: datetime) -> str:
+    return denial_bound(when).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _parse_iso(value: str) -> datetime:

@@ -127,6 +127,9 @@ class AwsIdentityCenter:
         self._snapshot_locks: dict[AccountAssignment, threading.Lock] = {}
         self._snapshots: dict[AccountAssignment, tuple[float, set[str]]] = {}
         self._account_locks_guard = threading.Lock()
+        # (group id, user id) -> membership id, from creations and listings: a removal then
+        # costs one call, not a lookup and a call. A stale id is looked up afresh.
+        self._memberships: dict[tuple[str, str], str] = {}
 
     @property
     def _store(self) -> dict[str, str]:
@@ -274,17 +277,20 @@ class AwsIdentityCenter:
     @_translated("ListHolders")
     def holders(self, target: Target) -> set[str]:
         if isinstance(target, GroupMembership):
-            return {
-                m["MemberId"]["UserId"]
-                for m in self._pages(
-                    "ListGroupMemberships",
-                    self._ids.list_group_memberships,
-                    "GroupMemberships",
-                    **self._store,
-                    GroupId=target.group_id,
-                )
-                if "UserId" in m.get("MemberId", {})
-            }
+            members: set[str] = set()
+            for m in self._pages(
+                "ListGroupMemberships",
+                self._ids.list_group_memberships,
+                "GroupMemberships",
+                **self._store,
+                GroupId=target.group_id,
+            ):
+                user = m.get("MemberId", {}).get("UserId")
+                if user:
+                    members.add(user)
+                    if m.get("MembershipId"):
+                        self._memberships[(target.group_id, user)] = m["MembershipId"]
+            return members
         found = {
             a["PrincipalId"] for a in self._assignments(target) if a.get("PrincipalType") == "USER"
         }
@@ -345,7 +351,7 @@ class AwsIdentityCenter:
     def _add_member(self, user_id: str, group_id: str) -> None:
         for attempt in range(self.policy.backoff.attempts):
             try:
-                self._call(
+                created = self._call(
                     "CreateGroupMembership",
                     self._ids.create_group_membership,
                     retry_on=RETRY_CODES - {CONFLICT},
@@ -353,6 +359,8 @@ class AwsIdentityCenter:
                     GroupId=group_id,
                     MemberId={"UserId": user_id},
                 )
+                if created.get("MembershipId"):
+                    self._memberships[(group_id, user_id)] = created["MembershipId"]
                 return
             except ClientError as exc:
                 if error_code(exc) != CONFLICT:
@@ -366,9 +374,16 @@ class AwsIdentityCenter:
         )
 
     def _remove_member(self, user_id: str, group_id: str) -> None:
-        membership_id = self._membership_id(user_id, group_id)
-        if membership_id is None:
+        known = self._memberships.pop((group_id, user_id), None)
+        if known is not None and self._delete_membership(known):
             return
+        # Never known, or removed and perhaps re-created out of band since: look it up.
+        membership_id = self._membership_id(user_id, group_id)
+        if membership_id is not None:
+            self._delete_membership(membership_id)
+
+    def _delete_membership(self, membership_id: str) -> bool:
+        """False when there is no such membership (any more)."""
         try:
             self._call(
                 "DeleteGroupMembership",
@@ -377,8 +392,10 @@ class AwsIdentityCenter:
                 MembershipId=membership_id,
             )
         except ClientError as exc:
-            if error_code(exc) != NOT_FOUND:  # removed meanwhile: the goal holds
+            if error_code(exc) != NOT_FOUND:
                 raise
+            return False
+        return True
 
     def _assignment_args(self, user_id: str, target: AccountAssignment) -> dict[str, str]:
         return {
@@ -428,28 +445,31 @@ class AwsIdentityCenter:
             return holders
 
     def _remove_assignment(self, user_id: str, target: AccountAssignment) -> None:
+        """Delete without listing first: the ledger says we hold it, and a listing before every
+        deletion would spend the instance's 20 calls/s (and a round trip) on the common case.
+        An assignment that is not there is the goal reached, however AWS words it."""
         with self._snapshot_guard:
             if target in self._snapshots:
                 self._snapshots[target][1].discard(user_id)
-        if not self._assigned(user_id, target):
-            return
         try:
             status = self._call(
                 "DeleteAccountAssignment",
                 self._sso.delete_account_assignment,
                 **self._assignment_args(user_id, target),
             )["AccountAssignmentDeletionStatus"]
+            self._await(
+                "DescribeAccountAssignmentDeletionStatus",
+                status,
+                lambda rid: self._sso.describe_account_assignment_deletion_status(
+                    **self._instance, AccountAssignmentDeletionRequestId=rid
+                )["AccountAssignmentDeletionStatus"],
+            )
         except ClientError as exc:
-            if error_code(exc) == NOT_FOUND:
-                return
-            raise
-        self._await(
-            "DescribeAccountAssignmentDeletionStatus",
-            status,
-            lambda rid: self._sso.describe_account_assignment_deletion_status(
-                **self._instance, AccountAssignmentDeletionRequestId=rid
-            )["AccountAssignmentDeletionStatus"],
-        )
+            if error_code(exc) != NOT_FOUND:
+                raise
+        except AwsCallError as exc:
+            if exc.code != "FAILED" or self._assigned(user_id, target):
+                raise
 
     def _await(
         self, operation: str, status: dict[str, Any], describe: Callable[[str], dict[str, Any]]
@@ -457,9 +477,9 @@ class AwsIdentityCenter:
         """Poll an asynchronous request until it SUCCEEDED; FAILED or a timeout raises."""
         deadline = self._clock() + self.poll_timeout
         request_id = status["RequestId"]
-        # Most requests finish within a second: look early, then settle at poll_interval so
-        # polling does not eat the instance's 20 calls/s.
-        delays = (min(self.poll_interval, 0.1 * 2**n) for n in itertools.count())
+        # Most requests finish within a second: look early and often, then settle at
+        # poll_interval so polling does not eat the instance's 20 calls/s.
+        delays = (min(self.poll_interval, 0.1 * (n + 1)) for n in itertools.count())
         while status.get("Status") not in _DONE:
             if self._clock() >= deadline:
                 raise AwsCallError(

@@ -166,19 +166,76 @@ def test_holders_lists_only_users_assigned_directly(
     assert identity_center.holders(AccountAssignment(ACCOUNT, ps)) == {user}
 
 
-def test_removing_an_assignment_waits_for_the_deletion(
-    aws_sandbox: AwsSandbox, identity_center: AwsIdentityCenter
-) -> None:
+def assigned_user(aws_sandbox: AwsSandbox) -> tuple[str, str]:
     user = aws_sandbox.create_user("ada@example.com")
     ps = aws_sandbox.create_permission_set("Admin")
     aws_sandbox.assign(ACCOUNT, ps, user)
+    return user, ps
+
+
+def test_removing_an_assignment_waits_for_the_deletion(
+    aws_sandbox: AwsSandbox, identity_center: AwsIdentityCenter
+) -> None:
+    user, ps = assigned_user(aws_sandbox)
     aws_sandbox.async_delay = 0.1
 
     identity_center.remove(user, AccountAssignment(ACCOUNT, ps))
+    assert aws_sandbox.assignments(ACCOUNT, ps) == []
+    # Removing what is already gone is the goal reached, not an error.
     identity_center.remove(user, AccountAssignment(ACCOUNT, ps))
 
     assert aws_sandbox.assignments(ACCOUNT, ps) == []
-    assert aws_sandbox.calls["DeleteAccountAssignment"] == 1
+    # No listing before a deletion: the instance's 20 calls/s go to the deletions themselves.
+    assert aws_sandbox.calls["ListAccountAssignments"] == 0
+
+
+def test_a_failed_deletion_raises_while_the_assignment_remains(
+    aws_sandbox: AwsSandbox, identity_center: AwsIdentityCenter
+) -> None:
+    user, ps = assigned_user(aws_sandbox)
+    aws_sandbox.fail_next_assignment(ACCOUNT, ps, deletion=True, reason="Internal failure")
+
+    with pytest.raises(SinkError, match="Internal failure"):
+        identity_center.remove(user, AccountAssignment(ACCOUNT, ps))
+    assert aws_sandbox.assignments(ACCOUNT, ps) == [("USER", user)]
+
+
+def added_member(
+    aws_sandbox: AwsSandbox, identity_center: AwsIdentityCenter
+) -> tuple[str, GroupMembership]:
+    user = aws_sandbox.create_user("ada@example.com")
+    target = GroupMembership(aws_sandbox.create_group("ops"))
+    identity_center.add(user, target)
+    return user, target
+
+
+def test_removing_a_member_twice_costs_one_call_each_after_the_add(
+    aws_sandbox: AwsSandbox, identity_center: AwsIdentityCenter
+) -> None:
+    user, target = added_member(aws_sandbox, identity_center)
+
+    identity_center.remove(user, target)
+    assert identity_center.holders(target) == set()
+    # The id came back with the creation: no lookup before the deletion.
+    assert aws_sandbox.calls["GetGroupMembershipId"] == 0
+    identity_center.remove(user, target)
+    assert aws_sandbox.calls["DeleteGroupMembership"] == 1
+
+
+def test_a_membership_re_created_out_of_band_is_still_removed(
+    aws_sandbox: AwsSandbox, identity_center: AwsIdentityCenter
+) -> None:
+    user, target = added_member(aws_sandbox, identity_center)
+    ids = aws_sandbox.client("identitystore")
+    store = {"IdentityStoreId": aws_sandbox.identity_store_id}
+    member = {"GroupId": target.group_id, "MemberId": {"UserId": user}}
+    old = ids.get_group_membership_id(**store, **member)
+    ids.delete_group_membership(**store, MembershipId=old["MembershipId"])
+    ids.create_group_membership(**store, **member)
+
+    identity_center.remove(user, target)
+
+    assert identity_center.holders(target) == set()
 
 
 def test_unknown_user_is_none_and_the_miss_is_remembered(

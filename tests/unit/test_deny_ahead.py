@@ -1,0 +1,116 @@
+"""A removal's session denial is written while the removal runs, bounded a little past its
+expected end; a removal that outlasts the bound is denied again at its real end, and access given
+back before the bound waits for it (or the new sessions would be denied)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bridge.model import Change, Target
+from bridge.ports import FakeClock
+from bridge.revoke import RemovalTimes, denial_bound
+from tests.fakes import FakeIdentityCenter
+from tests.unit.test_cycle import make
+
+T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+ALICE = "u-alice@x"
+
+
+class SlowRemovals(FakeIdentityCenter):
+    """Removals that take `takes` seconds of the virtual clock, and report whether a denial had
+    already been asked for when they finished."""
+
+    def __init__(self, clock: FakeClock, takes: float) -> None:
+        super().__init__(["alice@x", "bob@x"])
+        self.clock, self.takes = clock, takes
+        self.denied_during: list[bool] = []
+        self.denial_started = threading.Event()
+
+    def remove(self, user_id: str, target: Target) -> None:
+        self.denied_during.append(self.denial_started.wait(timeout=5))
+        self.clock.advance(self.takes)
+        super().remove(user_id, target)
+
+
+def rig(tmp_path: Path, takes: float):  # type: ignore[no-untyped-def]
+    pim, _, clock, ledger, rec = make(tmp_path)
+    ic = SlowRemovals(clock, takes)
+    rec.ic = ic
+    denials: list[tuple[str, datetime]] = []
+    slept: list[float] = []
+
+    def deny(changes: list[Change], before: datetime) -> None:
+        denials.extend((c.binding.ic_user_id, before) for c in changes)
+        ic.denial_started.set()
+
+    rec.on_removed = deny
+    rec.sleep = slept.append
+    pim.activate("eg-1", "alice@x", T0, T0 + timedelta(minutes=5), instance="first")
+    rec.cycle()
+    clock.advance(300)
+    return pim, ic, clock, rec, denials, slept
+
+
+def test_the_denial_is_written_while_the_removal_runs_with_a_bound_past_it(
+    tmp_path: Path,
+) -> None:
+    pim, ic, clock, rec, denials, _ = rig(tmp_path, takes=0.5)
+    end = clock.now()
+
+    rec.expire()
+
+    assert ic.denied_during == [True]
+    assert denials == [(ALICE, end + RemovalTimes.DEFAULT)]
+
+
+def test_a_removal_that_outlasts_the_bound_is_denied_again_at_its_end(tmp_path: Path) -> None:
+    pim, ic, clock, rec, denials, _ = rig(tmp_path, takes=7.25)
+    end = clock.now()
+
+    rec.expire()
+
+    assert denials == [
+        (ALICE, end + RemovalTimes.DEFAULT),
+        (ALICE, end + timedelta(seconds=7.25)),
+    ]
+
+
+def test_access_given_back_before_the_bound_waits_for_it(tmp_path: Path) -> None:
+    pim, ic, clock, rec, denials, slept = rig(tmp_path, takes=0.5)
+    rec.expire()
+    bound = denials[0][1]
+
+    pim.activate("eg-1", "alice@x", clock.now(), clock.now() + timedelta(hours=1), instance="2nd")
+    rec.cycle()
+
+    # Sessions issued from the bound's whole second on are not denied: the add waits until then.
+    assert slept == [(denial_bound(bound) - clock.now()).total_seconds()]
+    assert ALICE in ic.state["group:gid-AWS-Admin"]
+
+
+def test_access_given_back_after_the_bound_does_not_wait(tmp_path: Path) -> None:
+    pim, ic, clock, rec, denials, slept = rig(tmp_path, takes=0.5)
+    rec.expire()
+    clock.advance(5)
+
+    pim.activate("eg-1", "alice@x", clock.now(), clock.now() + timedelta(hours=1), instance="2nd")
+    rec.cycle()
+
+    assert slept == []
+
+
+def test_the_bound_follows_how_long_removals_have_been_taking() -> None:
+    times = RemovalTimes()
+    assert times.margin("AccountAssignment") == RemovalTimes.DEFAULT
+    for seconds in (0.4, 0.5, 0.6, 0.8, 2.0):
+        times.record("AccountAssignment", timedelta(seconds=seconds))
+    assert times.margin("AccountAssignment") == timedelta(seconds=3.0)  # 1.5 x the 90th
+    # Each kind has its own history: memberships are removed synchronously, in milliseconds.
+    for _ in range(5):
+        times.record("GroupMembership", timedelta(seconds=0.1))
+    assert times.margin("GroupMembership") == RemovalTimes.FLOOR
+    for _ in range(5):
+        times.record("AccountAssignment", timedelta(seconds=60))
+    assert times.margin("AccountAssignment") == RemovalTimes.CEILING
