@@ -33,6 +33,7 @@ class TokenBucket:
         self._sleep = sleep
         self._tokens = self.burst
         self._stamp = clock()
+        self._urgent = 0  # urgent callers waiting
         self._lock = threading.Lock()
 
     def _refill(self) -> None:
@@ -49,13 +50,25 @@ class TokenBucket:
                 return True
             return False
 
-    def acquire(self) -> None:
-        """Take a token, waiting for it. Waiters are not queued fairly; they are rate-bound."""
-        while True:
+    def acquire(self, *, urgent: bool = False) -> None:
+        """Take a token, waiting for it. While an urgent caller waits, the others let it go
+        first; within a class, waiters are not queued fairly, they are rate-bound."""
+        if urgent:
             with self._lock:
-                self._refill()
-                if self._tokens >= 1 - _EPSILON:
-                    self._tokens -= 1
-                    return
-                wait = (1 - self._tokens) / self.rate
-            self._sleep(wait)
+                self._urgent += 1
+        try:
+            while True:
+                with self._lock:
+                    self._refill()
+                    if self._tokens >= 1 - _EPSILON and (urgent or not self._urgent):
+                        self._tokens -= 1
+                        return
+                    if urgent or not self._urgent:
+                        wait = (1 - self._tokens) / self.rate
+                    else:  # the next token is an urgent caller's
+                        wait = 1 / self.rate
+                self._sleep(wait)
+        finally:
+            if urgent:
+                with self._lock:
+                    self._urgent -= 1

@@ -4,6 +4,8 @@ on virtual time."""
 from __future__ import annotations
 
 import random
+import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -146,6 +148,28 @@ def test_token_bucket_refuses_over_the_rate_and_refills() -> None:
     t.now += 0.2
     assert bucket.try_acquire()
     assert not bucket.try_acquire()
+
+
+def test_a_revoking_call_takes_the_next_token_before_callers_that_waited_longer() -> None:
+    bucket = TokenBucket(4, burst=1)
+    bucket.acquire()  # empty: the next token comes in 250 ms
+    order: list[str] = []
+
+    def take(name: str, urgent: bool) -> None:
+        bucket.acquire(urgent=urgent)
+        order.append(name)
+
+    waiting = [threading.Thread(target=take, args=(f"grant{i}", False)) for i in range(3)]
+    for t in waiting:
+        t.start()
+    time.sleep(0.05)
+    revoke = threading.Thread(target=take, args=("revoke", True))
+    revoke.start()
+    for t in (*waiting, revoke):
+        t.join(timeout=10)
+
+    assert order[0] == "revoke"
+    assert sorted(order[1:]) == ["grant0", "grant1", "grant2"]
 
 
 @pytest.mark.parametrize(
