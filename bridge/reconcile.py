@@ -535,9 +535,16 @@ class Reconciler:
                 log.info("%s: %s", f.kind, f.detail)
         if p.empty:
             return result
+        # Removals before additions, and within each the synchronous membership writes before
+        # the assignments, which hold a worker while AWS processes them: the quick ones are
+        # not left queueing behind the slow.
+        ordered = sorted(
+            p.changes,
+            key=lambda c: (c.op != "remove", not isinstance(c.binding.target, GroupMembership)),
+        )
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            outcomes = pool.map(lambda c: self._one(cycle_id, c), p.changes)
-            for change, error in zip(p.changes, outcomes, strict=True):
+            outcomes = pool.map(lambda c: self._one(cycle_id, c), ordered)
+            for change, error in zip(ordered, outcomes, strict=True):
                 if error:
                     result.failed.append((change, error))
                 else:
