@@ -4,9 +4,11 @@ path for the same story.
 
     python -m bench.latency [--grants 200] [--poll 15]
 
-Figures come from two observers: a watcher that lists the Identity Center group every 200 ms
-through boto3 (independent of the bridge), and the bridge's ledger (assignment deletion and
-permission-set provisioning are timed when AWS reported SUCCEEDED).
+Figures come from two observers: a watcher independent of the bridge, which every 200 ms lists
+the Identity Center group through boto3 and asks the sandbox whether each user's AWS session
+(signed in while they held access) is still allowed; and the bridge's ledger (assignment
+deletion and permission-set provisioning are timed when AWS reported SUCCEEDED; a denial armed
+ahead of the end was provisioned before it, so its figure is negative).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bridge.config import config_from_dict
 from bridge.sandbox.world import ACCOUNT_PROD, World, running_world
@@ -72,9 +74,15 @@ class Person:
 
 @dataclass
 class Watcher:
+    """Looks from the outside every 200 ms: who is in the Identity Center group, and whether
+    each user's AWS session, signed in while they held access, still works."""
+
     world: World
+    people: dict[str, Person]
     seen: dict[str, datetime] = field(default_factory=dict)
     gone: dict[str, datetime] = field(default_factory=dict)
+    sessions: dict[str, str] = field(default_factory=dict)  # ic user id -> session id
+    denied: dict[str, datetime] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
@@ -95,7 +103,33 @@ class Watcher:
             for u in present - current:
                 self.gone[u] = now
             present = current
+            self.sign_in(current)
+            self.check_sessions()
             time.sleep(0.2)
+
+    def sign_in(self, members: set[str]) -> None:
+        """One session per user, once the assignment is there too (the access portal's
+        sign-in refuses without it)."""
+        for user in members - self.sessions.keys():
+            try:
+                self.sessions[user] = self.world.aws.issue_session(
+                    user, self.world.permission_set_arn, ACCOUNT_PROD, datetime.now(UTC)
+                )
+            except PermissionError:
+                continue
+
+    def check_sessions(self) -> None:
+        """Sessions of users near or past their end (as the bench planned it) and not yet
+        refused: is each still allowed?"""
+        now = datetime.now(UTC)
+        for user, session in self.sessions.items():
+            p = self.people.get(user)
+            if user in self.denied or p is None or p.asked is None:
+                continue
+            planned = p.asked + timedelta(seconds=p.seconds + (20 if p.kind == "extend" else 0))
+            near = p.kind != "deactivate" and now >= planned - timedelta(seconds=2)
+            if near and not self.world.aws.is_allowed(session, now=now):
+                self.denied[user] = now
 
 
 def scp_policy(world: World, mechanism: str) -> dict[str, str]:
@@ -149,7 +183,7 @@ def run(
         config = config_from_dict(data, {})
         service = Service(build(config))
         service.start()
-        watcher = Watcher(world)
+        watcher = Watcher(world, {p.ic_id: p for p in people})
         threading.Thread(target=watcher.run, daemon=True).start()
         actor = world.graph.actor()
         group = world.entra_groups["prod-admin"]
@@ -217,21 +251,21 @@ def measure(
                 )
             )
         }
-        # A removal that outlasted its denial's first bound is denied twice: the window closes
-        # with the last one.
-        denied = {
-            r.ic_user_id: r.done_at
-            for r in conn.execute(
-                select(denials.c.ic_user_id, func.max(denials.c.done_at).label("done_at"))
-                .where(denials.c.status == "provisioned")
-                .group_by(denials.c.ic_user_id)
-            )
-        }
+        # Every provisioned denial per user, (bound, done): the one covering a grant's end is
+        # the first provisioned with a bound at or past it; armed ahead, it was done before it.
+        provisioned: dict[str, list[tuple[datetime, datetime]]] = {}
+        for r in conn.execute(
+            select(denials.c.ic_user_id, denials.c.at, denials.c.done_at)
+            .where(denials.c.status == "provisioned")
+            .order_by(denials.c.done_at)
+        ):
+            provisioned.setdefault(r.ic_user_id, []).append((r.at, r.done_at))
 
     def utc(d: datetime | None) -> datetime | None:
         return d if d is None or d.tzinfo else d.replace(tzinfo=UTC)
 
     access, member_gone, assign_gone, denial_done, deact = [], [], [], [], []
+    session_denied = []
     native_access, native_window = [], []
     rng = random.Random(1)
     for ic_id, p in by_ic.items():
@@ -245,8 +279,15 @@ def measure(
         if end and p.kind != "deactivate":
             if (r := utc(removed.get(ic_id))) is not None:
                 assign_gone.append((r - end).total_seconds())
-            if (d := utc(denied.get(ic_id))) is not None:
-                denial_done.append((d - end).total_seconds())
+            covering = [
+                done
+                for at, done in provisioned.get(ic_id, [])
+                if utc(at) >= end  # type: ignore[operator]
+            ]
+            if covering:
+                denial_done.append((utc(covering[0]) - end).total_seconds())  # type: ignore[operator]
+            if (refused := watch.denied.get(ic_id)) is not None:
+                session_denied.append((refused - end).total_seconds())
         # The native path for the same grant: export at a uniformly random point of its cycle.
         native_access.append(rng.uniform(120, 600))
         native_window.append(rng.uniform(0, SCIM_CYCLE) + SESSION_DURATION)
@@ -262,6 +303,7 @@ def measure(
             "end_to_membership_gone_s": summary(member_gone),
             "end_to_assignment_deleted_s": summary(assign_gone),
             "end_to_denial_provisioned_s": summary(denial_done),
+            "end_to_stale_session_refused_s": summary(session_denied),
         },
         "native_scim": {
             "activation_to_access_s": summary(native_access),
@@ -277,9 +319,10 @@ def table(f: dict[str, Any]) -> str:
         ("deactivation -> removed", b["deactivation_to_removed_s"], None),
         ("end -> membership gone", b["end_to_membership_gone_s"], None),
         ("end -> assignment deleted", b["end_to_assignment_deleted_s"], None),
+        ("end -> denial provisioned", b["end_to_denial_provisioned_s"], None),
         (
-            "end -> stale sessions denied",
-            b["end_to_denial_provisioned_s"],
+            "end -> older session refused",
+            b["end_to_stale_session_refused_s"],
             n["post_expiry_window_s"],
         ),
     ]

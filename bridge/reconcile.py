@@ -15,7 +15,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from bridge.config import Config, MappingConfig
 from bridge.errors import BridgeError, ConfigError, SinkError
@@ -187,6 +188,17 @@ class CycleResult:
 # Denies the removed users' sessions issued before the given time; called while each removal
 # runs, and again after it when it outlasted that time.
 RemovalHook = Callable[[list[Change], datetime], object]
+# Writes denials ahead of grants' ends (binding -> (bound, end)) and withdraws those of the given
+# bindings; returns something with `problems` (a list, empty when all was written).
+ArmHook = Callable[[Mapping[Binding, tuple[datetime, datetime]], list[Binding]], Any]
+
+# How long before a grant's end its denial is written (armed), in force from the end itself: long
+# enough for the write and the provisioning to finish first, even when a burst of ends shares
+# the instance's 20 calls/s; short enough that few extensions arrive after it.
+ARM_LEAD = timedelta(seconds=30)
+# An armed denial's bound lies this much past the end plus the expected removal time, so the
+# expiry's own denial (bound: when it started, plus the expected removal time) needs no write.
+ARM_SLACK = timedelta(seconds=1)
 
 
 class Reconciler:
@@ -211,6 +223,9 @@ class Reconciler:
         self.clock = clock
         self.workers = workers
         self.on_removed = on_removed
+        self.on_arm: ArmHook | None = None
+        self._armed: dict[Binding, tuple[datetime, datetime]] = {}  # binding -> (bound, end)
+        self._arm_lock = threading.Lock()
         self.sleep = sleep
         self.removal_times = RemovalTimes()
         # User id -> the latest bound a denial of their sessions was written with: their new
@@ -572,6 +587,11 @@ class Reconciler:
         start = self.clock.now()
         bound = start + self.removal_times.margin(kind)
         with self._lock:
+            armed = self._armed.get(change.binding)
+            if armed is not None and armed[1] <= start:
+                # Armed ahead of this end and in force since: its bound is the one to keep
+                # (the write below then finds nothing to change).
+                bound = max(bound, armed[0])
             self._denied_until[user] = max(self._denied_until.get(user, bound), bound)
         ahead = threading.Thread(
             target=self._deny, args=(change, bound), name="deny-ahead", daemon=True
@@ -585,6 +605,54 @@ class Reconciler:
             if denial_bound(done) > denial_bound(bound):
                 self._deny(change, done)
         return error
+
+    def arm(self) -> None:
+        """Arm the denials of held bindings whose grants end within ARM_LEAD, each in force from
+        its end; withdraw those armed for an end that no longer comes (extended beyond the lead,
+        ended early, or no longer held). Level-triggered: run after every poll and at each
+        end minus the lead; what is already armed for the same end is not written again."""
+        if self.on_arm is None:
+            return
+        with self._arm_lock:
+            with self._lock:
+                now = self.clock.now()
+                held = self.ledger.holdings().keys()
+                ends: dict[Binding, datetime | None] = {}
+                for g in self.ledger.live_grants():
+                    b = Binding(g.user.ic_user_id, g.target.key)
+                    if b not in held or not g.live_at(now):
+                        continue
+                    if g.not_after is None or (b in ends and ends[b] is None):
+                        ends[b] = None  # a permanent grant keeps it: nothing to arm
+                    else:
+                        prev = ends.get(b)
+                        ends[b] = g.not_after if prev is None else max(prev, g.not_after)
+                want = {b: e for b, e in ends.items() if e is not None and e <= now + ARM_LEAD}
+                fresh = {
+                    b: (e + self.removal_times.margin(type(b.target).__name__) + ARM_SLACK, e)
+                    for b, e in want.items()
+                    if self._armed.get(b, (None, None))[1] != e
+                }
+                # An armed end that has come is in force; one that has not and is no longer
+                # wanted must go, or it would deny the user's sessions at an end that never came.
+                stale = [b for b, (_, e) in self._armed.items() if e > now and b not in want]
+                # Entries in force are kept a little, for the expiry's removal to find its bound.
+                self._armed = {
+                    b: v
+                    for b, v in self._armed.items()
+                    if b in want or now - 2 * ARM_LEAD < v[1] <= now
+                }
+            if not fresh and not stale:
+                return
+            try:
+                report = self.on_arm(fresh, stale)
+            except BridgeError as exc:
+                log.error("arming session denials failed: %s", exc)
+                return
+            if getattr(report, "problems", None):
+                return  # not recorded as armed: the next run tries again
+            with self._lock:
+                self._armed.update(fresh)
 
     def _deny(self, change: Change, before: datetime) -> None:
         assert self.on_removed is not None

@@ -17,13 +17,13 @@ import logging
 import re
 import threading
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from bridge.errors import BridgeError, SinkError
-from bridge.model import AccountAssignment, Change, GroupMembership
+from bridge.model import AccountAssignment, Binding, Change, GroupMembership
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,13 @@ class DenialSink(Protocol):
 
 @dataclass(frozen=True)
 class Denial:
+    """Deny the user's sessions issued before `revoked_at`; from `effective_at` on when given
+    (an *armed* denial, written before the grant's end so that it is in force at that second),
+    else at once."""
+
     ic_user_id: str
     revoked_at: datetime
+    effective_at: datetime | None = None
 
 
 @dataclass
@@ -121,18 +126,18 @@ def _parse_iso(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def deny_statement(user_ids: Sequence[str], before: datetime, sid: str) -> dict[str, Any]:
+def deny_statement(
+    user_ids: Sequence[str], before: datetime, sid: str, effective_at: datetime | None = None
+) -> dict[str, Any]:
     users: str | list[str] = user_ids[0] if len(user_ids) == 1 else sorted(user_ids)
-    return {
-        "Sid": sid,
-        "Effect": "Deny",
-        "Action": "*",
-        "Resource": "*",
-        "Condition": {
-            "StringEquals": {"identitystore:userId": users},
-            "DateLessThan": {"aws:TokenIssueTime": _iso(before)},
-        },
+    condition: dict[str, Any] = {
+        "StringEquals": {"identitystore:userId": users},
+        "DateLessThan": {"aws:TokenIssueTime": _iso(before)},
     }
+    if effective_at is not None:
+        # Rounded up like the bound: never in force before the grant's end.
+        condition["DateGreaterThanEquals"] = {"aws:CurrentTime": _iso(effective_at)}
+    return {"Sid": sid, "Effect": "Deny", "Action": "*", "Resource": "*", "Condition": condition}
 
 
 def _ours(stmt: Any) -> bool:
@@ -143,7 +148,9 @@ def _denials_in(stmt: dict[str, Any]) -> list[Denial]:
     cond = stmt.get("Condition", {})
     users = cond.get("StringEquals", {}).get("identitystore:userId", [])
     before = _parse_iso(cond.get("DateLessThan", {}).get("aws:TokenIssueTime"))
-    return [Denial(u, before) for u in ([users] if isinstance(users, str) else users)]
+    start = cond.get("DateGreaterThanEquals", {}).get("aws:CurrentTime")
+    effective = _parse_iso(start) if start else None
+    return [Denial(u, before, effective) for u in ([users] if isinstance(users, str) else users)]
 
 
 def merge_denials(
@@ -152,27 +159,48 @@ def merge_denials(
     now: datetime,
     session_duration: timedelta,
     limit: int = POLICY_LIMIT,
+    disarm: Iterable[str] = (),
 ) -> Merge:
-    """The inline policy with `new` denials merged in and stale ones pruned."""
+    """The inline policy with `new` denials merged in, `disarm`'s armed denials withdrawn, and
+    stale ones pruned.
+
+    A user has at most one denial in force (the latest bound wins) and one armed for a grant's
+    end still to come (a newer arming replaces it: the end moved)."""
     policy: dict[str, Any] = json.loads(document) if document.strip() else {}
     statements = policy.get("Statement", [])
     if isinstance(statements, dict):
         statements = [statements]
     foreign = [s for s in statements if not _ours(s)]
-    current: dict[str, datetime] = {}
+    in_force: dict[str, datetime] = {}
+    armed: dict[str, tuple[datetime, datetime]] = {}  # user -> (bound, in force from)
+
+    def take(d: Denial) -> bool:
+        if d.effective_at is not None and d.effective_at > now:
+            if armed.get(d.ic_user_id) == (d.revoked_at, d.effective_at):
+                return False
+            armed[d.ic_user_id] = (d.revoked_at, d.effective_at)
+            return True
+        # An armed denial whose moment has come is simply in force.
+        if d.revoked_at <= in_force.get(d.ic_user_id, datetime.min.replace(tzinfo=UTC)):
+            return False
+        in_force[d.ic_user_id] = d.revoked_at
+        return True
+
     for stmt in statements:
         if _ours(stmt):
             for d in _denials_in(stmt):
-                current[d.ic_user_id] = max(current.get(d.ic_user_id, d.revoked_at), d.revoked_at)
+                take(d)
     out = Merge(document)
     for d in new:
-        if d.revoked_at > current.get(d.ic_user_id, datetime.min.replace(tzinfo=UTC)):
-            current[d.ic_user_id] = d.revoked_at
+        if take(d):
             out.added.append(d.ic_user_id)
+    for user in disarm:
+        if armed.pop(user, None) is not None:
+            out.pruned.append(user)
     # A session issued before the revocation is dead once the session duration has passed.
-    for user, at in list(current.items()):
+    for user, at in list(in_force.items()):
         if at + session_duration <= now:
-            del current[user]
+            del in_force[user]
             out.pruned.append(user)
     if not out.changed:
         return out
@@ -185,18 +213,23 @@ def merge_denials(
         }
         return json.dumps(body, separators=(",", ":"))
 
-    ours = [deny_statement([u], at, _sid(u)) for u, at in sorted(current.items())]
-    candidate = render(ours)
-    if policy_size(candidate) > limit and current:
-        # One statement for all: denies a little more (sessions issued between a user's own
-        # revocation and the latest one), never less.
+    pending = [
+        deny_statement([u], before, _sid(u) + "Armed", start)
+        for u, (before, start) in sorted(armed.items())
+    ]
+    ours = [deny_statement([u], at, _sid(u)) for u, at in sorted(in_force.items())]
+    candidate = render(ours + pending)
+    if policy_size(candidate) > limit and in_force:
+        # One statement for all in force: denies a little more (sessions issued between a
+        # user's own revocation and the latest one), never less. Armed denials stay apart:
+        # merged, they would take effect at the earliest end.
         out.coalesced = True
-        latest = max(current.values())
-        candidate = render([deny_statement(sorted(current), latest, COALESCED_SID)])
+        latest = max(in_force.values())
+        candidate = render([deny_statement(sorted(in_force), latest, COALESCED_SID), *pending])
     if policy_size(candidate) > limit:
         out.overflow = True
         return out
-    if not foreign and not ours:
+    if not foreign and not ours and not pending:
         candidate = ""
     out.document = candidate
     return out
@@ -222,8 +255,9 @@ class DenialLedger(Protocol):
 
 @dataclass
 class _Pending:
-    users: dict[str, set[str]]
-    at: datetime
+    users: dict[str, set[str]]  # user -> accounts to provision
+    denials: list[Denial]
+    disarm: set[str] = field(default_factory=set)
     ok: bool = False
     error: BridgeError | None = None
 
@@ -294,26 +328,28 @@ class Revoker:
         self._policy_locks: dict[str, threading.Lock] = {}
         self._pending: dict[str, list[_Pending]] = defaultdict(list)
 
-    def affected(self, changes: Iterable[Change]) -> dict[str, dict[str, set[str]]]:
-        """permission set ARN -> user id -> accounts where that user lost access."""
+    def _pairs(self, binding: Binding) -> list[AccountAssignment]:
+        """The account/permission-set pairs through which a binding gives access."""
+        target = binding.target
+        if isinstance(target, AccountAssignment):
+            return [target]
+        if isinstance(target, GroupMembership):
+            return self.group_assignments(target.group_id)
+        return []
+
+    def affected(self, bindings: Iterable[Binding]) -> dict[str, dict[str, set[str]]]:
+        """permission set ARN -> user id -> accounts where that user holds access through
+        these bindings."""
         out: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-        for c in changes:
-            if c.op != "remove":
-                continue
-            target = c.binding.target
-            pairs = (
-                [target]
-                if isinstance(target, AccountAssignment)
-                else self.group_assignments(target.group_id)
-                if isinstance(target, GroupMembership)
-                else []
-            )
-            for a in pairs:
-                out[a.permission_set_arn][c.binding.ic_user_id].add(a.account_id)
+        for b in bindings:
+            for a in self._pairs(b):
+                out[a.permission_set_arn][b.ic_user_id].add(a.account_id)
         return out
 
-    def _targets(self, changes: Iterable[Change]) -> list[tuple[PolicyTarget, dict[str, set[str]]]]:
-        affected = self.affected(changes)
+    def _targets(
+        self, bindings: Iterable[Binding]
+    ) -> list[tuple[PolicyTarget, dict[str, set[str]]]]:
+        affected = self.affected(bindings)
         if self.scp is not None:
             merged: dict[str, set[str]] = defaultdict(set)
             for users in affected.values():
@@ -323,20 +359,61 @@ class Revoker:
         return [(InlinePolicyTarget(self.sink, ps), users) for ps, users in affected.items()]
 
     def deny(self, changes: Sequence[Change], at: datetime) -> DenialReport:
+        """Deny, at once, the sessions the removed users got before `at`."""
+        removed = {c.binding for c in changes if c.op == "remove"}
         report = DenialReport()
-        for target, users in self._targets(changes):
-            status, detail = "provisioned", None
-            try:
-                if not self._deny_on(target, users, at, report):
-                    status, detail = "overflow", report.problems[-1]
-            except BridgeError as exc:
-                status, detail = "failed", str(exc)
-                report.problems.append(f"denial on {target.name} failed: {exc}")
-                log.error("session denial on %s failed: %s", target.name, exc)
-            if self.ledger is not None:
-                done = self.clock() if status == "provisioned" else None
-                self.ledger.record_denials(at, target.name, users, status, done, detail)
+        for target, users in self._targets(removed):
+            self._write(target, _Pending(users, [Denial(u, at) for u in users]), at, report)
         return report
+
+    def arm(
+        self, armed: Mapping[Binding, tuple[datetime, datetime]], disarmed: Iterable[Binding] = ()
+    ) -> DenialReport:
+        """Write denials ahead of grants' ends, each in force from its end (`armed`: binding ->
+        (bound, end)), so that older sessions stop at that second without waiting for a write
+        and a provisioning after it; withdraw those of `disarmed` (the grant was extended,
+        ended early, or is no longer held)."""
+        report = DenialReport()
+        withdrawn = set(disarmed) - armed.keys()
+        by_target: dict[str, tuple[PolicyTarget, _Pending]] = {}
+        for kind, bindings in (("arm", armed.keys()), ("disarm", withdrawn)):
+            for target, users in self._targets(bindings):
+                _, entry = by_target.setdefault(target.name, (target, _Pending({}, [])))
+                for user, accounts in users.items():
+                    entry.users.setdefault(user, set()).update(accounts)
+                    if kind == "disarm":
+                        entry.disarm.add(user)
+                for b, (before, end) in armed.items():
+                    if kind == "arm" and b.ic_user_id in users:
+                        entry.denials.append(Denial(b.ic_user_id, before, end))
+        for target, entry in by_target.values():
+            at = max((d.revoked_at for d in entry.denials), default=self.clock())
+            self._write(target, entry, at, report)
+        return report
+
+    def _write(
+        self, target: PolicyTarget, entry: _Pending, at: datetime, report: DenialReport
+    ) -> None:
+        status, detail = "provisioned", None
+        try:
+            if not self._deny_on(target, entry, report):
+                status, detail = "overflow", report.problems[-1]
+        except BridgeError as exc:
+            status, detail = "failed", str(exc)
+            report.problems.append(f"denial on {target.name} failed: {exc}")
+            log.error("session denial on %s failed: %s", target.name, exc)
+        if self.ledger is None:
+            return
+        done = self.clock() if status == "provisioned" else None
+        by_time: dict[tuple[datetime, datetime | None], dict[str, set[str]]] = defaultdict(dict)
+        for d in entry.denials:
+            by_time[(d.revoked_at, d.effective_at)][d.ic_user_id] = entry.users[d.ic_user_id]
+        for (before, effective), users in sorted(by_time.items(), key=lambda kv: kv[0][0]):
+            note = f"armed: in force from {_iso(effective)}" if effective else None
+            self.ledger.record_denials(before, target.name, users, status, done, detail or note)
+        if entry.disarm and status == "provisioned":
+            gone = {u: entry.users[u] for u in entry.disarm}
+            self.ledger.record_denials(at, target.name, gone, "disarmed", done, None)
 
     def prune(self, permission_sets: Iterable[str], now: datetime) -> DenialReport:
         """Drop statements no live session can match any more (keeps the policy small)."""
@@ -348,18 +425,21 @@ class Revoker:
         )
         for target in targets:
             try:
-                self._deny_on(target, {}, now, report)
+                self._deny_on(target, _Pending({}, []), report, now)
             except BridgeError as exc:
                 report.problems.append(f"pruning {target.name} failed: {exc}")
         return report
 
     def _deny_on(
-        self, target: PolicyTarget, users: dict[str, set[str]], at: datetime, report: DenialReport
+        self,
+        target: PolicyTarget,
+        mine: _Pending,
+        report: DenialReport,
+        now: datetime | None = None,
     ) -> bool:
         """False when the policy is full and nothing could be written."""
         # Read-merge-write of one policy: concurrent expiry cycles must not lose each other's
         # statements.
-        mine = _Pending(users, at)
         with self._guard:
             lock = self._policy_locks.setdefault(target.name, threading.Lock())
             self._pending[target.name].append(mine)
@@ -372,12 +452,14 @@ class Revoker:
             if batch:
                 merged: dict[str, set[str]] = defaultdict(set)
                 denials: list[Denial] = []
+                disarm: set[str] = set()
                 for entry in batch:
                     for user, accounts in entry.users.items():
                         merged[user] |= accounts
-                        denials.append(Denial(user, entry.at))
+                    denials.extend(entry.denials)
+                    disarm |= entry.disarm
                 try:
-                    ok = self._merge_into(target, merged, denials, report)
+                    ok = self._merge_into(target, merged, denials, disarm, report, now)
                 except BridgeError as exc:
                     for entry in batch:
                         entry.error = exc
@@ -395,12 +477,16 @@ class Revoker:
         target: PolicyTarget,
         users: dict[str, set[str]],
         denials: list[Denial],
+        disarm: set[str],
         report: DenialReport,
+        now: datetime | None = None,
     ) -> bool:
         duration = target.session_duration()
-        now = max((d.revoked_at for d in denials), default=self.clock())
+        now = now or self.clock()
         try:
-            merged = merge_denials(target.read(), denials, now, duration, target.limit)
+            merged = merge_denials(
+                target.read(), denials, now, duration, target.limit, disarm=disarm
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise SinkError(
                 f"policy {target.name} is not valid JSON: {exc}", temporary=False

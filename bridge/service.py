@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from bridge.health import run_health
 from bridge.http import HealthServer
 from bridge.leader import Election, election_for, replica_name
 from bridge.metrics import BridgeMetrics, live_grant_count, revocation_latencies
-from bridge.reconcile import CycleResult
+from bridge.reconcile import ARM_LEAD, CycleResult
 from bridge.timers import SchedulerTimers, Timers
 from bridge.wiring import Bridge, build
 
@@ -64,6 +65,7 @@ class Service:
             return None
         self._after(result)
         self.schedule_expiries()
+        self.arm()  # an extension or early end seen by this poll moves or withdraws an armed denial
         now = self.bridge.clock.now()
         if result.deferred or any(
             c.not_after is not None and c.not_after <= now for c in result.applied if c.op == "add"
@@ -87,6 +89,14 @@ class Service:
             when = self.bridge.clock.now() + RETRY_AFTER
             self.timers.set(f"retry@{when.isoformat()}", when, self.expire)
         return result
+
+    def arm(self) -> None:
+        if not self.is_leader:
+            return
+        try:
+            self.bridge.reconciler.arm()
+        except BridgeError as exc:
+            log.error("arming session denials failed: %s", exc)
 
     def _after(self, result: CycleResult) -> None:
         self.last_result = result
@@ -119,16 +129,22 @@ class Service:
         }
 
     def schedule_expiries(self) -> None:
-        """One timer per distinct end time in the ledger. An extension moves a grant's end: its
-        old timer is cancelled unless another grant still ends then."""
-        wanted = {f"expire@{t.isoformat()}": t for t in self.bridge.ledger.next_expiries()}
+        """Two timers per distinct end time in the ledger: the expiry at the end, and the arming
+        of its session denials ARM_LEAD before it. An extension moves a grant's end: its old
+        timers are cancelled unless another grant still ends then."""
+        ends = self.bridge.ledger.next_expiries()
+        wanted: dict[str, tuple[datetime, Callable[[], object]]] = {
+            f"expire@{t.isoformat()}": (t, self.expire) for t in ends
+        }
+        if self.bridge.reconciler.on_arm is not None:
+            wanted |= {f"arm@{t.isoformat()}": (t - ARM_LEAD, self.arm) for t in ends}
         pending = self.timers.pending()
         for job_id in pending:
-            if job_id.startswith("expire@") and job_id not in wanted:
+            if job_id.startswith(("expire@", "arm@")) and job_id not in wanted:
                 self.timers.cancel(job_id)
-        for job_id, when in wanted.items():
+        for job_id, (when, fn) in wanted.items():
             if job_id not in pending:
-                self.timers.set(job_id, when, self.expire)
+                self.timers.set(job_id, when, fn)
 
     # -- lifecycle -----------------------------------------------------------------------
 

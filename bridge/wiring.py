@@ -54,6 +54,7 @@ def build(config: Config, clock: Clock | None = None) -> Bridge:
             )
         revoker = Revoker(ic, ic.group_assignments, ledger, clock.now, scp)
         reconciler.on_removed = revoker.deny
+        reconciler.on_arm = revoker.arm
     return Bridge(config, source, ic, ledger, clock, reconciler, revoker)
 
 

@@ -2,7 +2,8 @@
 
 Only what the bridge's session denial (DESIGN section 5) relies on is evaluated: Deny
 statements whose Action matches (with `*` wildcards) and whose every condition holds, among
-`StringEquals` on `identitystore:userId` and `DateLessThan` on `aws:TokenIssueTime`. A statement
+`StringEquals` on `identitystore:userId`, `DateLessThan` on `aws:TokenIssueTime` and
+`DateGreaterThanEquals` on `aws:CurrentTime` (the moment of the call). A statement
 with any other condition is taken not to apply, since the simulator cannot judge it. Allow
 statements are not evaluated: a session is allowed unless denied or past its duration.
 """
@@ -34,16 +35,22 @@ def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def _condition_holds(operator: str, key: str, expected: Any, session: Session) -> bool:
+def _condition_holds(
+    operator: str, key: str, expected: Any, session: Session, now: datetime
+) -> bool:
     key = key.lower()
     if operator == "StringEquals" and key == "identitystore:userid":
         return session.user_id in _as_list(expected)
     if operator == "DateLessThan" and key == "aws:tokenissuetime":
         return any(session.issued_at < _parse_time(str(v)) for v in _as_list(expected))
+    if operator == "DateGreaterThanEquals" and key == "aws:currenttime":
+        return any(now >= _parse_time(str(v)) for v in _as_list(expected))
     return False
 
 
-def _statement_denies(statement: dict[str, Any], session: Session, action: str) -> bool:
+def _statement_denies(
+    statement: dict[str, Any], session: Session, action: str, now: datetime
+) -> bool:
     if statement.get("Effect") != "Deny":
         return False
     patterns = _as_list(statement.get("Action", []))
@@ -51,21 +58,21 @@ def _statement_denies(statement: dict[str, Any], session: Session, action: str) 
         return False
     conditions: dict[str, dict[str, Any]] = statement.get("Condition", {})
     return all(
-        _condition_holds(operator, key, expected, session)
+        _condition_holds(operator, key, expected, session, now)
         for operator, pairs in conditions.items()
         for key, expected in pairs.items()
     )
 
 
-def denied_by(policy: str, session: Session, action: str) -> bool:
-    """Whether the inline policy document denies `action` to `session`."""
+def denied_by(policy: str, session: Session, action: str, now: datetime) -> bool:
+    """Whether the inline policy document denies `action` to `session` at `now`."""
     if not policy.strip():
         return False
     statements = _as_list(json.loads(policy).get("Statement", []))
-    return any(_statement_denies(s, session, action) for s in statements)
+    return any(_statement_denies(s, session, action, now) for s in statements)
 
 
 def is_allowed(policy: str, session: Session, action: str, now: datetime) -> bool:
     if now >= session.issued_at + session.duration:
         return False
-    return not denied_by(policy, session, action)
+    return not denied_by(policy, session, action, now)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +18,9 @@ from typing import TextIO
 from sqlalchemy import func, select
 
 from bridge.health import State, run_health
+from bridge.reconcile import ARM_SLACK
 from bridge.report import write_report_file
+from bridge.revoke import RemovalTimes
 from bridge.sandbox.world import ACCOUNT_PROD, World, running_world
 from bridge.schema import findings, grants
 from bridge.service import Service
@@ -63,6 +66,14 @@ def wait_for(pred: Callable[[], bool], timeout: float, step: float = 0.1) -> flo
         if time.monotonic() - start > timeout:
             return None
         time.sleep(step)
+
+
+def _first_denial(is_allowed: Callable[[str], bool], session: str, limit: float = 60) -> datetime:
+    """When the session was first refused, looked at every 50 ms."""
+    stop = time.monotonic() + limit
+    while is_allowed(session) and time.monotonic() < stop:
+        time.sleep(0.05)
+    return datetime.now(UTC)
 
 
 def _until(when: datetime) -> None:
@@ -186,12 +197,18 @@ class Story:
         tl.say(f"alice starts an AWS session (valid {lifetime} by itself)")
         w.graph.outage()
         tl.say("Graph goes down (every call answers 503)")
+        # Watched from before the end: the denial is armed ahead of it, in force at its second.
+        denied: list[datetime] = []
+        watcher = threading.Thread(
+            target=lambda: denied.append(_first_denial(aws.is_allowed, old)), daemon=True
+        )
+        watcher.start()
         self.expect_gone_at_end("alice", "prod-admin", lambda: self.no_access("alice"))
-        took = wait_for(lambda: not aws.is_allowed(old), EXPIRY_BUDGET + 3)
+        watcher.join(EXPIRY_BUDGET + 3)
         end = self.end_of("alice", "prod-admin")
-        after = (datetime.now(UTC) - end).total_seconds()
+        after = (denied[0] - end).total_seconds() if denied else float("inf")
         tl.expect(
-            took is not None and after <= EXPIRY_BUDGET + 1,
+            bool(denied) and after <= EXPIRY_BUDGET,
             f"alice's session from before the end is denied {after:.1f}s after the end "
             f"(without the bridge: valid for another "
             f"{_whole(aws.session(old).issued_at + lifetime - datetime.now(UTC))})",
@@ -199,7 +216,12 @@ class Story:
         w.graph.restore()
         tl.say("Graph is back")
         self.activate("alice", "prod-admin", 60, "INC-4712 follow-up")
-        self.expect_access("alice")
+        # Re-activated seconds after the end: the new access waits until the bound of the
+        # denial armed for that end has passed, or its fresh sessions would be denied too.
+        hold = (RemovalTimes.DEFAULT + ARM_SLACK).total_seconds() + 1
+        self.expect_access(
+            "alice", "access again (after the old denial's bound)", ACCESS_BUDGET + hold
+        )
         fresh = aws.issue_session(
             w.ic_users["alice"], w.permission_set_arn, ACCOUNT_PROD, datetime.now(UTC)
         )

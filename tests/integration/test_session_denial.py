@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from bridge.config import config_from_dict
+from bridge.reconcile import ARM_SLACK
+from bridge.revoke import RemovalTimes, denial_bound
 from bridge.sandbox.world import ACCOUNT_PROD, World, running_world
 from bridge.wiring import Bridge, build
 
@@ -112,3 +114,31 @@ def test_scp_mechanism_denies_without_reprovisioning(world: World, tmp_path: Pat
     cycle_after(world, bridge, "carol", "deactivate")
     assert not world.aws.is_allowed(old)
     assert world.aws.calls["ProvisionPermissionSet"] == provisions
+
+
+def test_an_armed_denial_stops_older_sessions_at_the_end_with_the_bridge_gone(
+    world: World, tmp_path: Path
+) -> None:
+    bridge = bridge_for(world, tmp_path)
+    actor = world.graph.actor()
+    alice = world.ic_users["alice"]
+    actor.activate(
+        world.entra_users["alice"], world.entra_groups["prod-admin"], timedelta(seconds=4), "work"
+    )
+    bridge.reconciler.cycle()
+    end = bridge.ledger.next_expiries()[0]
+    session = world.aws.issue_session(
+        alice, world.permission_set_arn, ACCOUNT_PROD, datetime.now(UTC)
+    )
+
+    bridge.reconciler.arm()  # within the lead of the end: written and provisioned now
+    bridge.close()  # and nothing more from the bridge: no expiry job, no write after the end
+
+    assert world.aws.is_allowed(session, now=datetime.now(UTC))
+    in_force = denial_bound(end)
+    assert world.aws.is_allowed(session, now=in_force - timedelta(milliseconds=1))
+    assert not world.aws.is_allowed(session, now=in_force)
+    # Sessions issued from the armed bound on (a later activation's) are not caught.
+    bound = denial_bound(end + RemovalTimes.DEFAULT + ARM_SLACK)
+    fresh = world.aws.issue_session(alice, world.permission_set_arn, ACCOUNT_PROD, bound)
+    assert world.aws.is_allowed(fresh, now=bound + timedelta(minutes=1))

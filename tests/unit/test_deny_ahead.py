@@ -5,11 +5,14 @@ back before the bound waits for it (or the new sessions would be denied)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
-from bridge.model import Change, Target
+from bridge.model import Binding, Change, Target
 from bridge.ports import FakeClock
+from bridge.reconcile import ARM_LEAD, ARM_SLACK
 from bridge.revoke import RemovalTimes, denial_bound
 from tests.fakes import FakeIdentityCenter
 from tests.unit.test_cycle import make
@@ -114,3 +117,100 @@ def test_the_bound_follows_how_long_removals_have_been_taking() -> None:
     for _ in range(5):
         times.record("AccountAssignment", timedelta(seconds=60))
     assert times.margin("AccountAssignment") == RemovalTimes.CEILING
+
+
+# -- arming: a grant's denial written before its end, in force from it ---------------------------
+
+
+class ArmRecorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[dict[Binding, tuple[datetime, datetime]], list[Binding]]] = []
+        self.failing = False
+
+    def __call__(
+        self, armed: Mapping[Binding, tuple[datetime, datetime]], disarmed: list[Binding]
+    ) -> SimpleNamespace:
+        self.calls.append((dict(armed), list(disarmed)))
+        return SimpleNamespace(problems=["throttled"] if self.failing else [])
+
+
+def arming(tmp_path: Path):  # type: ignore[no-untyped-def]
+    pim, ic, clock, ledger, rec = make(tmp_path)
+    recorder = ArmRecorder()
+    rec.on_arm = recorder
+    end = T0 + timedelta(minutes=5)
+    pim.activate("eg-1", "alice@x", T0, end, instance="first")
+    rec.cycle()
+    return pim, clock, rec, recorder, end
+
+
+GROUP = Binding(ALICE, "group:gid-AWS-Admin")
+
+
+def test_a_grant_is_armed_within_the_lead_of_its_end_and_only_once(tmp_path: Path) -> None:
+    pim, clock, rec, recorder, end = arming(tmp_path)
+    rec.arm()
+    assert recorder.calls == []  # five minutes out: nothing yet
+
+    clock.set(end - ARM_LEAD)
+    rec.arm()
+    rec.arm()
+
+    bound = end + RemovalTimes.DEFAULT + ARM_SLACK
+    assert recorder.calls == [({GROUP: (bound, end)}, [])]
+
+
+def test_an_extension_withdraws_the_armed_denial_and_arms_the_new_end_in_time(
+    tmp_path: Path,
+) -> None:
+    pim, clock, rec, recorder, end = arming(tmp_path)
+    clock.set(end - ARM_LEAD)
+    rec.arm()
+    later = end + timedelta(minutes=10)
+    pim.deactivate("first")
+    pim.activate("eg-1", "alice@x", T0, later, instance="extended")
+    rec.cycle()
+
+    rec.arm()
+    assert recorder.calls[-1] == ({}, [GROUP])
+    clock.set(later - timedelta(seconds=10))
+    rec.arm()
+    assert recorder.calls[-1] == ({GROUP: (later + RemovalTimes.DEFAULT + ARM_SLACK, later)}, [])
+
+
+def test_an_early_deactivation_withdraws_the_armed_denial(tmp_path: Path) -> None:
+    pim, clock, rec, recorder, end = arming(tmp_path)
+    clock.set(end - ARM_LEAD)
+    rec.arm()
+    pim.deactivate("first")
+    rec.cycle()
+
+    rec.arm()
+
+    assert recorder.calls[-1] == ({}, [GROUP])
+
+
+def test_an_arming_that_failed_is_tried_again(tmp_path: Path) -> None:
+    pim, clock, rec, recorder, end = arming(tmp_path)
+    clock.set(end - ARM_LEAD)
+    recorder.failing = True
+    rec.arm()
+    recorder.failing = False
+    rec.arm()
+    rec.arm()
+
+    assert len(recorder.calls) == 2 and recorder.calls[0] == recorder.calls[1]
+
+
+def test_the_expiry_keeps_the_armed_bound(tmp_path: Path) -> None:
+    pim, clock, rec, recorder, end = arming(tmp_path)
+    denials: list[datetime] = []
+    rec.on_removed = lambda changes, before: denials.append(before)
+    clock.set(end - ARM_LEAD)
+    rec.arm()
+    clock.set(end)
+
+    rec.expire()
+
+    # The denial written at the end asks for no more than the armed one gave: nothing to write.
+    assert denials == [end + RemovalTimes.DEFAULT + ARM_SLACK]

@@ -78,3 +78,54 @@ def test_overflow_writes_nothing_and_says_so() -> None:
     m = merge_denials(json.dumps(FOREIGN), [Denial(u, NOW) for u in users], NOW, HOUR)
     assert m.overflow
     assert m.document == json.dumps(FOREIGN)
+
+
+# -- armed denials: written before a grant's end, in force from it ------------------------------
+
+END = NOW + timedelta(seconds=30)
+BOUND = END + timedelta(seconds=5)
+
+
+def test_an_armed_denial_takes_effect_at_the_end_not_before() -> None:
+    m = merge_denials("", [Denial("u-1", BOUND, END)], NOW, HOUR)
+    [stmt] = statements(m.document)
+    assert stmt["Condition"] == {
+        "StringEquals": {"identitystore:userId": "u-1"},
+        "DateLessThan": {"aws:TokenIssueTime": "2026-11-24T12:00:35Z"},
+        "DateGreaterThanEquals": {"aws:CurrentTime": "2026-11-24T12:00:30Z"},
+    }
+    # Armed again for the same end: nothing to write.
+    assert not merge_denials(m.document, [Denial("u-1", BOUND, END)], NOW, HOUR).changed
+
+
+def test_an_extension_replaces_the_armed_denial_and_disarming_withdraws_it() -> None:
+    armed = merge_denials(json.dumps(FOREIGN), [Denial("u-1", BOUND, END)], NOW, HOUR).document
+    later = END + timedelta(minutes=10)
+    moved = merge_denials(armed, [Denial("u-1", later + timedelta(seconds=5), later)], NOW, HOUR)
+    [ours] = statements(moved.document)[2:]
+    assert ours["Condition"]["DateGreaterThanEquals"] == {"aws:CurrentTime": "2026-11-24T12:10:30Z"}
+
+    withdrawn = merge_denials(moved.document, [], NOW, HOUR, disarm=["u-1"])
+    assert withdrawn.pruned == ["u-1"]
+    assert statements(withdrawn.document) == FOREIGN["Statement"]
+
+
+def test_once_its_end_has_come_an_armed_denial_is_in_force_and_covers_the_expiry() -> None:
+    armed = merge_denials("", [Denial("u-1", BOUND, END)], NOW, HOUR).document
+    # The expiry's own denial, bounded by when its removal started plus the expected removal
+    # time, falls within the armed bound: no second write at the end.
+    at_end = merge_denials(armed, [Denial("u-1", END + timedelta(seconds=3))], END, HOUR)
+    assert not at_end.changed
+    # Disarming after the end withdraws nothing: the denial is in force.
+    assert not merge_denials(armed, [], END, HOUR, disarm=["u-1"]).changed
+
+
+def test_armed_denials_are_never_coalesced_with_those_in_force() -> None:
+    users = [f"9067b6a4d0-{i:08d}-aaaa-bbbb-cccccccccccc" for i in range(60)]
+    denials = [Denial(u, NOW) for u in users] + [Denial("u-armed", BOUND, END)]
+    m = merge_denials(json.dumps(FOREIGN), denials, NOW, HOUR, limit=4000)
+    assert m.coalesced and not m.overflow
+    [armed] = [
+        s for s in statements(m.document) if "DateGreaterThanEquals" in s.get("Condition", {})
+    ]
+    assert armed["Condition"]["StringEquals"]["identitystore:userId"] == "u-armed"
