@@ -196,6 +196,8 @@ ArmHook = Callable[[Mapping[Binding, tuple[datetime, datetime]], list[Binding]],
 # enough for the write and the provisioning to finish first, even when a burst of ends shares
 # the instance's 20 calls/s; short enough that few extensions arrive after it.
 ARM_LEAD = timedelta(seconds=30)
+# How often the service arms (besides after every poll).
+ARM_TICK = timedelta(seconds=10)
 # An armed denial's bound lies this much past the end plus the expected removal time, so the
 # expiry's own denial (bound: when it started, plus the expected removal time) needs no write.
 ARM_SLACK = timedelta(seconds=1)
@@ -609,8 +611,8 @@ class Reconciler:
     def arm(self) -> None:
         """Arm the denials of held bindings whose grants end within ARM_LEAD, each in force from
         its end; withdraw those armed for an end that no longer comes (extended beyond the lead,
-        ended early, or no longer held). Level-triggered: run after every poll and at each
-        end minus the lead; what is already armed for the same end is not written again."""
+        ended early, or no longer held). Level-triggered: run after every poll and every
+        ARM_TICK; what is already armed for the same end is not written again."""
         if self.on_arm is None:
             return
         with self._arm_lock:

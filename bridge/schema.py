@@ -110,7 +110,8 @@ denials = Table(
     Column("ic_user_id", String(100), nullable=False),
     Column("permission_set_arn", String(300), nullable=False),
     Column("accounts", JSON, nullable=False),
-    # 'provisioned' once every account's provisioning SUCCEEDED; 'failed' or 'overflow' else.
+    # 'provisioned' once every account's provisioning SUCCEEDED; 'failed' or 'overflow' else;
+    # 'disarmed' when a denial armed ahead of an end was withdrawn (extended, ended early).
     Column("status", String(16), nullable=False),
     Column("detail", Text, nullable=True),
     Column("done_at", DateTime(timezone=True), nullable=True),

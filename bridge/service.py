@@ -7,7 +7,6 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +18,7 @@ from bridge.health import run_health
 from bridge.http import HealthServer
 from bridge.leader import Election, election_for, replica_name
 from bridge.metrics import BridgeMetrics, live_grant_count, revocation_latencies
-from bridge.reconcile import ARM_LEAD, CycleResult
+from bridge.reconcile import ARM_TICK, CycleResult
 from bridge.timers import SchedulerTimers, Timers
 from bridge.wiring import Bridge, build
 
@@ -129,22 +128,16 @@ class Service:
         }
 
     def schedule_expiries(self) -> None:
-        """Two timers per distinct end time in the ledger: the expiry at the end, and the arming
-        of its session denials ARM_LEAD before it. An extension moves a grant's end: its old
-        timers are cancelled unless another grant still ends then."""
-        ends = self.bridge.ledger.next_expiries()
-        wanted: dict[str, tuple[datetime, Callable[[], object]]] = {
-            f"expire@{t.isoformat()}": (t, self.expire) for t in ends
-        }
-        if self.bridge.reconciler.on_arm is not None:
-            wanted |= {f"arm@{t.isoformat()}": (t - ARM_LEAD, self.arm) for t in ends}
+        """One timer per distinct end time in the ledger. An extension moves a grant's end: its
+        old timer is cancelled unless another grant still ends then."""
+        wanted = {f"expire@{t.isoformat()}": t for t in self.bridge.ledger.next_expiries()}
         pending = self.timers.pending()
         for job_id in pending:
-            if job_id.startswith(("expire@", "arm@")) and job_id not in wanted:
+            if job_id.startswith("expire@") and job_id not in wanted:
                 self.timers.cancel(job_id)
-        for job_id, (when, fn) in wanted.items():
+        for job_id, when in wanted.items():
             if job_id not in pending:
-                self.timers.set(job_id, when, fn)
+                self.timers.set(job_id, when, self.expire)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -200,6 +193,13 @@ class Service:
             kwargs={"live": True},
             **interval,
         )
+        if b.reconciler.on_arm is not None:
+            # Every end is armed at least ARM_LEAD - ARM_TICK ahead, and the ends coming into
+            # reach in one tick share one write and one provisioning: a timer per end would
+            # spend a write on each.
+            self.scheduler.add_job(
+                self.arm, "interval", seconds=ARM_TICK.total_seconds(), id="arm", **interval
+            )
         cfg = b.config
         if cfg.scim.provisioning_app_id or cfg.scim.endpoint or cfg.entra.client_id:
             self.scheduler.add_job(

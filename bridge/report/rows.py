@@ -353,6 +353,8 @@ def _denial_for(
     for d in found:
         if d.at < revoked - SKEW or d.at > revoked + DENIAL_WINDOW:
             continue
+        if d.status == "disarmed":  # an armed denial withdrawn: the end it awaited never came
+            continue
         # A group membership gives access through every permission set assigned to the group.
         if ps_arn is not None and (d.permission_set_arn != ps_arn or account not in d.accounts):
             continue
