@@ -653,8 +653,10 @@ class Reconciler:
                 return
             if getattr(report, "problems", None):
                 return  # not recorded as armed: the next run tries again
+            # Armings that found no room are left to the removal, which denies at once.
+            unarmed = getattr(report, "unarmed", set())
             with self._lock:
-                self._armed.update(fresh)
+                self._armed.update({b: v for b, v in fresh.items() if b.ic_user_id not in unarmed})
 
     def _deny(self, change: Change, before: datetime) -> None:
         assert self.on_removed is not None

@@ -94,6 +94,9 @@ class Merge:
     pruned: list[str] = field(default_factory=list)  # user ids whose denial is no longer needed
     coalesced: bool = False
     overflow: bool = False  # even coalesced, the denials do not fit: nothing written
+    # Armed denials left out (or taken out) for want of room: denials in force come first, and
+    # these users are denied when their removal runs instead.
+    unarmed: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -190,10 +193,14 @@ def merge_denials(
         if _ours(stmt):
             for d in _denials_in(stmt):
                 take(d)
+    armed_before = dict(armed)
     out = Merge(document)
+    fired: set[str] = set()
     for d in new:
         if take(d):
             out.added.append(d.ic_user_id)
+            if d.effective_at is None or d.effective_at <= now:
+                fired.add(d.ic_user_id)
     for user in disarm:
         if armed.pop(user, None) is not None:
             out.pruned.append(user)
@@ -213,23 +220,35 @@ def merge_denials(
         }
         return json.dumps(body, separators=(",", ":"))
 
-    pending = [
-        deny_statement([u], before, _sid(u) + "Armed", start)
-        for u, (before, start) in sorted(armed.items())
-    ]
+    # Soonest end first: when room runs out, the armings furthest off give way.
+    waiting = sorted(armed.items(), key=lambda kv: (kv[1][1], kv[0]))
+
+    def pending() -> list[dict[str, Any]]:
+        return [
+            deny_statement([u], before, _sid(u) + "Armed", start) for u, (before, start) in waiting
+        ]
+
     ours = [deny_statement([u], at, _sid(u)) for u, at in sorted(in_force.items())]
-    candidate = render(ours + pending)
-    if policy_size(candidate) > limit and in_force:
+    if policy_size(render(ours)) > limit and in_force:
         # One statement for all in force: denies a little more (sessions issued between a
         # user's own revocation and the latest one), never less. Armed denials stay apart:
         # merged, they would take effect at the earliest end.
         out.coalesced = True
         latest = max(in_force.values())
-        candidate = render([deny_statement(sorted(in_force), latest, COALESCED_SID), *pending])
-    if policy_size(candidate) > limit:
+        ours = [deny_statement(sorted(in_force), latest, COALESCED_SID)]
+    if policy_size(render(ours)) > limit:
         out.overflow = True
         return out
-    if not foreign and not ours and not pending:
+    candidate = render(ours + pending())
+    while policy_size(candidate) > limit:
+        out.unarmed.append(waiting.pop()[0])
+        candidate = render(ours + pending())
+    if out.unarmed:
+        dropped = set(out.unarmed)
+        out.added = [u for u in out.added if u in fired or u not in dropped]
+        if not (out.changed or dropped & armed_before.keys()):
+            return Merge(document, unarmed=out.unarmed)
+    if not foreign and not ours and not waiting:
         candidate = ""
     out.document = candidate
     return out
@@ -239,6 +258,7 @@ def merge_denials(
 class DenialReport:
     written: list[tuple[str, list[str]]] = field(default_factory=list)  # (ps arn, accounts)
     problems: list[str] = field(default_factory=list)
+    unarmed: set[str] = field(default_factory=set)  # armings that did not fit (see Merge)
 
 
 class DenialLedger(Protocol):
@@ -260,6 +280,7 @@ class _Pending:
     disarm: set[str] = field(default_factory=set)
     ok: bool = False
     error: BridgeError | None = None
+    unarmed: set[str] = field(default_factory=set)
 
 
 class PolicyTarget(Protocol):
@@ -404,9 +425,12 @@ class Revoker:
             log.error("session denial on %s failed: %s", target.name, exc)
         if self.ledger is None:
             return
+        report.unarmed |= entry.unarmed
         done = self.clock() if status == "provisioned" else None
         by_time: dict[tuple[datetime, datetime | None], dict[str, set[str]]] = defaultdict(dict)
         for d in entry.denials:
+            if d.effective_at is not None and d.ic_user_id in entry.unarmed:
+                continue
             by_time[(d.revoked_at, d.effective_at)][d.ic_user_id] = entry.users[d.ic_user_id]
         for (before, effective), users in sorted(by_time.items(), key=lambda kv: kv[0][0]):
             note = f"armed: in force from {_iso(effective)}" if effective else None
@@ -459,13 +483,14 @@ class Revoker:
                     denials.extend(entry.denials)
                     disarm |= entry.disarm
                 try:
-                    ok = self._merge_into(target, merged, denials, disarm, report, now)
+                    ok, unarmed = self._merge_into(target, merged, denials, disarm, report, now)
                 except BridgeError as exc:
                     for entry in batch:
                         entry.error = exc
                 else:
                     for entry in batch:
                         entry.ok = ok
+                        entry.unarmed = {d.ic_user_id for d in entry.denials} & unarmed
         if mine.error is not None:
             raise mine.error
         if not mine.ok and not report.problems:
@@ -480,7 +505,7 @@ class Revoker:
         disarm: set[str],
         report: DenialReport,
         now: datetime | None = None,
-    ) -> bool:
+    ) -> tuple[bool, set[str]]:
         duration = target.session_duration()
         now = now or self.clock()
         try:
@@ -496,13 +521,19 @@ class Revoker:
                 f"policy {target.name} is full: {len(users)} denial(s) not written"
             )
             log.error("policy %s is full: session denial NOT written", target.name)
-            return False
+            return False, set()
+        if merged.unarmed:
+            log.info(
+                "policy %s: %d denial(s) not armed for want of room; denied at removal instead",
+                target.name,
+                len(merged.unarmed),
+            )
         if not merged.changed:
-            return True
+            return True, set(merged.unarmed)
         if merged.coalesced:
             log.warning("policy %s near its limit: denials coalesced", target.name)
         target.write(merged.document)
         accounts = sorted({a for accts in users.values() for a in accts})
         target.enforce(accounts)
         report.written.append((target.name, accounts))
-        return True
+        return True, set(merged.unarmed)

@@ -129,3 +129,33 @@ def test_armed_denials_are_never_coalesced_with_those_in_force() -> None:
         s for s in statements(m.document) if "DateGreaterThanEquals" in s.get("Condition", {})
     ]
     assert armed["Condition"]["StringEquals"]["identitystore:userId"] == "u-armed"
+
+
+def test_when_room_runs_out_armings_give_way_to_denials_in_force() -> None:
+    users = [f"9067b6a4d0-{i:08d}-aaaa-bbbb-cccccccccccc" for i in range(8)]
+    soon, later = END, END + timedelta(minutes=1)
+    armed = merge_denials(
+        "",
+        [Denial(users[0], BOUND, soon), Denial(users[1], later + timedelta(seconds=5), later)],
+        NOW,
+        HOUR,
+        limit=1000,
+    )
+    assert armed.unarmed == []
+
+    # Revocations now in force need the room: the arming furthest off goes, never a denial.
+    m = merge_denials(armed.document, [Denial(u, NOW) for u in users[2:]], NOW, HOUR, limit=1000)
+
+    assert not m.overflow and m.unarmed == [users[1]]
+    kept = statements(m.document)
+    assert [s["Sid"] for s in kept if "DateGreaterThanEquals" in s["Condition"]] == [
+        SID_PREFIX + users[0].replace("-", "") + "Armed"
+    ]
+    denied = {
+        u
+        for s in kept
+        if "DateGreaterThanEquals" not in s["Condition"]
+        for u in [s["Condition"]["StringEquals"]["identitystore:userId"]]
+        for u in ([u] if isinstance(u, str) else u)
+    }
+    assert denied == set(users[2:])
