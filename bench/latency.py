@@ -144,7 +144,9 @@ def scp_policy(world: World, mechanism: str) -> dict[str, str]:
         Name="pim-bridge-deny",
         Type="SERVICE_CONTROL_POLICY",
     )
-    return {"scp_policy_id": policy["Policy"]["PolicySummary"]["Id"]}
+    policy_id = policy["Policy"]["PolicySummary"]["Id"]
+    world.aws.scp_policy_id = policy_id  # the sandbox's sessions are judged by it too
+    return {"scp_policy_id": policy_id}
 
 
 def add_people(world: World, n: int) -> list[Person]:
