@@ -349,28 +349,40 @@ class Revoker:
         self._policy_locks: dict[str, threading.Lock] = {}
         self._pending: dict[str, list[_Pending]] = defaultdict(list)
 
-    def _pairs(self, binding: Binding) -> list[AccountAssignment]:
-        """The account/permission-set pairs through which a binding gives access."""
+    def _pairs(
+        self, binding: Binding, groups: dict[str, list[AccountAssignment]]
+    ) -> list[AccountAssignment]:
+        """The account/permission-set pairs through which a binding gives access (`groups`:
+        the group assignments read so far in this call, each group read once)."""
         target = binding.target
         if isinstance(target, AccountAssignment):
             return [target]
         if isinstance(target, GroupMembership):
-            return self.group_assignments(target.group_id)
+            if target.group_id not in groups:
+                groups[target.group_id] = self.group_assignments(target.group_id)
+            return groups[target.group_id]
         return []
 
-    def affected(self, bindings: Iterable[Binding]) -> dict[str, dict[str, set[str]]]:
+    def affected(
+        self,
+        bindings: Iterable[Binding],
+        groups: dict[str, list[AccountAssignment]] | None = None,
+    ) -> dict[str, dict[str, set[str]]]:
         """permission set ARN -> user id -> accounts where that user holds access through
         these bindings."""
+        groups = {} if groups is None else groups
         out: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
         for b in bindings:
-            for a in self._pairs(b):
+            for a in self._pairs(b, groups):
                 out[a.permission_set_arn][b.ic_user_id].add(a.account_id)
         return out
 
     def _targets(
-        self, bindings: Iterable[Binding]
+        self,
+        bindings: Iterable[Binding],
+        groups: dict[str, list[AccountAssignment]] | None = None,
     ) -> list[tuple[PolicyTarget, dict[str, set[str]]]]:
-        affected = self.affected(bindings)
+        affected = self.affected(bindings, groups)
         if self.scp is not None:
             merged: dict[str, set[str]] = defaultdict(set)
             for users in affected.values():
@@ -395,18 +407,30 @@ class Revoker:
         and a provisioning after it; withdraw those of `disarmed` (the grant was extended,
         ended early, or is no longer held)."""
         report = DenialReport()
-        withdrawn = set(disarmed) - armed.keys()
+        groups: dict[str, list[AccountAssignment]] = {}
         by_target: dict[str, tuple[PolicyTarget, _Pending]] = {}
-        for kind, bindings in (("arm", armed.keys()), ("disarm", withdrawn)):
-            for target, users in self._targets(bindings):
-                _, entry = by_target.setdefault(target.name, (target, _Pending({}, [])))
-                for user, accounts in users.items():
-                    entry.users.setdefault(user, set()).update(accounts)
-                    if kind == "disarm":
-                        entry.disarm.add(user)
-                for b, (before, end) in armed.items():
-                    if kind == "arm" and b.ic_user_id in users:
-                        entry.denials.append(Denial(b.ic_user_id, before, end))
+
+        def entry_for(target: PolicyTarget, users: dict[str, set[str]]) -> _Pending:
+            _, entry = by_target.setdefault(target.name, (target, _Pending({}, [])))
+            for user, accounts in users.items():
+                entry.users.setdefault(user, set()).update(accounts)
+            return entry
+
+        # Per policy and user, the latest of the ends: a user keeps access through a permission
+        # set until the last of their bindings that gives it has ended.
+        latest: dict[tuple[str, str], tuple[datetime, datetime]] = {}
+        for b, (before, end) in armed.items():
+            for target, users in self._targets([b], groups):
+                entry_for(target, users)
+                seen = latest.get((target.name, b.ic_user_id), (before, end))
+                latest[(target.name, b.ic_user_id)] = (max(before, seen[0]), max(end, seen[1]))
+        for (name, user), (before, end) in latest.items():
+            by_target[name][1].denials.append(Denial(user, before, end))
+        for target, users in self._targets(set(disarmed) - armed.keys(), groups):
+            # A user armed afresh here through another binding keeps that arming.
+            entry_for(target, users).disarm.update(
+                u for u in users if (target.name, u) not in latest
+            )
         for target, entry in by_target.values():
             at = max((d.revoked_at for d in entry.denials), default=self.clock())
             self._write(target, entry, at, report)

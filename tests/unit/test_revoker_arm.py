@@ -1,0 +1,76 @@
+"""Arming through the Revoker: which permission sets a binding reaches, which end a user's armed
+denial names, and what a withdrawal leaves."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from bridge.model import AccountAssignment, Binding, GroupMembership
+from bridge.revoke import Revoker
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+ADMIN = "arn:aws:sso:::permissionSet/ssoins-1/ps-admin"
+READ = "arn:aws:sso:::permissionSet/ssoins-1/ps-read"
+
+
+class MemorySink:
+    def __init__(self) -> None:
+        self.policies: dict[str, str] = {}
+        self.provisioned: list[tuple[str, str]] = []
+
+    def session_duration(self, permission_set_arn: str) -> timedelta:
+        return timedelta(hours=1)
+
+    def get_inline_policy(self, permission_set_arn: str) -> str:
+        return self.policies.get(permission_set_arn, "")
+
+    def put_inline_policy(self, permission_set_arn: str, document: str) -> None:
+        self.policies[permission_set_arn] = document
+
+    def provision(self, permission_set_arn: str, account_id: str) -> None:
+        self.provisioned.append((permission_set_arn, account_id))
+
+
+def armed_ends(sink: MemorySink, ps: str) -> dict[str, str]:
+    doc = sink.policies.get(ps) or '{"Statement": []}'
+    return {
+        s["Condition"]["StringEquals"]["identitystore:userId"]: s["Condition"][
+            "DateGreaterThanEquals"
+        ]["aws:CurrentTime"]
+        for s in json.loads(doc)["Statement"]
+        if "DateGreaterThanEquals" in s["Condition"]
+    }
+
+
+def test_a_user_reaching_one_permission_set_twice_is_armed_for_the_later_end() -> None:
+    sink = MemorySink()
+    reads: list[str] = []
+
+    def group_assignments(group_id: str) -> list[AccountAssignment]:
+        reads.append(group_id)
+        return [AccountAssignment("111111111111", ADMIN), AccountAssignment("111111111111", READ)]
+
+    revoker = Revoker(sink, group_assignments, clock=lambda: NOW)
+    soon, later = NOW + timedelta(seconds=10), NOW + timedelta(seconds=25)
+    direct = Binding("u-1", AccountAssignment("111111111111", ADMIN).key)
+    via_group = Binding("u-1", GroupMembership("g-1").key)
+    other = Binding("u-2", GroupMembership("g-1").key)
+
+    revoker.arm(
+        {
+            direct: (later + timedelta(seconds=4), later),
+            via_group: (soon + timedelta(seconds=4), soon),
+            other: (soon + timedelta(seconds=4), soon),
+        }
+    )
+
+    # Through the group u-1 reaches ADMIN until its direct assignment ends too.
+    assert armed_ends(sink, ADMIN) == {"u-1": "2026-11-24T12:00:25Z", "u-2": "2026-11-24T12:00:10Z"}
+    assert armed_ends(sink, READ) == {"u-1": "2026-11-24T12:00:10Z", "u-2": "2026-11-24T12:00:10Z"}
+    assert reads == ["g-1"]  # one group read for the whole arming
+
+    revoker.arm({}, [other])
+
+    assert armed_ends(sink, ADMIN) == {"u-1": "2026-11-24T12:00:25Z"}
+    assert armed_ends(sink, READ) == {"u-1": "2026-11-24T12:00:10Z"}
