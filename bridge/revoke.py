@@ -5,6 +5,10 @@ permission set's session duration runs out. AWS's remedy is an explicit Deny key
 `identitystore:userId`; the bridge adds the time condition `aws:TokenIssueTime < revocation`, so
 a later activation's fresh session is not denied.
 
+An expiry's denial is *armed* ahead of the end: written with `aws:CurrentTime` at or after the
+end as a further condition, so it is inert until that second and in force from it, without a
+write or a provisioning racing the end (`Revoker.arm`, driven by `Reconciler.arm`).
+
 `merge_denials()` is pure: it rewrites an inline policy document, keeping every statement the
 bridge did not write (found by Sid prefix) exactly as it was, pruning our statements once no
 session they could match can still be alive, and staying under the 10,240-character limit.
