@@ -10,6 +10,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bridge.config import Config
@@ -25,6 +26,7 @@ from bridge.wiring import Bridge, build
 log = logging.getLogger(__name__)
 
 RETRY_AFTER = timedelta(seconds=2)
+SCHEDULER_THREADS = 20
 STOP_GRACE = timedelta(seconds=15)
 
 
@@ -39,7 +41,11 @@ class Service:
         # Without an election (tests, one-shot use) this process simply leads.
         self.election = election
         self.is_leader = election is None
-        self.scheduler = BackgroundScheduler(timezone="UTC")
+        # Each expiry job holds a thread while its removals run: room for a burst of ends
+        # beside the poll, the arming tick and the leadership check.
+        self.scheduler = BackgroundScheduler(
+            timezone="UTC", executors={"default": ThreadPoolExecutor(SCHEDULER_THREADS)}
+        )
         self.timers: Timers = timers or SchedulerTimers(self.scheduler)
         self.last_ok: datetime | None = None
         self.last_result: CycleResult | None = None
@@ -197,8 +203,15 @@ class Service:
             # Every end is armed at least ARM_LEAD - ARM_TICK ahead, and the ends coming into
             # reach in one tick share one write and one provisioning: a timer per end would
             # spend a write on each.
+            # Late rather than skipped: a burst of expiries can hold the scheduler's threads
+            # past APScheduler's one-second grace, and a skipped tick leaves ends unarmed.
             self.scheduler.add_job(
-                self.arm, "interval", seconds=ARM_TICK.total_seconds(), id="arm", **interval
+                self.arm,
+                "interval",
+                seconds=ARM_TICK.total_seconds(),
+                id="arm",
+                misfire_grace_time=None,
+                **interval,
             )
         cfg = b.config
         if cfg.scim.provisioning_app_id or cfg.scim.endpoint or cfg.entra.client_id:
