@@ -237,15 +237,7 @@ class Ledger:
         """Distinct end times of live grants, soonest first: one expiry job each."""
         # A grant PIM deactivated early whose removal is still held (the safety brake, a
         # failing removal) keeps its timer: at its own end the removal becomes an expiry.
-        held = (
-            select(holdings.c.ic_user_id)
-            .where(
-                holdings.c.ic_user_id == grants.c.ic_user_id,
-                holdings.c.target_key == grants.c.target_key,
-            )
-            .exists()
-        )
-        early = and_(grants.c.state == "ended", grants.c.end_reason == "deactivated", held)
+        early = and_(grants.c.state == "ended", grants.c.end_reason == "deactivated", _held())
         q = (
             select(grants.c.not_after)
             .where(or_(grants.c.state == "live", early), grants.c.not_after.is_not(None))
@@ -254,6 +246,37 @@ class Ledger:
         )
         with self.engine.connect() as conn:
             return [_utc(r[0]) for r in conn.execute(q)]  # type: ignore[misc]
+
+    def ends_within(self, now: datetime, until: datetime) -> dict[Binding, datetime]:
+        """Held bindings whose access ends after `now` and by `until`: the latest end of their
+        live grants (those begun by `now`). A binding that a live grant keeps past `until`, or
+        for good, is left out. Reads only the grants ending soon and their bindings' siblings."""
+        later = grants.alias("later")
+        kept = (
+            select(later.c.id)
+            .where(
+                later.c.ic_user_id == grants.c.ic_user_id,
+                later.c.target_key == grants.c.target_key,
+                later.c.state == "live",
+                later.c.not_before <= now,
+                or_(later.c.not_after.is_(None), later.c.not_after > until),
+            )
+            .exists()
+        )
+        q = (
+            select(grants.c.ic_user_id, grants.c.target_key, func.max(grants.c.not_after))
+            .where(
+                grants.c.state == "live",
+                grants.c.not_before <= now,
+                grants.c.not_after > now,
+                grants.c.not_after <= until,
+                _held(),
+                ~kept,
+            )
+            .group_by(grants.c.ic_user_id, grants.c.target_key)
+        )
+        with self.engine.connect() as conn:
+            return {Binding(r[0], r[1]): _utc(r[2]) for r in conn.execute(q)}  # type: ignore[misc]
 
     def sync_grants(
         self, observed: Sequence[Grant], mappings_read: Iterable[str], now: datetime
@@ -546,6 +569,18 @@ def _grant_values(g: Grant) -> dict[str, Any]:
         "ticket": g.ticket,
         "approver": g.approver,
     }
+
+
+def _held() -> Any:
+    """For a query over grants: the grant's user holds its target (a holdings row exists)."""
+    return (
+        select(holdings.c.ic_user_id)
+        .where(
+            holdings.c.ic_user_id == grants.c.ic_user_id,
+            holdings.c.target_key == grants.c.target_key,
+        )
+        .exists()
+    )
 
 
 def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:

@@ -618,18 +618,7 @@ class Reconciler:
         with self._arm_lock:
             with self._lock:
                 now = self.clock.now()
-                held = self.ledger.holdings().keys()
-                ends: dict[Binding, datetime | None] = {}
-                for g in self.ledger.live_grants():
-                    b = Binding(g.user.ic_user_id, g.target.key)
-                    if b not in held or not g.live_at(now):
-                        continue
-                    if g.not_after is None or (b in ends and ends[b] is None):
-                        ends[b] = None  # a permanent grant keeps it: nothing to arm
-                    else:
-                        prev = ends.get(b)
-                        ends[b] = g.not_after if prev is None else max(prev, g.not_after)
-                want = {b: e for b, e in ends.items() if e is not None and e <= now + ARM_LEAD}
+                want = self.ledger.ends_within(now, now + ARM_LEAD)
                 fresh = {
                     b: (e + self.removal_times.margin(type(b.target).__name__) + ARM_SLACK, e)
                     for b, e in want.items()

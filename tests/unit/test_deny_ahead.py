@@ -214,3 +214,20 @@ def test_the_expiry_keeps_the_armed_bound(tmp_path: Path) -> None:
 
     # The denial written at the end asks for no more than the armed one gave: nothing to write.
     assert denials == [end + RemovalTimes.DEFAULT + ARM_SLACK]
+
+
+def test_a_binding_that_a_standing_assignment_keeps_is_not_armed(tmp_path: Path) -> None:
+    pim, _, clock, _, rec = make(tmp_path, include_permanent=True)
+    recorder = ArmRecorder()
+    rec.on_arm = recorder
+    end = T0 + timedelta(minutes=5)
+    pim.activate("eg-1", "alice@x", T0, end, instance="first")
+    pim.activate("eg-1", "alice@x", T0, None, instance="standing", kind="assigned")
+    pim.activate("eg-1", "bob@x", T0, end, instance="bob")
+    rec.cycle()
+    clock.set(end - ARM_LEAD)
+
+    rec.arm()
+
+    bound = end + RemovalTimes.DEFAULT + ARM_SLACK
+    assert recorder.calls == [({Binding("u-bob@x", GROUP.target_key): (bound, end)}, [])]
