@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from bridge.config import Config, MappingConfig
 from bridge.errors import BridgeError, ConfigError, SinkError
@@ -34,7 +33,7 @@ from bridge.model import (
     User,
 )
 from bridge.ports import Clock, GroupRead, IdentityCenter, PimInstance, PimSource
-from bridge.revoke import RemovalTimes, denial_bound
+from bridge.revoke import DenialReport, RemovalTimes, denial_bound
 
 log = logging.getLogger(__name__)
 
@@ -189,8 +188,8 @@ class CycleResult:
 # runs, and again after it when it outlasted that time.
 RemovalHook = Callable[[list[Change], datetime], object]
 # Writes denials ahead of grants' ends (binding -> (bound, end)) and withdraws those of the given
-# bindings; returns something with `problems` (a list, empty when all was written).
-ArmHook = Callable[[Mapping[Binding, tuple[datetime, datetime]], list[Binding]], Any]
+# bindings (`Revoker.arm`).
+ArmHook = Callable[[Mapping[Binding, tuple[datetime, datetime]], list[Binding]], DenialReport]
 
 # How long before a grant's end its denial is written (armed), in force from the end itself: long
 # enough for the write and the provisioning to finish first, even when a burst of ends shares
@@ -640,12 +639,13 @@ class Reconciler:
             except BridgeError as exc:
                 log.error("arming session denials failed: %s", exc)
                 return
-            if getattr(report, "problems", None):
+            if report.problems:
                 return  # not recorded as armed: the next run tries again
             # Armings that found no room are left to the removal, which denies at once.
-            unarmed = getattr(report, "unarmed", set())
             with self._lock:
-                self._armed.update({b: v for b, v in fresh.items() if b.ic_user_id not in unarmed})
+                self._armed.update(
+                    {b: v for b, v in fresh.items() if b.ic_user_id not in report.unarmed}
+                )
 
     def _deny(self, change: Change, before: datetime) -> None:
         assert self.on_removed is not None

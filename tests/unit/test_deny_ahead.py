@@ -8,12 +8,11 @@ import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 
 from bridge.model import Binding, Change, Target
 from bridge.ports import FakeClock
 from bridge.reconcile import ARM_LEAD, ARM_SLACK
-from bridge.revoke import RemovalTimes, denial_bound
+from bridge.revoke import DenialReport, RemovalTimes, denial_bound
 from tests.fakes import FakeIdentityCenter
 from tests.unit.test_cycle import make
 
@@ -129,9 +128,9 @@ class ArmRecorder:
 
     def __call__(
         self, armed: Mapping[Binding, tuple[datetime, datetime]], disarmed: list[Binding]
-    ) -> SimpleNamespace:
+    ) -> DenialReport:
         self.calls.append((dict(armed), list(disarmed)))
-        return SimpleNamespace(problems=["throttled"] if self.failing else [])
+        return DenialReport(problems=["throttled"] if self.failing else [])
 
 
 def arming(tmp_path: Path):  # type: ignore[no-untyped-def]
