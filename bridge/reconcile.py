@@ -583,10 +583,10 @@ class Reconciler:
         wait on Identity Center's asynchronous requests, so in sequence they would take twice
         as long. The denial covers sessions issued before a bound a little past the removal's
         expected end (`RemovalTimes`); a removal that outlasts it is denied again at its end."""
-        kind = type(change.binding.target).__name__
+        target = change.binding.target
         user = change.binding.ic_user_id
         start = self.clock.now()
-        bound = start + self.removal_times.margin(kind)
+        bound = start + self.removal_times.margin(target)
         with self._lock:
             armed = self._armed.get(change.binding)
             if armed is not None and armed[1] <= start:
@@ -602,7 +602,7 @@ class Reconciler:
         done = self.clock.now()
         ahead.join()
         if error is None:
-            self.removal_times.record(kind, done - start)
+            self.removal_times.record(target, done - start)
             if denial_bound(done) > denial_bound(bound):
                 self._deny(change, done)
         return error
@@ -619,7 +619,7 @@ class Reconciler:
                 now = self.clock.now()
                 want = self.ledger.ends_within(now, now + ARM_LEAD)
                 fresh = {
-                    b: (e + self.removal_times.margin(type(b.target).__name__) + ARM_SLACK, e)
+                    b: (e + self.removal_times.margin(b.target) + ARM_SLACK, e)
                     for b, e in want.items()
                     if self._armed.get(b, (None, None))[1] != e
                 }

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from bridge.errors import BridgeError, SinkError
-from bridge.model import AccountAssignment, Binding, Change, GroupMembership
+from bridge.model import AccountAssignment, Binding, Change, GroupMembership, Target
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +54,14 @@ class RemovalTimes:
         self._needed = needed
         self._lock = threading.Lock()
 
-    def record(self, kind: str, took: timedelta) -> None:
+    def record(self, target: Target, took: timedelta) -> None:
         with self._lock:
-            self._seen[kind].append(took.total_seconds())
+            self._seen[type(target).__name__].append(took.total_seconds())
 
-    def margin(self, kind: str) -> timedelta:
-        """Half as long again as nine in ten recent removals of this kind took."""
+    def margin(self, target: Target) -> timedelta:
+        """Half as long again as nine in ten recent removals of this kind of target took."""
         with self._lock:
-            seen = sorted(self._seen[kind])
+            seen = sorted(self._seen[type(target).__name__])
         if len(seen) < self._needed:
             return self.DEFAULT
         p90 = seen[min(len(seen) - 1, int(0.9 * len(seen)))]
@@ -451,9 +451,9 @@ class Revoker:
             status, detail = "failed", str(exc)
             report.problems.append(f"denial on {target.name} failed: {exc}")
             log.error("session denial on %s failed: %s", target.name, exc)
+        report.unarmed |= entry.unarmed
         if self.ledger is None:
             return
-        report.unarmed |= entry.unarmed
         done = self.clock() if status == "provisioned" else None
         by_time: dict[tuple[datetime, datetime | None], dict[str, set[str]]] = defaultdict(dict)
         for d in entry.denials:

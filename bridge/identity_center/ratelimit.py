@@ -60,13 +60,12 @@ class TokenBucket:
             while True:
                 with self._lock:
                     self._refill()
-                    if self._tokens >= 1 - _EPSILON and (urgent or not self._urgent):
+                    my_turn = urgent or not self._urgent
+                    if my_turn and self._tokens >= 1 - _EPSILON:
                         self._tokens -= 1
                         return
-                    if urgent or not self._urgent:
-                        wait = (1 - self._tokens) / self.rate
-                    else:  # the next token is an urgent caller's
-                        wait = 1 / self.rate
+                    # Not my turn: the next token is an urgent caller's.
+                    wait = (1 - self._tokens) / self.rate if my_turn else 1 / self.rate
                 self._sleep(wait)
         finally:
             if urgent:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bridge.model import Binding, Change, Target
+from bridge.model import AccountAssignment, Binding, Change, GroupMembership, Target
 from bridge.ports import FakeClock
 from bridge.reconcile import ARM_LEAD, ARM_SLACK
 from bridge.revoke import DenialReport, RemovalTimes, denial_bound
@@ -105,17 +105,19 @@ def test_access_given_back_after_the_bound_does_not_wait(tmp_path: Path) -> None
 
 def test_the_bound_follows_how_long_removals_have_been_taking() -> None:
     times = RemovalTimes()
-    assert times.margin("AccountAssignment") == RemovalTimes.DEFAULT
+    assignment = AccountAssignment("111111111111", "arn:aws:sso:::permissionSet/ssoins-1/ps-1")
+    membership = GroupMembership("gid-1")
+    assert times.margin(assignment) == RemovalTimes.DEFAULT
     for seconds in (0.4, 0.5, 0.6, 0.8, 2.0):
-        times.record("AccountAssignment", timedelta(seconds=seconds))
-    assert times.margin("AccountAssignment") == timedelta(seconds=3.0)  # 1.5 x the 90th
+        times.record(assignment, timedelta(seconds=seconds))
+    assert times.margin(assignment) == timedelta(seconds=3.0)  # 1.5 x the 90th
     # Each kind has its own history: memberships are removed synchronously, in milliseconds.
     for _ in range(5):
-        times.record("GroupMembership", timedelta(seconds=0.1))
-    assert times.margin("GroupMembership") == RemovalTimes.FLOOR
+        times.record(membership, timedelta(seconds=0.1))
+    assert times.margin(membership) == RemovalTimes.FLOOR
     for _ in range(5):
-        times.record("AccountAssignment", timedelta(seconds=60))
-    assert times.margin("AccountAssignment") == RemovalTimes.CEILING
+        times.record(assignment, timedelta(seconds=60))
+    assert times.margin(assignment) == RemovalTimes.CEILING
 
 
 # -- arming: a grant's denial written before its end, in force from it ---------------------------
