@@ -7,10 +7,14 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from bridge import __version__
 from bridge.config import DEFAULT_PATH, Config, load_config
 from bridge.errors import BridgeError, ConfigError
+
+if TYPE_CHECKING:
+    from bridge.reconcile import Reconciler
 
 EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG = 0, 1, 2
 
@@ -132,16 +136,20 @@ def _logging(verbose: bool) -> None:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    from bridge.leader import writer_lock
     from bridge.render import print_cycle
     from bridge.wiring import build
 
-    bridge = build(_load(args))
-    try:
-        result = bridge.reconciler.cycle(kind="sync", dry_run=args.dry_run, live=True)
-        print_cycle(result, bridge.reconciler.labels, sys.stdout)
-        return result.exit_code
-    finally:
-        bridge.close()
+    config = _load(args)
+    # A dry run writes nothing; a real one is a writer, and there is only ever one.
+    with writer_lock(config.store.url, enabled=not args.dry_run):
+        bridge = build(config)
+        try:
+            result = bridge.reconciler.cycle(kind="sync", dry_run=args.dry_run, live=True)
+            print_cycle(result, bridge.reconciler.labels, sys.stdout)
+            return result.exit_code
+        finally:
+            bridge.close()
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -155,7 +163,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         ("graph", lambda: bridge.source.check([m.entra_group_id for m in config.mappings])),
         ("identity center", bridge.ic.check),
         ("store", lambda: f"{bridge.ledger.engine.dialect.name} ok"),
-        ("mappings", lambda: f"{sum(map(len, bridge.reconciler.targets().values()))} targets"),
+        ("mappings", lambda: _check_mappings(bridge.reconciler)),
     ]
     try:
         for name, check in checks:
@@ -166,9 +174,20 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             except BridgeError as exc:
                 failed = True
                 print(f"{name}: FAILED: {exc}")
+        for orphan in bridge.reconciler.orphans():
+            print(f"orphan: {orphan.detail}")
     finally:
         bridge.close()
     return EXIT_CONFIG if failed else EXIT_OK
+
+
+def _check_mappings(reconciler: Reconciler) -> str:
+    targets = reconciler.targets()
+    for key, exc in reconciler.desired.unresolved.values():
+        if exc.temporary:
+            raise exc
+        raise ConfigError(key, str(exc))
+    return f"{sum(map(len, targets.values()))} targets"
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -18,6 +18,8 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -158,6 +160,26 @@ class PostgresElection:
             self._leader = False
             self._drop()
             self.engine.dispose()
+
+
+@contextmanager
+def writer_lock(url: str, *, enabled: bool = True) -> Iterator[None]:
+    """Hold the leader's right for a one-shot writer (`sync`): refused, naming why, while a
+    service leads the same store, so two processes never apply changes at once."""
+    if not enabled:
+        yield
+        return
+    election = election_for(url)
+    try:
+        if not election.try_acquire():
+            raise ConfigError(
+                "store.url",
+                "a pim-bridge service leads this store; a second writer is refused "
+                "(use `sync --dry-run` to see the plan)",
+            )
+        yield
+    finally:
+        election.release()
 
 
 def election_for(url: str) -> Election:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
@@ -35,10 +35,21 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
 from bridge.errors import BridgeError, ConfigError
-from bridge.model import Binding, Change, Finding, Grant, Target, User, target_from_key
+from bridge.model import (
+    Binding,
+    Change,
+    Finding,
+    Grant,
+    GrantVerdicts,
+    Target,
+    User,
+    target_from_key,
+)
 from bridge.schema import changes, cycles, denials, findings, grants, holdings, leader
 
 MIGRATION_LOCK = 0x70696D_6D696772  # "pim" "migr": any constant, distinct from the leader's
+# A holding whose creation was sent and not yet confirmed.
+ADDING = "adding"
 
 
 class Fenced(BridgeError):
@@ -50,15 +61,6 @@ def _utc(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=UTC)
-
-
-@dataclass
-class GrantSync:
-    """What changed in the ledger's view of PIM after one observation."""
-
-    new: list[Grant] = field(default_factory=list)
-    extended: list[Grant] = field(default_factory=list)
-    ended: list[tuple[Grant, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -278,73 +280,57 @@ class Ledger:
         with self.engine.connect() as conn:
             return {Binding(r[0], r[1]): _utc(r[2]) for r in conn.execute(q)}  # type: ignore[misc]
 
-    def sync_grants(
-        self, observed: Sequence[Grant], mappings_read: Iterable[str], now: datetime
-    ) -> GrantSync:
-        """Record what PIM says now. Live grants of a mapping that was read and no longer listed
-        have ended: 'expired' when their end passed, else 'deactivated'. Grants of mappings that
-        could not be read are left alone."""
-        read = set(mappings_read)
-        out = GrantSync()
-        seen: set[tuple[str, str, str]] = set()
-        fresh: dict[tuple[str, str, str], Grant] = {}
-        touched: list[int] = []  # rows PIM still lists unchanged: only last_seen moves
-        changed: list[tuple[int, dict[str, Any]]] = []
+    def record_verdicts(self, verdicts: GrantVerdicts, now: datetime) -> None:
+        """Write down what the plan decided about PIM's grants: new ones, moved ends, grants
+        seen again, and grants ended with their reason. The ledger decides none of it."""
         with self._write_lock, self.engine.begin() as conn:
             self._fence(conn)
-            existing = {
+            rows = {
                 (r.mapping, r.source_instance_id, r.target_key): r
-                for r in conn.execute(select(grants).where(grants.c.state == "live"))
+                for r in conn.execute(
+                    select(
+                        grants.c.id,
+                        grants.c.mapping,
+                        grants.c.source_instance_id,
+                        grants.c.target_key,
+                        grants.c.not_after,
+                        grants.c.extended_count,
+                    ).where(grants.c.state == "live")
+                )
             }
-            for g in observed:
-                key = _grant_key(g)
-                if key in seen:
-                    continue
-                seen.add(key)
-                row = existing.get(key)
-                if row is None:
-                    fresh[key] = g
-                    continue
-                values: dict[str, Any] = {}
-                if _utc(row.not_after) != g.not_after:
-                    values.update(not_after=g.not_after, extended_count=row.extended_count + 1)
-                    out.extended.append(g)
-                for col in ("justification", "ticket", "approver"):
-                    if getattr(g, col) and getattr(row, col) != getattr(g, col):
-                        values[col] = getattr(g, col)
-                if values:
-                    changed.append((row.id, values))
-                else:
-                    touched.append(row.id)
+            touched = [rows[k].id for k in map(_grant_key, verdicts.seen) if k in rows]
             # Tens of thousands of grants are seen every poll: one statement per chunk of rows,
             # not one per row, keeps a no-change poll at a few hundred milliseconds.
             for chunk in _chunks(touched):
                 conn.execute(update(grants).where(grants.c.id.in_(chunk)).values(last_seen=now))
-            for row_id, values in changed:
-                conn.execute(
-                    update(grants).where(grants.c.id == row_id).values(**values, last_seen=now)
-                )
-            if fresh:
-                self._record_new(conn, fresh, now)
-                out.new.extend(fresh.values())
-            ended_rows: list[dict[str, Any]] = []
-            for key, row in existing.items():
-                if key in seen or row.mapping not in read:
+            for m in verdicts.moved:
+                row = rows.get(_grant_key(m.grant))
+                if row is None:
                     continue
-                ended = _utc(row.not_after)
-                reason = "expired" if ended is not None and ended <= now else "deactivated"
-                ended_rows.append(
-                    {"row_id": row.id, "at": min(now, ended) if ended else now, "why": reason}
+                values = {c: getattr(m.grant, c) for c in ("justification", "ticket", "approver")}
+                values = {c: v for c, v in values.items() if v}
+                if _utc(row.not_after) != m.grant.not_after:
+                    values.update(
+                        not_after=m.grant.not_after, extended_count=row.extended_count + 1
+                    )
+                conn.execute(
+                    update(grants).where(grants.c.id == row.id).values(**values, last_seen=now)
                 )
-                out.ended.append((_grant_from_row(row), reason))
-            if ended_rows:
+            ended = [
+                {"row_id": rows[k].id, "at": e.at, "why": str(e.reason)}
+                for e in verdicts.ended
+                if (k := _grant_key(e.grant)) in rows
+            ]
+            if ended:
                 conn.execute(
                     update(grants)
                     .where(grants.c.id == bindparam("row_id"))
                     .values(state="ended", ended_at=bindparam("at"), end_reason=bindparam("why")),
-                    ended_rows,
+                    ended,
                 )
-        return out
+            fresh = {_grant_key(g): g for g in verdicts.new}
+            if fresh:
+                self._record_new(conn, fresh, now)
 
     @staticmethod
     def _record_new(
@@ -397,21 +383,6 @@ class Ledger:
         if inserts:
             conn.execute(insert(grants), inserts)
 
-    def end_expired(self, now: datetime) -> list[Grant]:
-        """Mark every live grant whose end has passed as ended: the ledger-only expiry path."""
-        with self._write_lock, self.engine.begin() as conn:
-            self._fence(conn)
-            rows = conn.execute(
-                select(grants).where(grants.c.state == "live", grants.c.not_after <= now)
-            ).all()
-            if rows:
-                conn.execute(
-                    update(grants)
-                    .where(grants.c.id.in_([r.id for r in rows]))
-                    .values(state="ended", ended_at=grants.c.not_after, end_reason="expired")
-                )
-        return [_grant_from_row(r) for r in rows]
-
     # -- holdings and changes -------------------------------------------------------------
 
     def holdings(self) -> dict[Binding, Holding]:
@@ -424,28 +395,47 @@ class Ledger:
         return out
 
     def record_intent(self, cycle_id: int | None, change: Change, now: datetime) -> int:
+        """Before the AWS call. An addition is held from here on (state `adding`): a crash
+        before its outcome must not leave access the ledger does not know it may have made."""
+        b = change.binding
         with self._write_lock, self.engine.begin() as conn:
             self._fence(conn)
             result = conn.execute(
                 insert(changes).values(
                     cycle_id=cycle_id,
                     op=change.op,
-                    ic_user_id=change.binding.ic_user_id,
+                    ic_user_id=b.ic_user_id,
                     user_name=change.user_name,
-                    target_key=change.binding.target_key,
+                    target_key=b.target_key,
                     mapping=change.mapping,
                     reason=str(change.reason),
                     status="intent",
                     intent_at=now,
                 )
             )
+            if (
+                change.op == "add"
+                and not conn.execute(
+                    select(func.count()).select_from(holdings).where(*_holding(b))
+                ).scalar()
+            ):
+                conn.execute(
+                    insert(holdings).values(
+                        ic_user_id=b.ic_user_id,
+                        target_key=b.target_key,
+                        user_name=change.user_name or b.ic_user_id,
+                        since=now,
+                        state=ADDING,
+                    )
+                )
             return int(result.inserted_primary_key[0])
 
     def record_outcome(
         self, change_id: int, change: Change, now: datetime, error: str | None = None
     ) -> None:
-        b = change.binding
-        where = (holdings.c.ic_user_id == b.ic_user_id, holdings.c.target_key == b.target_key)
+        # Not fenced: the call it records has been made, and a deposed leader's knowledge of
+        # what it did to AWS is worth more to its successor than a clean epoch.
+        where = _holding(change.binding)
         with self._write_lock, self.engine.begin() as conn:
             conn.execute(
                 update(changes)
@@ -461,29 +451,37 @@ class Ledger:
                     )
                 else:
                     conn.execute(delete(holdings).where(*where))
-            elif not error:
-                exists = conn.execute(select(func.count()).select_from(holdings).where(*where))
-                if not exists.scalar():
-                    conn.execute(
-                        insert(holdings).values(
-                            ic_user_id=b.ic_user_id,
-                            target_key=b.target_key,
-                            user_name=change.user_name or b.ic_user_id,
-                            since=now,
-                            state="held",
-                        )
-                    )
+            elif error:
+                conn.execute(delete(holdings).where(*where, holdings.c.state == ADDING))
+            else:
+                conn.execute(
+                    update(holdings)
+                    .where(*where, holdings.c.state == ADDING)
+                    .values(state="held", since=now)
+                )
+
+    def unconfirmed(self) -> list[Binding]:
+        """Additions whose outcome a stop cut off: they may or may not exist in AWS."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(holdings.c.ic_user_id, holdings.c.target_key).where(
+                    holdings.c.state == ADDING
+                )
+            ).all()
+        return [Binding(r[0], r[1]) for r in rows]
+
+    def confirm(self, binding: Binding) -> None:
+        """An unconfirmed addition that AWS now lists: held like any other."""
+        where = (*_holding(binding), holdings.c.state == ADDING)
+        with self._write_lock, self.engine.begin() as conn:
+            self._fence(conn)
+            conn.execute(update(holdings).where(*where).values(state="held"))
 
     def release(self, binding: Binding) -> None:
         """Forget a holding that is already gone from Identity Center (removed out of band)."""
         with self._write_lock, self.engine.begin() as conn:
             self._fence(conn)
-            conn.execute(
-                delete(holdings).where(
-                    holdings.c.ic_user_id == binding.ic_user_id,
-                    holdings.c.target_key == binding.target_key,
-                )
-            )
+            conn.execute(delete(holdings).where(*_holding(binding)))
 
     def mark_interrupted(self, now: datetime) -> int:
         """Intents with no outcome were cut off by a crash: say so; the next cycle re-plans."""
@@ -569,6 +567,10 @@ def _grant_values(g: Grant) -> dict[str, Any]:
         "ticket": g.ticket,
         "approver": g.approver,
     }
+
+
+def _holding(b: Binding) -> tuple[Any, Any]:
+    return (holdings.c.ic_user_id == b.ic_user_id, holdings.c.target_key == b.target_key)
 
 
 def _held() -> Any:

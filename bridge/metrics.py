@@ -96,6 +96,16 @@ class BridgeMetrics:
             ["system", "kind"],
             registry=r,
         )
+        self.removals_held = Gauge(
+            "pim_bridge_removals_held",
+            "Removals the safety brake held back in the last cycle that read PIM.",
+            registry=r,
+        )
+        self.denials_unplaced = Gauge(
+            "pim_bridge_denials_unplaced",
+            "Session denials not written (no room, or failed) in the last cycle that removed.",
+            registry=r,
+        )
         self.leader = Gauge(
             "pim_bridge_leader", "1 while this replica is the one applying changes.", registry=r
         )
@@ -107,7 +117,7 @@ class BridgeMetrics:
         )
         for op, reasons in (
             ("add", (Reason.ACTIVATED,)),
-            ("remove", (Reason.EXPIRED, Reason.DEACTIVATED, Reason.DRIFT)),
+            ("remove", (Reason.EXPIRED, Reason.DEACTIVATED, Reason.ORPHANED, Reason.DRIFT)),
         ):
             for reason in reasons:
                 self.changes.labels(op, str(reason))
@@ -135,6 +145,11 @@ class BridgeMetrics:
         self, result: CycleResult, live_grants: int, revocation_latencies: list[float]
     ) -> None:
         self.live_grants.set(live_grants)
+        if result.kind != "expiry":
+            # The expiry job reads no PIM state, so it cannot tell a held removal is over.
+            self.removals_held.set(len(result.held))
+        if result.plan.removes:
+            self.denials_unplaced.set(len(result.unplaced))
         for change in result.applied:
             self.changes.labels(change.op, str(change.reason)).inc()
         for latency in revocation_latencies:

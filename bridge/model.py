@@ -3,6 +3,7 @@ the edge; nothing past the edge sees a Graph or boto3 shape."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -80,10 +81,11 @@ class Grant:
 
 class Reason(StrEnum):
     ACTIVATED = "activated"
+    EXTENDED = "extended"  # a grant's end moved later: a ledger record, no AWS write
     EXPIRED = "expired"
     DEACTIVATED = "deactivated"
+    ORPHANED = "orphaned"  # the mapping that made the grant no longer names it
     DRIFT = "drift"
-    EXTENDED = "extended"
 
 
 @dataclass(frozen=True, order=True)
@@ -125,16 +127,104 @@ class Finding:
         "unreadable_group",
         "nested_group",
         "bad_payload",
+        "orphan",
+        "unresolved_mapping",
+        "clock_jump",
+        "held_removal",
+        "duplicate_instance",
     ]
     detail: str
     mapping: str | None = None
 
 
 @dataclass(frozen=True)
+class Scope:
+    """What the bridge may touch and how this cycle: the mapping config, resolved to target
+    keys."""
+
+    managed: frozenset[str]  # every target key named by a mapping
+    drift_remove: frozenset[str]  # targets where every mapping naming them says drift = remove
+    # Mappings whose PIM state is unknown this cycle (unreadable, partly read, unresolved):
+    # their grants are carried from the ledger until their own ends.
+    unreadable: frozenset[str] = frozenset()
+    targets_of: Mapping[str, frozenset[str]] = field(default_factory=dict)  # mapping -> keys
+    max_removals: int = 50
+    # Configured mapping names (None: those of targets_of and unreadable). A ledger grant of
+    # another mapping, or of a target its mapping no longer names, is an orphan.
+    mappings: frozenset[str] | None = None
+    # Mappings that mirror permanent ('assigned') instances (None: every mapping).
+    permanent_ok: frozenset[str] | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)  # target key -> configured name
+    # Ends after this moment came due only through a wall-clock jump: their removals are
+    # judged by the safety brake like any removal PIM did not schedule (None: no jump).
+    judge_after: datetime | None = None
+
+    def configured(self, mapping: str) -> bool:
+        if self.mappings is not None:
+            return mapping in self.mappings
+        return mapping in self.targets_of or mapping in self.unreadable
+
+    def orphaned(self, g: Grant) -> bool:
+        """The grant's mapping no longer names its target (removed, renamed, edited)."""
+        if not self.configured(g.mapping):
+            return True
+        if g.mapping in self.unreadable:
+            return False
+        return g.target.key not in self.targets_of.get(g.mapping, frozenset())
+
+    def permanent_allowed(self, mapping: str) -> bool:
+        return self.permanent_ok is None or mapping in self.permanent_ok
+
+    def label(self, key: str) -> str:
+        return self.labels.get(key) or str(target_from_key(key))
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A ledger grant PIM no longer backs, and why (expired, deactivated or orphaned)."""
+
+    grant: Grant
+    reason: Reason
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A grant PIM still lists with another end (or new audit details) than the ledger holds."""
+
+    grant: Grant
+    previous_end: datetime | None
+
+    @property
+    def extended(self) -> bool:
+        end, before = self.grant.not_after, self.previous_end
+        return before is not None and (end is None or end > before)
+
+
+@dataclass(frozen=True)
+class GrantVerdicts:
+    """What the ledger is to record about PIM's grants after one read: the plan decides, the
+    ledger only writes it down."""
+
+    new: tuple[Grant, ...] = ()
+    moved: tuple[Moved, ...] = ()
+    seen: tuple[Grant, ...] = ()  # listed again unchanged
+    ended: tuple[Ended, ...] = ()
+
+    @property
+    def extended(self) -> tuple[Grant, ...]:
+        return tuple(m.grant for m in self.moved if m.extended)
+
+
+@dataclass(frozen=True)
 class Plan:
     changes: tuple[Change, ...] = ()
     findings: tuple[Finding, ...] = ()
-    extensions: tuple[Grant, ...] = field(default=())  # ledger end times to move, no AWS write
+    # Removals the safety brake held back: decided, visible, not applied this cycle.
+    held: tuple[Change, ...] = ()
+    # Holdings already gone from Identity Center (removed out of band): forget them.
+    releases: tuple[Binding, ...] = ()
+    grants: GrantVerdicts = field(default_factory=GrantVerdicts)
 
     @property
     def adds(self) -> tuple[Change, ...]:

@@ -3,9 +3,10 @@ on these; adapters (graph/, identity_center/, ledger.py) and the sandbox impleme
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bridge.model import Target
@@ -84,12 +85,20 @@ class IdentityCenter(Protocol):
 
 
 class Clock(Protocol):
+    """Wall time, and a monotonic reading in seconds that no clock setting moves: the two
+    together tell a jump of the wall clock from time passing."""
+
     def now(self) -> datetime: ...
+
+    def monotonic(self) -> float: ...
 
 
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
 
 
 class FakeClock:
@@ -97,14 +106,23 @@ class FakeClock:
 
     def __init__(self, start: datetime) -> None:
         self._now = start
+        self._elapsed = 0.0
 
     def now(self) -> datetime:
         return self._now
 
-    def advance(self, seconds: float) -> None:
-        from datetime import timedelta
+    def monotonic(self) -> float:
+        return self._elapsed
 
+    def advance(self, seconds: float) -> None:
         self._now += timedelta(seconds=seconds)
+        self._elapsed += seconds
 
     def set(self, when: datetime) -> None:
+        """Time passes until `when` (or, set earlier, is wound back as if it had not)."""
+        self._elapsed += (when - self._now).total_seconds()
         self._now = when
+
+    def jump(self, seconds: float) -> None:
+        """The wall clock is set `seconds` ahead (or back): no time passes."""
+        self._now += timedelta(seconds=seconds)

@@ -17,138 +17,288 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from bridge.config import Config, MappingConfig
-from bridge.errors import BridgeError, ConfigError, SinkError
-from bridge.ledger import GrantSync, Ledger
+from bridge.clockwatch import ClockWatch
+from bridge.config import Config
+from bridge.desired import Desired
+from bridge.errors import BridgeError
+from bridge.ledger import ADDING, Ledger
 from bridge.model import (
-    AccountAssignment,
     Binding,
     Change,
+    Ended,
     Finding,
     Grant,
+    GrantVerdicts,
     GroupMembership,
+    Moved,
     Plan,
     Reason,
+    Scope,
     Target,
-    User,
+    target_from_key,
 )
-from bridge.ports import Clock, GroupRead, IdentityCenter, PimInstance, PimSource
+from bridge.ports import Clock, IdentityCenter, PimSource
 from bridge.revoke import DenialReport, RemovalTimes, denial_bound
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class Scope:
-    """What the bridge may touch and how: the mapping config, resolved to target keys."""
-
-    managed: frozenset[str]  # every target key named by a mapping
-    drift_remove: frozenset[str]  # targets where every mapping naming them says drift = remove
-    unreadable: frozenset[str] = frozenset()  # mappings whose PIM state is unknown this cycle
-    targets_of: Mapping[str, frozenset[str]] = field(default_factory=dict)  # mapping -> keys
-    max_removals: int = 50
+# Findings that are alerts: logged as a WARNING on every cycle while they last.
+ALERTS = frozenset(
+    {"safety_brake", "unreadable_group", "unresolved_mapping", "clock_jump", "withheld"}
+)
 
 
 @dataclass(frozen=True)
 class Actual:
-    """What exists. `live` holds holders read from AWS per target key; a target missing from it
-    falls back to the ledger's holdings (the fast poll reads no AWS state)."""
+    """What exists, as the ledger held it before this cycle's read. `live` holds holders read
+    from AWS per target key; a target missing from it falls back to the ledger's holdings (the
+    fast poll reads no AWS state)."""
 
     held: frozenset[Binding]
     live: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    ledger_grants: tuple[Grant, ...] = ()
+    ledger_grants: tuple[Grant, ...] = ()  # the ledger's live grants
     # The last end of every grant the ledger recorded, ended ones included, for held bindings
     # (None: one of them had no end). A removal past that end is an expiry, even when PIM
     # deactivated the grant earlier and the safety brake held that removal back.
     past_ends: Mapping[Binding, datetime | None] = field(default_factory=dict)
+    # Held bindings whose creation a stop cut off: they may exist or not (an asynchronous
+    # creation still in progress is not listed yet), so they are never released, only added
+    # again while wanted or removed (removing what is absent costs nothing).
+    unconfirmed: frozenset[Binding] = frozenset()
+
+
+def read_actual(
+    ledger: Ledger, now: datetime, live: Mapping[str, frozenset[str]] | None = None
+) -> Actual:
+    """The one builder of `Actual`, for the dry run, the poll, the drift sweep and the expiry."""
+    holdings = ledger.holdings()
+    held = frozenset(holdings)
+    grants = tuple(ledger.live_grants())
+    covered = {_binding(g) for g in grants if g.live_at(now)}
+    candidates = [b for b in held if b not in covered]
+    past = ledger.last_ends(candidates) if candidates else {}
+    unconfirmed = frozenset(b for b, h in holdings.items() if h.state == ADDING)
+    return Actual(held, dict(live or {}), grants, past, unconfirmed)
 
 
 def plan(desired: Iterable[Grant], actual: Actual, scope: Scope, now: datetime) -> Plan:
-    """The changes that make Identity Center match PIM at `now`, each with its reason."""
-    # A mapping we could not read keeps what the ledger says it granted, until that grant's own
-    # end: an outage must never look like "everyone deactivated".
-    carried = [g for g in actual.ledger_grants if g.mapping in scope.unreadable and g.live_at(now)]
-    want: dict[Binding, list[Grant]] = defaultdict(list)
-    for g in [*desired, *carried]:
+    """Every decision of a cycle with its reason: what the ledger records about PIM's grants,
+    which bindings to add and remove, which removals the brake holds, what to forget."""
+    desired = list(desired)
+    verdicts, carried = _grant_verdicts(desired, actual, scope, now)
+    keep: dict[Binding, list[Grant]] = defaultdict(list)
+    for g in desired:
         if g.live_at(now) and g.target.key in scope.managed:
-            want[Binding(g.user.ic_user_id, g.target.key)].append(g)
-
-    present: set[Binding] = set()
-    for key, users in actual.live.items():
-        if key in scope.managed:
-            present.update(Binding(u, key) for u in users)
-    # One pass over the holdings, not one per managed target: both run to tens of thousands.
-    present.update(
-        b for b in actual.held if b.target_key in scope.managed and b.target_key not in actual.live
-    )
-
-    ended_by = _last_end_by_binding(actual.ledger_grants)
-    names = {g.user.ic_user_id: g.user.name for g in actual.ledger_grants}
+            keep[_binding(g)].append(g)
+    for g in carried:
+        keep[_binding(g)].append(g)
+    present, releases, missing = _present(actual, scope)
+    recorded = _recorded_ends(actual.ledger_grants)
+    orphaned = {_binding(e.grant) for e in verdicts.ended if e.reason is Reason.ORPHANED}
+    names = {g.user.ic_user_id: g.user.name for g in (*actual.ledger_grants, *desired)}
     shielded = {k for m in scope.unreadable for k in scope.targets_of.get(m, ())}
 
     adds: list[Change] = []
     removes: list[Change] = []
-    found: list[Finding] = []
-    for b in sorted(want.keys() - present):
-        g = max(want[b], key=_end_sort_key)
+    found: list[Finding] = [_orphan_finding(g, scope) for g in carried if scope.orphaned(g)]
+    for b in sorted((keep.keys() - present) | (keep.keys() & missing)):
+        grants = [g for g in keep[b] if not scope.orphaned(g)]
+        if not grants or b.target_key not in scope.managed:
+            continue  # an orphan keeps what it has until its end, and gains nothing
+        g = max(grants, key=_end_sort_key)
         reason = Reason.DRIFT if b in actual.held else Reason.ACTIVATED
         adds.append(Change("add", b, reason, g.mapping, g.user.name, g.not_after))
-    for b in sorted(present - want.keys()):
+    for b in sorted(present - keep.keys()):
         if b in actual.held:
-            end = actual.past_ends[b] if b in actual.past_ends else ended_by.get(b)
-            reason = Reason.EXPIRED if end is not None and end <= now else Reason.DEACTIVATED
+            end = actual.past_ends[b] if b in actual.past_ends else recorded.get(b)
+            reason = _removal_reason(b, end, now, scope, orphaned)
             removes.append(Change("remove", b, reason, user_name=names.get(b.ic_user_id)))
         elif b.target_key in scope.drift_remove and b.target_key not in shielded:
             removes.append(Change("remove", b, Reason.DRIFT))
-            found.append(
-                Finding("drift", f"{b.ic_user_id} on {b.target} has no PIM basis: removing")
-            )
+            found.append(_drift_finding(b, scope, "removing"))
         else:
-            found.append(Finding("drift", f"{b.ic_user_id} on {b.target} has no PIM basis"))
-
-    # The brake guards against a bad read looking like mass deactivation. Expiries come from
-    # end times the ledger recorded when PIM granted access, so they are never held back.
-    judged = [c for c in removes if c.reason is not Reason.EXPIRED]
-    if len(judged) > scope.max_removals:
-        found.append(
-            Finding(
-                "safety_brake",
-                f"{len(judged)} removals exceed safety.max_removals_per_cycle = "
-                f"{scope.max_removals}: none but expiries applied this cycle",
-            )
-        )
-        removes = [c for c in removes if c.reason is Reason.EXPIRED]
+            found.append(_drift_finding(b, scope, None))
+    removes, held = _brake(removes, recorded, actual, scope, now, found)
     # Removals first: when the instance's 20 calls/s are the bottleneck, ending access waits
     # for nobody's new access.
-    return Plan(changes=(*removes, *adds), findings=tuple(found))
+    return Plan(
+        changes=(*removes, *adds),
+        findings=tuple(found),
+        held=tuple(held),
+        releases=tuple(sorted(releases)),
+        grants=verdicts,
+    )
+
+
+def _grant_verdicts(
+    desired: list[Grant], actual: Actual, scope: Scope, now: datetime
+) -> tuple[GrantVerdicts, list[Grant]]:
+    """What the ledger records about PIM's grants, and the ledger grants carried this cycle
+    (their mapping could not be read, or is gone: they last until their own recorded end)."""
+    listed: dict[tuple[str, str, str], Grant] = {}
+    for g in desired:
+        listed.setdefault(_grant_key(g), g)
+    moved: list[Moved] = []
+    seen: list[Grant] = []
+    ended: list[Ended] = []
+    carried: list[Grant] = []
+    for g in actual.ledger_grants:
+        now_listed = listed.pop(_grant_key(g), None)
+        if now_listed is not None:
+            _judge_listed(g, now_listed, now, moved, seen, ended)
+        elif g.not_after is not None and g.not_after <= now:
+            ended.append(Ended(g, Reason.EXPIRED, g.not_after))
+        elif scope.orphaned(g):
+            # Nothing reads its mapping any more: it lasts until its recorded end, and one
+            # without an end, which nothing would ever end, ends now.
+            if g.not_after is None:
+                ended.append(Ended(g, Reason.ORPHANED, now))
+            else:
+                carried.append(g)
+        elif g.mapping in scope.unreadable:
+            if g.live_at(now):
+                carried.append(g)
+        elif g.not_after is None and not scope.permanent_allowed(g.mapping):
+            ended.append(Ended(g, Reason.ORPHANED, now))
+        else:
+            ended.append(Ended(g, Reason.DEACTIVATED, now))
+    new = tuple(g for g in listed.values() if g.not_after is None or g.not_after > now)
+    return GrantVerdicts(new, tuple(moved), tuple(seen), tuple(ended)), carried
+
+
+def _judge_listed(
+    was: Grant,
+    now_listed: Grant,
+    now: datetime,
+    moved: list[Moved],
+    seen: list[Grant],
+    ended: list[Ended],
+) -> None:
+    end, before = now_listed.not_after, was.not_after
+    if end is not None and end <= now:
+        if before is None or end < before:
+            # This read moved the end into the past: PIM ended it early. The ledger keeps the
+            # end it recorded, so the removal is judged by the brake like a deactivation.
+            ended.append(Ended(was, Reason.DEACTIVATED, now))
+        else:
+            ended.append(Ended(now_listed, Reason.EXPIRED, end))
+        return
+    details = ("justification", "ticket", "approver")
+    if end != before or any(
+        getattr(now_listed, d) and getattr(now_listed, d) != getattr(was, d) for d in details
+    ):
+        moved.append(Moved(now_listed, before))
+    else:
+        seen.append(was)
+
+
+def _present(actual: Actual, scope: Scope) -> tuple[set[Binding], set[Binding], set[Binding]]:
+    """Bindings that exist now (or may), held bindings gone from AWS (removed out of band), and
+    unconfirmed creations AWS does not list."""
+    present: set[Binding] = set()
+    for key, users in actual.live.items():
+        if key in scope.managed:
+            present.update(Binding(u, key) for u in users)
+    recorded = {_binding(g) for g in actual.ledger_grants} | actual.past_ends.keys()
+    releases: set[Binding] = set()
+    missing: set[Binding] = set()
+    # One pass over the holdings, not one per managed target: both run to tens of thousands.
+    for b in actual.held:
+        if b.target_key in actual.live and b.target_key in scope.managed:
+            if b in present:
+                continue
+            if b in actual.unconfirmed:
+                present.add(b)
+                missing.add(b)
+            else:
+                releases.add(b)
+        elif b.target_key in scope.managed or b in recorded:
+            # Outside every mapping, only what the ledger recorded a grant for is ours to end.
+            present.add(b)
+    return present, releases, missing
+
+
+def _removal_reason(
+    b: Binding,
+    end: datetime | None,
+    now: datetime,
+    scope: Scope,
+    orphaned: set[Binding],
+) -> Reason:
+    if end is not None and end <= now:
+        return Reason.EXPIRED
+    if b in orphaned or b.target_key not in scope.managed:
+        return Reason.ORPHANED
+    return Reason.DEACTIVATED
+
+
+def _brake(
+    removes: list[Change],
+    recorded: Mapping[Binding, datetime],
+    actual: Actual,
+    scope: Scope,
+    now: datetime,
+    found: list[Finding],
+) -> tuple[list[Change], list[Change]]:
+    """The brake guards against a bad read (or a jumping clock) looking like mass removal.
+    Expiries at ends the ledger recorded before this read are never held back."""
+
+    def judged(c: Change) -> bool:
+        if c.reason is not Reason.EXPIRED:
+            return True
+        end = actual.past_ends.get(c.binding) or recorded.get(c.binding)
+        return scope.judge_after is not None and end is not None and end > scope.judge_after
+
+    held = [c for c in removes if judged(c)]
+    if len(held) <= scope.max_removals:
+        return removes, []
+    found.append(
+        Finding(
+            "safety_brake",
+            f"{len(held)} removals exceed safety.max_removals_per_cycle = "
+            f"{scope.max_removals}: held back, only expiries applied this cycle",
+        )
+    )
+    return [c for c in removes if not judged(c)], held
+
+
+def _orphan_finding(g: Grant, scope: Scope) -> Finding:
+    end = f"{g.not_after:%Y-%m-%d %H:%M:%SZ}" if g.not_after else "no end"
+    detail = (
+        f"{g.user.name} -> {scope.label(g.target.key)}: mapping {g.mapping!r} no longer names "
+        f"it; removed at its recorded end ({end})"
+    )
+    return Finding("orphan", detail, g.mapping)
+
+
+def _drift_finding(b: Binding, scope: Scope, action: str | None) -> Finding:
+    detail = f"{b.ic_user_id} on {scope.label(b.target_key)} has no PIM basis"
+    return Finding("drift", f"{detail}: {action}" if action else detail)
+
+
+def _binding(g: Grant) -> Binding:
+    return Binding(g.user.ic_user_id, g.target.key)
+
+
+def _grant_key(g: Grant) -> tuple[str, str, str]:
+    return (g.mapping, g.source_instance_id, g.target.key)
 
 
 def _end_sort_key(g: Grant) -> datetime:
     return g.not_after or datetime.max.replace(tzinfo=g.not_before.tzinfo)
 
 
-def _last_end_by_binding(ledger: Iterable[Grant]) -> dict[Binding, datetime]:
+def _recorded_ends(ledger: Iterable[Grant]) -> dict[Binding, datetime]:
     out: dict[Binding, datetime] = {}
     for g in ledger:
         if g.not_after is None:
             continue
-        b = Binding(g.user.ic_user_id, g.target.key)
+        b = _binding(g)
         out[b] = max(out.get(b, g.not_after), g.not_after)
     return out
 
 
 # -- the cycle -------------------------------------------------------------------------------
-
-
-@dataclass
-class Observation:
-    grants: list[Grant] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    read: set[str] = field(default_factory=set)  # mappings whose PIM state is known
-    unreadable: set[str] = field(default_factory=set)
-    # Read, but with items that could not be parsed: one of them may be a live instance, so
-    # nobody of the mapping counts as deactivated this cycle (new instances are still mirrored).
-    partial: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -159,19 +309,29 @@ class CycleResult:
     failed: list[tuple[Change, str]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     unreadable: set[str] = field(default_factory=set)
-    grant_sync: GrantSync | None = None
     dry_run: bool = False
     deferred: list[Change] = field(default_factory=list)  # another cycle was applying them
+    unplaced: list[str] = field(default_factory=list)  # session denials that were not written
+
+    @property
+    def grant_sync(self) -> GrantVerdicts:
+        return self.plan.grants
+
+    @property
+    def held(self) -> tuple[Change, ...]:
+        return self.plan.held
 
     @property
     def status(self) -> str:
         if self.dry_run:
             return "dry-run"
-        return "partial" if self.failed or self.unreadable else "ok"
+        return "partial" if self.exit_code else "ok"
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failed or self.unreadable else 0
+        """1 while anything decided is not done: a failed change, a removal held back or
+        withheld (an unreadable or unresolved mapping), a denial that found no room."""
+        return 1 if self.failed or self.unreadable or self.held or self.unplaced else 0
 
     def summary(self) -> dict[str, object]:
         return {
@@ -179,6 +339,8 @@ class CycleResult:
             "removes": len(self.plan.removes),
             "applied": len(self.applied),
             "failed": len(self.failed),
+            "held": len(self.held),
+            "unplaced": len(self.unplaced),
             "findings": len(self.findings),
             "unreadable": sorted(self.unreadable),
         }
@@ -203,7 +365,7 @@ ARM_SLACK = timedelta(seconds=1)
 
 
 class Reconciler:
-    """One object per process: resolves the mapping once, then runs cycles on demand."""
+    """One object per process: runs cycles on demand against the ports, serialising planning."""
 
     def __init__(
         self,
@@ -215,16 +377,18 @@ class Reconciler:
         *,
         workers: int = 10,
         on_removed: RemovalHook | None = None,
+        on_arm: ArmHook | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.config = config
-        self.source = source
         self.ic = ic
         self.ledger = ledger
         self.clock = clock
+        self.watch = ClockWatch(clock)
+        self.desired = Desired(config, source, ic, ledger.live_principals, workers=workers)
         self.workers = workers
         self.on_removed = on_removed
-        self.on_arm: ArmHook | None = None
+        self.on_arm = on_arm
         self._armed: dict[Binding, tuple[datetime, datetime]] = {}  # binding -> (bound, end)
         self._arm_lock = threading.Lock()
         self.sleep = sleep
@@ -232,209 +396,40 @@ class Reconciler:
         # User id -> the latest bound a denial of their sessions was written with: their new
         # access waits until it has passed, so a re-activation's sessions are not denied.
         self._denied_until: dict[str, datetime] = {}
-        self._targets: dict[str, tuple[Target, ...]] | None = None
         # Planning is serialised, and a binding being applied by one cycle is left alone by
         # the others (`_inflight`); observation and the AWS writes run outside the lock.
         self._lock = threading.Lock()
         self._inflight: set[Binding] = set()
         self._reported: dict[str, set[Finding]] = defaultdict(set)  # cycle kind -> last findings
-        self.labels: dict[str, str] = {}  # target key -> the name the config used
+        self._trusted: datetime | None = None  # the latest monotonic estimate of now
 
-    # -- resolution ----------------------------------------------------------------------
+    @property
+    def labels(self) -> dict[str, str]:
+        return self.desired.labels
 
     def targets(self) -> dict[str, tuple[Target, ...]]:
-        """Mapping name -> resolved targets. Names are resolved once; a name that does not exist
-        is a config error naming the key."""
-        if self._targets is None:
-            resolved: dict[str, tuple[Target, ...]] = {}
-            labels: dict[str, str] = {}
-            for i, m in enumerate(self.config.mappings):
-                ts: list[Target] = []
-                if m.identity_center_group:
-                    gid = self._resolve(
-                        f"mappings[{i}].identity_center_group",
-                        lambda m=m: self.ic.resolve_group(m.identity_center_group),
-                    )
-                    ts.append(GroupMembership(gid))
-                    labels[ts[-1].key] = m.identity_center_group
-                for j, a in enumerate(m.assignments):
-                    arn = self._resolve(
-                        f"mappings[{i}].assignments[{j}].permission_set",
-                        lambda a=a: self.ic.resolve_permission_set(a.permission_set),
-                    )
-                    ts.append(AccountAssignment(a.account_id, arn))
-                    labels[ts[-1].key] = f"{a.permission_set.rsplit('/', 1)[-1]} @ {a.account_id}"
-                resolved[m.name] = tuple(ts)
-            self._targets, self.labels = resolved, labels
-        return self._targets
-
-    @staticmethod
-    def _resolve(key: str, call: Callable[[], str]) -> str:
-        try:
-            return call()
-        except SinkError as exc:
-            if exc.temporary:
-                raise
-            raise ConfigError(key, str(exc)) from None
+        return self.desired.targets()
 
     def scope(self, unreadable: Iterable[str] = ()) -> Scope:
-        targets = self.targets()
-        modes: dict[str, set[str]] = defaultdict(set)
-        for m in self.config.mappings:
-            for t in targets[m.name]:
-                modes[t.key].add(m.drift)
-        return Scope(
-            managed=frozenset(modes),
-            drift_remove=frozenset(k for k, v in modes.items() if v == {"remove"}),
-            unreadable=frozenset(unreadable),
-            targets_of={n: frozenset(t.key for t in ts) for n, ts in targets.items()},
-            max_removals=self.config.safety.max_removals_per_cycle,
-        )
+        return self.desired.scope(unreadable)
 
-    # -- observe -------------------------------------------------------------------------
-
-    def observe(self) -> Observation:
-        obs = Observation()
-        targets = self.targets()
-        group_ids = sorted({m.entra_group_id for m in self.config.mappings})
-        reads = self.source.read_groups(group_ids)
-        users = self._resolve_users(reads)
-        for m in self.config.mappings:
-            read = reads.get(m.entra_group_id) or GroupRead(m.entra_group_id, error="not read")
-            for why in read.skipped:
-                obs.findings.append(Finding("bad_payload", why, m.name))
-            if not read.ok:
-                obs.unreadable.add(m.name)
-                obs.findings.append(
-                    Finding("unreadable_group", f"group {m.entra_group_id}: {read.error}", m.name)
-                )
-                continue
-            try:
-                obs.grants.extend(self._grants_for(m, read, targets[m.name], obs.findings, users))
-                (obs.partial if read.skipped else obs.read).add(m.name)
-            except SinkError as exc:
-                # A lookup that failed is not "no such user": treat the mapping as unknown.
-                obs.unreadable.add(m.name)
-                obs.findings.append(
-                    Finding("unreadable_group", f"user lookup failed: {exc}", m.name)
-                )
-        return obs
-
-    def _resolve_users(self, reads: Mapping[str, GroupRead]) -> dict[str, str | BaseException]:
-        """Identity Center user id (or the lookup's failure) per matched attribute value.
-
-        A principal whose instance the ledger already holds a live grant for keeps the id
-        resolved when that grant was made: a warm poll of 20,000 grants then makes no AWS read,
-        and a restart does not look every user up again (20,000 GetUserId calls are 1,000 s at
-        Identity Center's 20 calls/s). New instances are looked up in parallel, so a burst of
-        activations is bound by the API rate, not by one call's round trip."""
-        attr_in = self.config.matching.entra_attribute
-        attr_ic = self.config.matching.identity_center_attribute
-        known = self.ledger.live_principals()
-        out: dict[str, str | BaseException] = {}
-        todo: set[str] = set()
-        for read in reads.values():
-            for inst in read.instances:
-                value = inst.principal.get(attr_in)
-                if not value or value in out:
-                    continue
-                ic_id = known.get((inst.id, inst.principal_id, value))
-                if ic_id is not None:
-                    out[value] = ic_id
-                else:
-                    todo.add(value)
-        todo -= out.keys()
-
-        def look_up(value: str) -> str | BaseException | None:
-            try:
-                return self.ic.find_user_id(attr_ic, value)
-            except SinkError as exc:
-                return exc
-
-        if todo:
-            ordered = sorted(todo)
-            with ThreadPoolExecutor(max_workers=self.workers) as pool:
-                for value, found in zip(ordered, pool.map(look_up, ordered), strict=True):
-                    if found is not None:
-                        out[value] = found
-        return out
-
-    def _grants_for(
-        self,
-        m: MappingConfig,
-        read: GroupRead,
-        targets: tuple[Target, ...],
-        found: list[Finding],
-        users: Mapping[str, str | BaseException],
-    ) -> list[Grant]:
-        out: list[Grant] = []
-        attr_in, attr_ic = (
-            self.config.matching.entra_attribute,
-            self.config.matching.identity_center_attribute,
-        )
-        for inst in read.instances:
-            if not self._counts(m, inst):
-                continue
-            if inst.member_type == "group" or inst.principal_type not in ("user", "unknown"):
-                found.append(
-                    Finding(
-                        "nested_group",
-                        f"{inst.principal_type} {inst.principal_id} in group {m.entra_group_id} "
-                        f"({inst.member_type}): transitive members are not mirrored",
-                        m.name,
-                    )
-                )
-                continue
-            value = inst.principal.get(attr_in)
-            ic_id = users.get(value) if value else None
-            if isinstance(ic_id, BaseException):
-                raise ic_id
-            if ic_id is None:
-                who = value or inst.principal_id
-                found.append(
-                    Finding(
-                        "unresolved_user",
-                        f"{who}: no Identity Center user with {attr_ic} = {value!r}",
-                        m.name,
-                    )
-                )
-                continue
-            user = User(inst.principal_id, value or inst.principal_id, ic_id)
-            for t in targets:
-                out.append(
-                    Grant(
-                        user,
-                        t,
-                        inst.start,
-                        inst.end,
-                        inst.id,
-                        m.name,
-                        inst.justification,
-                        inst.ticket,
-                        inst.approver,
-                    )
-                )
-        return out
-
-    @staticmethod
-    def _counts(m: MappingConfig, inst: PimInstance) -> bool:
-        if inst.access_id != m.access:
-            return False
-        if inst.assignment_type == "activated":
-            return True
-        return inst.assignment_type == "assigned" and m.include_permanent
+    def orphans(self) -> list[Finding]:
+        """Live grants whose mapping no longer names their target, from the ledger alone."""
+        scope = self.desired.scope()
+        return [_orphan_finding(g, scope) for g in self.ledger.live_grants() if scope.orphaned(g)]
 
     # -- cycles --------------------------------------------------------------------------
 
     def live_state(self, keys: Iterable[str]) -> tuple[dict[str, frozenset[str]], list[Finding]]:
-        by_key = {t.key: t for ts in self.targets().values() for t in ts}
         live: dict[str, frozenset[str]] = {}
         found: list[Finding] = []
         for key in sorted(set(keys)):
+            target = target_from_key(key)
             try:
-                live[key] = frozenset(self.ic.holders(by_key[key]))
+                live[key] = frozenset(self.ic.holders(target))
             except BridgeError as exc:
-                found.append(Finding("withheld", f"could not read {by_key[key]}: {exc}"))
+                what = self.desired.labels.get(key) or str(target)
+                found.append(Finding("withheld", f"could not read {what}: {exc}"))
         return live, found
 
     def cycle(
@@ -442,10 +437,10 @@ class Reconciler:
     ) -> CycleResult:
         """Observe PIM, plan against the ledger (and AWS when `live`), apply."""
         # Reads happen outside the lock: a slow or failing Graph must never hold up an expiry.
-        obs = self.observe()
+        obs = self.desired.observe()
         # A partly unreadable mapping keeps its ledger grants until their own end, like an
         # unreadable one, but its cycle is not failed: the bad items are reported as findings.
-        scope = self.scope(obs.unreadable | obs.partial)
+        scope = self.desired.scope(obs.unknown)
         findings = list(obs.findings)
         live_state: dict[str, frozenset[str]] = {}
         if live:
@@ -454,78 +449,60 @@ class Reconciler:
             # A target we could not read keeps its drift to itself: no foreign removals there.
             unread = scope.managed - live_state.keys()
             scope = replace(scope, drift_remove=scope.drift_remove - unread)
-        with self._lock:
-            now = self.clock.now()
-            holdings = self.ledger.holdings()
-            if dry_run:
-                actual = Actual(frozenset(holdings), live_state, tuple(self.ledger.live_grants()))
-                p = plan(obs.grants, actual, scope, now)
-                return CycleResult(
-                    kind,
-                    p,
-                    findings=[*findings, *p.findings],
-                    unreadable=obs.unreadable,
-                    dry_run=True,
-                )
-            cycle_id = self.ledger.start_cycle(kind, now)
-            synced = self.ledger.sync_grants(obs.grants, obs.read, now)
-            # Grants of unreadable mappings whose end passed are expired from the ledger alone.
-            expired = self.ledger.end_expired(now)
-            ledger_grants = tuple(self.ledger.live_grants())
-            ended = (*(g for g, _ in synced.ended), *expired)
-            actual = Actual(
-                frozenset(holdings),
-                live_state,
-                (*ledger_grants, *ended),
-                self._past_ends(holdings, ledger_grants, now),
-            )
-            busy = set(self._inflight)  # bindings other cycles are applying
-            p, deferred = self._claim(plan(obs.grants, actual, scope, now))
-            if live:
-                # Held, yet gone from AWS: removed out of band. Forget it unless another cycle
-                # is applying it. A re-add planned here records the holding again only if it
-                # succeeds: a failed one must not leave the ledger claiming what AWS lacks.
-                for b in frozenset(holdings) - busy:
-                    if b.target_key in live_state and b.ic_user_id not in live_state[b.target_key]:
-                        self.ledger.release(b)
-        result = self._apply(kind, cycle_id, p, findings, deferred)
-        result.unreadable = obs.unreadable
-        result.grant_sync = synced
-        self._finish(cycle_id, result)
-        return result
+        return self._run(kind, obs.grants, scope, findings, live_state, obs.unreadable, dry_run)
 
     def expire(self) -> CycleResult:
-        """Revoke whatever the ledger says has ended. No Graph call: runs through an outage."""
+        """Revoke whatever the ledger says has ended. No Graph or AWS read: runs through an
+        outage, and through a mapping that no longer resolves."""
+        # Every mapping counts as unread here: the ledger's live grants are the whole truth.
+        scope = self.desired.scope([m.name for m in self.config.mappings])
+        return self._run("expiry", [], scope, [], {}, set(), False)
+
+    def _run(
+        self,
+        kind: str,
+        grants: list[Grant],
+        scope: Scope,
+        findings: list[Finding],
+        live_state: dict[str, frozenset[str]],
+        unreadable: set[str],
+        dry_run: bool,
+    ) -> CycleResult:
         with self._lock:
-            now = self.clock.now()
-            cycle_id = self.ledger.start_cycle("expiry", now)
-            ended = self.ledger.end_expired(now)
-            live_grants = self.ledger.live_grants()
-            # Every mapping counts as unread here: the ledger's live grants are the whole truth.
-            scope = self.scope(unreadable=[m.name for m in self.config.mappings])
-            held = self.ledger.holdings()
-            past = self._past_ends(held, live_grants, now)
-            actual = Actual(frozenset(held), {}, (*live_grants, *ended), past)
-            p, deferred = self._claim(plan([], actual, scope, now))
-        result = self._apply("expiry", cycle_id, p, [], deferred)
+            reading = self.watch.read()
+            now, self._trusted = reading.now, reading.trusted
+            if reading.finding is not None:
+                findings = [*findings, reading.finding]
+            scope = replace(scope, judge_after=reading.judge_after)
+            actual = read_actual(self.ledger, now, live_state)
+            p = plan(grants, actual, scope, now)
+            if dry_run:
+                found = [*findings, *p.findings]
+                return CycleResult(kind, p, findings=found, unreadable=unreadable, dry_run=True)
+            cycle_id = self.ledger.start_cycle(kind, now)
+            self.ledger.record_verdicts(p.grants, now)
+            p, deferred = self._claim(p)
+            for b in p.releases:
+                # Held, yet gone from AWS: removed out of band. A re-add planned here records
+                # the holding again only if it succeeds.
+                self.ledger.release(b)
+            for b in actual.unconfirmed:
+                if b.ic_user_id in live_state.get(b.target_key, ()):
+                    self.ledger.confirm(b)  # a cut-off creation, read back
+        result = self._apply(kind, cycle_id, p, findings, deferred)
+        result.unreadable = unreadable
         self._finish(cycle_id, result)
         return result
-
-    def _past_ends(
-        self, held: Iterable[Binding], live: Iterable[Grant], now: datetime
-    ) -> dict[Binding, datetime | None]:
-        """Recorded ends of the held bindings no live grant covers: the removal candidates."""
-        covered = {Binding(g.user.ic_user_id, g.target.key) for g in live if g.live_at(now)}
-        candidates = [b for b in held if b not in covered]
-        return self.ledger.last_ends(candidates) if candidates else {}
 
     def _claim(self, p: Plan) -> tuple[Plan, list[Change]]:
         """Take the plan's bindings for this cycle. A binding another cycle is still applying is
         deferred: its outcome is not known yet, and the next cycle re-plans it."""
-        mine = [c for c in p.changes if c.binding not in self._inflight]
-        deferred = [c for c in p.changes if c.binding in self._inflight]
+        busy = set(self._inflight)
+        mine = [c for c in p.changes if c.binding not in busy]
+        deferred = [c for c in p.changes if c.binding in busy]
         self._inflight.update(c.binding for c in mine)
-        return replace(p, changes=tuple(mine)), deferred
+        releases = tuple(b for b in p.releases if b not in busy)
+        return replace(p, changes=tuple(mine), releases=releases), deferred
 
     def _apply(
         self,
@@ -537,18 +514,7 @@ class Reconciler:
     ) -> CycleResult:
         """Runs outside the planning lock, so an expiry never waits for a poll's slow writes."""
         result = CycleResult(kind, p, findings=[*findings, *p.findings], deferred=deferred)
-        with self._lock:
-            # A finding that persists (an unknown user, drift left in place) is recorded when
-            # it appears, not on every poll: the ledger would otherwise grow without bound.
-            fresh = [f for f in result.findings if f not in self._reported[kind]]
-            self._reported[kind] = set(result.findings)
-        self.ledger.record_findings(cycle_id, fresh, self.clock.now())
-        for f in result.findings:
-            # Alerts repeat every cycle while they last; the rest are logged when they appear.
-            if f.kind in ("safety_brake", "unreadable_group"):
-                log.warning("%s: %s", f.kind, f.detail)
-            elif f in fresh:
-                log.info("%s: %s", f.kind, f.detail)
+        self._report(kind, cycle_id, result)
         if p.empty:
             return result
         # Removals before additions, and within each the synchronous membership writes before
@@ -559,33 +525,52 @@ class Reconciler:
             key=lambda c: (c.op != "remove", not isinstance(c.binding.target, GroupMembership)),
         )
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            outcomes = pool.map(lambda c: self._one(cycle_id, c), ordered)
-            for change, error in zip(ordered, outcomes, strict=True):
+            outcomes = pool.map(lambda c: self._apply_change(cycle_id, c), ordered)
+            for change, (error, problems) in zip(ordered, outcomes, strict=True):
+                result.unplaced.extend(problems)
                 if error:
                     result.failed.append((change, error))
                 else:
                     result.applied.append(change)
         return result
 
-    def _one(self, cycle_id: int, change: Change) -> str | None:
+    def _report(self, kind: str, cycle_id: int, result: CycleResult) -> None:
+        with self._lock:
+            # A finding that persists (an unknown user, drift left in place) is recorded when
+            # it appears, not on every poll: the ledger would otherwise grow without bound.
+            fresh = [f for f in result.findings if f not in self._reported[kind]]
+            self._reported[kind] = set(result.findings)
+        self.ledger.record_findings(cycle_id, fresh, self.clock.now())
+        for f in result.findings:
+            # Alerts repeat every cycle while they last; the rest are logged when they appear.
+            if f.kind in ALERTS:
+                log.warning("%s: %s", f.kind, f.detail)
+            elif f in fresh:
+                log.info("%s: %s", f.kind, f.detail)
+        if result.held:
+            names = ", ".join(str(c) for c in result.held[:5])
+            more = f" and {len(result.held) - 5} more" if len(result.held) > 5 else ""
+            log.warning("%d removals held back: %s%s", len(result.held), names, more)
+
+    def _apply_change(self, cycle_id: int, change: Change) -> tuple[str | None, list[str]]:
         try:
             if change.op == "remove" and self.on_removed is not None:
                 return self._remove_and_deny(cycle_id, change)
             if change.op == "add":
                 self._await_denial_bound(change.binding.ic_user_id)
-            return self._call(cycle_id, change)
+            return self._call(cycle_id, change), []
         finally:
             with self._lock:
                 self._inflight.discard(change.binding)
 
-    def _remove_and_deny(self, cycle_id: int, change: Change) -> str | None:
+    def _remove_and_deny(self, cycle_id: int, change: Change) -> tuple[str | None, list[str]]:
         """Remove, and deny the user's older sessions at the same time rather than after: both
         wait on Identity Center's asynchronous requests, so in sequence they would take twice
         as long. The denial covers sessions issued before a bound a little past the removal's
         expected end (`RemovalTimes`); a removal that outlasts it is denied again at its end."""
         target = change.binding.target
         user = change.binding.ic_user_id
-        start = self.clock.now()
+        start = self._denial_now()
         bound = start + self.removal_times.margin(target)
         with self._lock:
             armed = self._armed.get(change.binding)
@@ -594,18 +579,26 @@ class Reconciler:
                 # (the write below then finds nothing to change).
                 bound = max(bound, armed[0])
             self._denied_until[user] = max(self._denied_until.get(user, bound), bound)
+        problems: list[str] = []
         ahead = threading.Thread(
-            target=self._deny, args=(change, bound), name="deny-ahead", daemon=True
+            target=lambda: problems.extend(self._deny(change, bound)),
+            name="deny-ahead",
+            daemon=True,
         )
         ahead.start()
         error = self._call(cycle_id, change)
-        done = self.clock.now()
+        done = self._denial_now()
         ahead.join()
         if error is None:
             self.removal_times.record(target, done - start)
             if denial_bound(done) > denial_bound(bound):
-                self._deny(change, done)
-        return error
+                problems.extend(self._deny(change, done))
+        return error, problems
+
+    def _denial_now(self) -> datetime:
+        """Denial bounds never lie in the future: after a forward jump of the wall clock, the
+        monotonic estimate of now is used, or a later re-activation's sessions would be denied."""
+        return min(self.clock.now(), self.watch.read().trusted)
 
     def arm(self) -> None:
         """Arm the denials of held bindings whose grants end within ARM_LEAD, each in force from
@@ -647,12 +640,14 @@ class Reconciler:
                     {b: v for b, v in fresh.items() if b.ic_user_id not in report.unarmed}
                 )
 
-    def _deny(self, change: Change, before: datetime) -> None:
+    def _deny(self, change: Change, before: datetime) -> list[str]:
         assert self.on_removed is not None
         try:
-            self.on_removed([change], before)
+            report = self.on_removed([change], before)
         except BridgeError as exc:
             log.error("denying older sessions after %s: %s", change, exc)
+            return [f"denial after {change} failed: {exc}"]
+        return list(report.problems) if isinstance(report, DenialReport) else []
 
     def _await_denial_bound(self, user: str) -> None:
         """A session issued before a denial's bound is denied, so access given back sooner

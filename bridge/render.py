@@ -25,6 +25,10 @@ def print_cycle(result: CycleResult, labels: dict[str, str], out: TextIO) -> Non
         out.write(f"\n{verb.capitalize()}:\n")
         for c in p.changes:
             out.write(_line(c, labels) + "\n")
+    if result.held:
+        out.write("\nHeld back by the safety brake (not applied; exit 1 until resolved):\n")
+        for c in result.held:
+            out.write(_line(c, labels) + "\n")
     if result.failed:
         out.write("\nFailed:\n")
         for c, why in result.failed:
@@ -34,7 +38,11 @@ def print_cycle(result: CycleResult, labels: dict[str, str], out: TextIO) -> Non
         for f in result.findings:
             via = f" [{f.mapping}]" if f.mapping else ""
             out.write(f"  ! {f.kind}: {f.detail}{via}\n")
+    if result.unplaced:
+        out.write("\nSession denials not written:\n")
+        for why in result.unplaced:
+            out.write(f"  ! {why}\n")
     if result.dry_run:
         out.write("\nDry run: nothing was changed.\n")
-    elif not p.changes:
+    elif not p.changes and not result.held:
         out.write("\nNo changes: Identity Center matches PIM.\n")

@@ -148,15 +148,19 @@ class Service:
     # -- lifecycle -----------------------------------------------------------------------
 
     def recover(self) -> None:
-        """On start (and on becoming leader): close what a stop cut off, revoke expiries missed
-        while down, look at the whole world, and rebuild every expiry timer from the ledger."""
+        """On start (and on becoming leader): mark what a stop cut off, look at the whole world
+        (which reads cut-off creations back), revoke what ended while down, and rebuild every
+        expiry timer from the ledger.
+
+        Graph is read before anything is revoked, so an extension made while the bridge was
+        down is honoured; when Graph does not answer, the same cycle expires from the ledger
+        alone. A mapping that does not resolve is reported and retried; it stops no expiry."""
         b = self.bridge
         cut = b.ledger.mark_interrupted(b.clock.now())
         if cut:
             log.warning("%d changes were cut off by a stop; this cycle re-plans them", cut)
-        b.reconciler.targets()  # fail fast on names that do not resolve
-        self.expire()
-        self.poll(live=True)
+        if self.poll(live=True) is None:
+            self.expire()
 
     def lead(self) -> None:
         """Standby until the election is won; then take the epoch (fencing every earlier

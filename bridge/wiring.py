@@ -42,7 +42,6 @@ def build(config: Config, clock: Clock | None = None) -> Bridge:
     source = GraphPimSource(config.entra, max_retries=3)
     ic = AwsIdentityCenter(config.aws)
     ledger = Ledger(config.store.url)
-    reconciler = Reconciler(config, source, ic, ledger, clock)
     revoker = None
     if config.revocation.deny_stale_sessions:
         scp = None
@@ -53,8 +52,15 @@ def build(config: Config, clock: Clock | None = None) -> Bridge:
                 lambda: _longest_session(reconciler, ic),
             )
         revoker = Revoker(ic, ic.group_assignments, ledger, clock.now, scp)
-        reconciler.on_removed = revoker.deny
-        reconciler.on_arm = revoker.arm
+    reconciler = Reconciler(
+        config,
+        source,
+        ic,
+        ledger,
+        clock,
+        on_removed=revoker.deny if revoker else None,
+        on_arm=revoker.arm if revoker else None,
+    )
     return Bridge(config, source, ic, ledger, clock, reconciler, revoker)
 
 

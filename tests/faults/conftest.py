@@ -50,6 +50,9 @@ class SkewedClock:
     def now(self) -> datetime:
         return self.base.now() + self.offset
 
+    def monotonic(self) -> float:
+        return self.base.monotonic()
+
 
 @dataclass
 class Rig:

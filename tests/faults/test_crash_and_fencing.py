@@ -59,9 +59,10 @@ def test_crash_between_intent_and_outcome_is_marked_interrupted_and_still_revoke
     again = make_rig()  # a new start on the same ledger
     again.service.recover()
     history = [(c["target_key"], c["status"]) for c in adds(again)]
-    # The cut-off add is marked, re-planned from the ledger's live grant, found done in AWS
-    # and recorded as held: one assignment, not two.
-    assert [s for k, s in history if k == again.assignment_key()] == ["interrupted", "ok"]
+    # The cut-off add is marked, read back from AWS at the restart and kept as held: one
+    # assignment, no second creation.
+    assert [s for k, s in history if k == again.assignment_key()] == ["interrupted"]
+    assert again.bridge.ledger.unconfirmed() == []
     assert [s for k, s in history if k == again.group_key()] == ["ok"]
     assert again.world.aws.assignments("111111111111", again.world.permission_set_arn) == [
         ("USER", again.world.ic_users["alice"])
@@ -122,8 +123,8 @@ def test_a_deposed_leader_writes_nothing_and_calls_no_aws_write(
 
     # Deposed while reading Graph: the plan it made is never recorded nor applied.
     third = make_rig(store_url=pg_url)
-    new.bridge.reconciler.source = DeposedDuringTheRead(
-        new.bridge.reconciler.source,
+    new.bridge.reconciler.desired.source = DeposedDuringTheRead(
+        new.bridge.reconciler.desired.source,
         lambda: third.bridge.ledger.take_leadership("replica-c", third.clock.now()),
     )
     assert new.poll() is None

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from bridge.config import config_from_dict
-from bridge.errors import ConfigError
 from bridge.ledger import Ledger
 from bridge.ports import FakeClock
 from bridge.reconcile import Reconciler
@@ -115,11 +112,14 @@ def test_dry_run_changes_nothing(tmp_path) -> None:  # type: ignore[no-untyped-d
     assert ic.writes == 0 and ledger.holdings() == {} and ledger.live_grants() == []
 
 
-def test_missing_group_name_is_a_config_error_naming_the_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_missing_group_name_is_reported_naming_the_key_and_fails_the_cycle(tmp_path) -> None:  # type: ignore[no-untyped-def]
     pim, ic, clock, ledger, rec = make(tmp_path, identity_center_group="missing-group")
-    with pytest.raises(ConfigError) as exc:
-        rec.cycle()
-    assert exc.value.key == "mappings[0].identity_center_group"
+    pim.activate("eg-1", "alice@x", T0, T0 + timedelta(hours=1))
+    result = rec.cycle()
+    assert result.exit_code == 1 and result.applied == []
+    [finding] = [f for f in result.findings if f.kind == "unresolved_mapping"]
+    assert finding.detail.startswith("mappings[0].identity_center_group: ")
+    assert finding.mapping == "admins"
 
 
 def test_permanent_assignment_mirrored_only_with_include_permanent(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -187,13 +187,18 @@ def _apply(world: set[Binding], p_changes: object) -> set[Binding]:
 
 @settings(max_examples=300, deadline=None)
 @given(grants_st, bindings_st, bindings_st, st.booleans())
-def test_property_no_change_outside_managed_targets(
+def test_property_outside_managed_targets_only_what_the_bridge_made_is_removed(
     desired: list[Grant], held: frozenset[Binding], live: frozenset[Binding], remove: bool
 ) -> None:
     live_map = {k: frozenset(x.ic_user_id for x in live if x.target_key == k) for k in MANAGED}
     s = scope(drift_remove=MANAGED if remove else frozenset())
     p = plan(desired, Actual(held, live_map, tuple(desired)), s, NOW)
-    assert all(c.binding.target_key in MANAGED for c in p.changes)
+    recorded = {Binding(g.user.ic_user_id, g.target.key) for g in desired}
+    for c in (*p.changes, *p.held):
+        if c.binding.target_key not in MANAGED:
+            # An orphan: held by the bridge, with a grant the ledger recorded, ended or endless.
+            assert c.op == "remove" and c.binding in held and c.binding in recorded
+            assert c.reason in (Reason.EXPIRED, Reason.ORPHANED)
 
 
 @settings(max_examples=300, deadline=None)

@@ -13,7 +13,16 @@ import pytest
 from sqlalchemy import insert
 
 from bridge.ledger import Ledger
-from bridge.model import Binding, Change, Grant, GroupMembership, Reason, User
+from bridge.model import (
+    Binding,
+    Change,
+    Ended,
+    Grant,
+    GrantVerdicts,
+    GroupMembership,
+    Reason,
+    User,
+)
 from bridge.report import ReportQuery, write_report
 from bridge.report import plots as plots_module
 from bridge.report.anomalies import SEVERITY
@@ -50,9 +59,12 @@ def _report(ledger: Ledger, fmt: str, now: datetime) -> str:
 
 def test_grant_still_held_after_its_end_is_flagged_as_outliving_it(ledger: Ledger) -> None:
     g = _grant("alice", T0 + timedelta(minutes=10))
-    ledger.sync_grants([g], ["m"], T0)
+    ledger.record_verdicts(GrantVerdicts(new=tuple([g])), T0)
     _provision(ledger, g, T0 + timedelta(seconds=2))
-    ledger.end_expired(T0 + timedelta(minutes=10))  # the removal never happened
+    ledger.record_verdicts(  # the removal never happened
+        GrantVerdicts(ended=(Ended(g, Reason.EXPIRED, T0 + timedelta(minutes=10)),)),
+        T0 + timedelta(minutes=10),
+    )
     doc = json.loads(_report(ledger, "json", T0 + timedelta(minutes=11)))
     (row,) = doc["rows"]
     assert row["still_held"] is True and row["revoked_at"] is None
@@ -65,7 +77,7 @@ def test_grant_still_held_after_its_end_is_flagged_as_outliving_it(ledger: Ledge
 def test_scim_lag_is_unknown_without_a_sample_and_read_once_exported(ledger: Ledger) -> None:
     for who in ("alice", "bob"):
         g = _grant(who, T0 + timedelta(hours=1))
-        ledger.sync_grants([g], ["m"], T0)
+        ledger.record_verdicts(GrantVerdicts(new=tuple([g])), T0)
         _provision(ledger, g, T0 + timedelta(seconds=2))
     with ledger.engine.begin() as conn:
         conn.execute(
@@ -91,7 +103,7 @@ def test_scim_lag_is_unknown_without_a_sample_and_read_once_exported(ledger: Led
 
 def test_csv_quotes_text_a_spreadsheet_would_run_as_a_formula(ledger: Ledger) -> None:
     g = _grant("mallory", T0 + timedelta(hours=1), justification='=HYPERLINK("x","click")')
-    ledger.sync_grants([g], ["m"], T0)
+    ledger.record_verdicts(GrantVerdicts(new=tuple([g])), T0)
     text = _report(ledger, "csv", T0 + timedelta(minutes=1))
     (row,) = list(csv.DictReader(io.StringIO(text, newline="")))
     assert row["justification"] == '\'=HYPERLINK("x","click")'
@@ -102,7 +114,7 @@ def test_html_without_matplotlib_says_how_to_get_the_histograms(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(plots_module, "available", lambda: False)
-    ledger.sync_grants([_grant("alice", T0 + timedelta(hours=1))], ["m"], T0)
+    ledger.record_verdicts(GrantVerdicts(new=tuple([_grant("alice", T0 + timedelta(hours=1))])), T0)
     html = _report(ledger, "html", T0 + timedelta(minutes=1))
     assert plots_module.INSTALL_HINT.replace("'", "&#x27;") in html
     # The timeline needs no matplotlib: the one mapping's is still there, the histograms not.
@@ -142,7 +154,9 @@ def test_long_table_switches_to_aligned_lines_with_every_grant(
 
     monkeypatch.setattr(to_table, "RICH_ROWS", 2)
     whos = ("alice", "bob", "carol")
-    ledger.sync_grants([_grant(w, T0 + timedelta(hours=1)) for w in whos], ["m"], T0)
+    ledger.record_verdicts(
+        GrantVerdicts(new=tuple([_grant(w, T0 + timedelta(hours=1)) for w in whos])), T0
+    )
     text = _report(ledger, "table", T0 + timedelta(minutes=1))
     grants = text.split("Grants (3)", 1)[1].strip().splitlines()
     assert grants[0].split()[:3] == ["user", "mapping", "target"]
