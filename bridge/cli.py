@@ -26,6 +26,15 @@ Start with `pim-bridge demo` (no Azure or AWS account needed), then copy
 config.example.toml to pim-bridge.toml, run `pim-bridge check-config`, and
 `pim-bridge sync --dry-run` to see what the bridge would change."""
 
+# The one table of exit codes: README.md and docs/runbook.md carry it word for word.
+EXIT_CODES = """Exit codes:
+  0  done: everything decided was applied (health: every check ok)
+  1  partial: a removal held back by the safety brake or withheld (a group that could
+     not be read, a mapping that does not resolve), a change that failed, a session
+     denial that found no room; each is named in the output (health: a warning)
+  2  config or usage error, one line naming the key and the reason; another process
+     already writes to the store (health: a critical check)"""
+
 
 def _config_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -42,6 +51,7 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="pim-bridge",
         description=DESCRIPTION,
+        epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     root.add_argument("--version", action="version", version=f"pim-bridge {__version__}")

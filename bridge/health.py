@@ -9,7 +9,7 @@ what was read happens in the small pure `*_check` functions, which the unit test
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -295,7 +295,29 @@ def run_health(
         checks.append(expiry_check("scim.token.expiry", config.scim.token_expires_at, now, h))
         read_event = aws_health or (lambda: scim_token_expiry_event(config.aws))
         checks.append(health_event_check(read_event()))
+    checks.append(removals_check(ledger.last_cycle(kinds=("poll", "drift", "sync"))))
     return HealthReport(checks, lag)
+
+
+def removals_check(cycle: Mapping[str, Any] | None) -> Check:
+    """Removals the last PIM-reading cycle decided and did not make: access someone's PIM end
+    no longer backs is still there, which is critical whatever the cause."""
+    if cycle is None:
+        return Check("bridge.removals", State.SKIPPED, "no cycle yet", "0 held, 0 unplaced")
+    summary = cycle.get("summary") or {}
+    held, unplaced, failed = (int(summary.get(k, 0)) for k in ("held", "unplaced", "failed"))
+    value = f"{held} held, {unplaced} unplaced, {failed} failed"
+    if held or unplaced:
+        why = []
+        if held:
+            why.append(
+                f"{held} removals held back by the safety brake: `pim-bridge sync --dry-run`"
+            )
+        if unplaced:
+            why.append(f"{unplaced} session denials not written (policy full or failing)")
+        return Check("bridge.removals", State.CRITICAL, value, "0 held, 0 unplaced", "; ".join(why))
+    state = State.WARNING if failed else State.OK
+    return Check("bridge.removals", state, value, "0 held, 0 unplaced")
 
 
 def _mapped_groups(config: Config) -> list[str]:

@@ -186,10 +186,15 @@ class Ledger:
                 .values(ended_at=now, status=status, summary=summary)
             )
 
-    def last_cycle(self, status: str | None = None) -> dict[str, Any] | None:
-        q = select(cycles).order_by(cycles.c.id.desc()).limit(1)
+    def last_cycle(
+        self, status: str | None = None, kinds: Sequence[str] = ()
+    ) -> dict[str, Any] | None:
+        q = select(cycles).where(cycles.c.ended_at.is_not(None)).order_by(cycles.c.id.desc())
+        q = q.limit(1)
         if status:
             q = q.where(cycles.c.status == status)
+        if kinds:
+            q = q.where(cycles.c.kind.in_(kinds))
         with self.engine.connect() as conn:
             row = conn.execute(q).first()
         return dict(row._mapping) if row else None

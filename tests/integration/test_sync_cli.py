@@ -24,8 +24,8 @@ class Rig:
         self.config = world.write_config(tmp / "pim-bridge.toml", f"sqlite:///{self.db}")
         self.actor = world.graph.actor()
 
-    def sync(self, *extra: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, **self.w.env()}
+    def sync(self, *extra: str, **env_extra: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, **self.w.env(), **env_extra}
         return subprocess.run(
             [sys.executable, "-m", "bridge", "sync", "-c", str(self.config), *extra],
             capture_output=True,
@@ -134,3 +134,63 @@ def test_grant_past_its_end_is_removed_even_while_graph_still_lists_it(tmp_path:
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert rig.members() == {"alice"}
         assert "- bob@example.com -> AWS-Prod-Admin  (expired)" in proc.stdout
+
+
+def test_a_grant_whose_mapping_leaves_the_config_still_ends_at_its_end(
+    rig: Rig, tmp_path: Path
+) -> None:
+    import time
+
+    from bridge.sandbox.world import _to_toml
+
+    rig.activate("carol", "breakglass", length=timedelta(seconds=6))
+    end = datetime.now(UTC) + timedelta(seconds=6)
+    assert rig.sync().returncode == 0
+    assert rig.members() == {"carol"}
+    data = rig.w.config_dict(f"sqlite:///{rig.db}")
+    data["mappings"] = [m for m in data["mappings"] if m["name"] != "breakglass"]
+    rig.config.write_text(_to_toml(data), encoding="utf-8")
+    dry = rig.sync("--dry-run")
+    assert "orphan: carol@example.com -> AWS-Prod-Admin: mapping 'breakglass'" in dry.stdout
+    proc = rig.sync()
+    assert rig.members() == {"carol"}, proc.stdout  # kept until its recorded end
+    time.sleep(max(0.0, (end - datetime.now(UTC)).total_seconds() + 0.5))
+    proc = rig.sync()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "- carol@example.com -> AWS-Prod-Admin  (expired)" in proc.stdout
+    assert rig.members() == set()
+
+
+def test_removals_held_by_the_safety_brake_exit_1_and_are_named(rig: Rig) -> None:
+    rig.activate("alice")
+    rig.activate("bob")
+    assert rig.sync().returncode == 0
+    for who in ("alice", "bob"):
+        rig.actor.deactivate(rig.w.entra_users[who], rig.w.entra_groups["prod-admin"])
+    brake = {"PIM_BRIDGE_SAFETY__MAX_REMOVALS_PER_CYCLE": "1"}
+    dry = rig.sync("--dry-run", **brake)
+    proc = rig.sync(**brake)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert dry.returncode == 1
+    for out in (dry.stdout, proc.stdout):
+        assert "Held back by the safety brake" in out
+        assert "- alice@example.com -> AWS-Prod-Admin  (deactivated)" in out
+        assert "- bob@example.com -> AWS-Prod-Admin  (deactivated)" in out
+    assert "held back" in proc.stderr
+    assert rig.members() == {"alice", "bob"}
+
+
+def test_sync_refuses_to_apply_while_a_service_holds_the_sqlite_store(rig: Rig) -> None:
+    from bridge.leader import SingleReplica
+
+    rig.activate("alice")
+    running = SingleReplica(f"sqlite:///{rig.db}")  # what `pim-bridge run` holds
+    try:
+        proc = rig.sync()
+        assert proc.returncode == 2
+        assert "store.url" in proc.stderr and "another pim-bridge" in proc.stderr
+        assert rig.members() == set()
+        assert rig.sync("--dry-run").returncode == 0
+    finally:
+        running.release()
+    assert rig.sync().returncode == 0

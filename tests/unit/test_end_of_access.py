@@ -178,6 +178,22 @@ def test_removals_held_by_the_brake_exit_1_and_are_named(tmp_path: Path) -> None
     assert any(f.kind == "safety_brake" for f in result.findings)
 
 
+def test_health_calls_removals_held_by_the_brake_critical(tmp_path: Path) -> None:
+    from bridge.health import State, removals_check
+
+    r = Rig(tmp_path, [ADMINS], max_removals=3)
+    ids = [r.activate(u, 60) for u in USERS[:5]]
+    r.service.poll()
+    assert removals_check(r.ledger.last_cycle(kinds=("poll",))).state is State.OK
+    for iid in ids:
+        r.pim.deactivate(iid)
+    r.clock.advance(15)
+    r.service.poll()
+    check = removals_check(r.ledger.last_cycle(kinds=("poll",)))
+    assert check.state is State.CRITICAL and "5 removals held back" in check.detail
+    assert b"pim_bridge_removals_held 5.0" in r.service.metrics.scrape()
+
+
 def test_a_brake_held_removal_becomes_an_expiry_at_its_recorded_end(tmp_path: Path) -> None:
     r = Rig(tmp_path, [ADMINS], max_removals=3)
     ids = [r.activate(u, 60) for u in USERS[:5]]
@@ -405,3 +421,14 @@ def test_a_principal_is_a_user_only_when_graph_says_so(tmp_path: Path) -> None:
     result = r.rec.cycle()
     assert r.holders() == set()
     assert any("no @odata.type" in f.detail for f in result.findings)
+
+
+def test_one_table_of_exit_codes_in_help_readme_and_runbook(capsys: Any) -> None:
+    from bridge.cli import EXIT_CODES, main
+
+    root = Path(__file__).resolve().parents[2]
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert EXIT_CODES in capsys.readouterr().out
+    for doc in ("README.md", "docs/runbook.md"):
+        assert EXIT_CODES in (root / doc).read_text(encoding="utf-8"), doc
