@@ -26,9 +26,10 @@ from urllib.parse import quote
 from azure.core.credentials_async import AsyncTokenCredential
 
 from bridge.config import EntraConfig
+from bridge.errors import Unreadable
 from bridge.graph.client import GraphWire, Reply
 from bridge.graph.credentials import build_credential
-from bridge.lag import MembershipExport
+from bridge.model import MembershipExport
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,17 +42,6 @@ PERMISSIONS = {
 LOG_RATE = (5, 10.0)  # provisioning logs: requests per seconds, per tenant
 MAX_RETRY_AFTER = 10.0
 _NEVER = "0001-01-01"  # Graph's "never" in synchronization job timestamps
-
-
-@dataclass(frozen=True)
-class Unreadable:
-    """A read that failed; `permission` names the missing one when Graph answered 403."""
-
-    reason: str
-    permission: str | None = None
-
-    def __str__(self) -> str:
-        return f"{self.reason} (needs {self.permission})" if self.permission else self.reason
 
 
 @dataclass(frozen=True)
