@@ -7,9 +7,13 @@
 
 `temporary` says whether the same call may succeed later (throttling, outage) so the
 caller retries or withholds, rather than giving up on the grant.
+
+`Unreadable` is not raised: health reads return it in place of a value they could not read.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 
 class BridgeError(Exception):
@@ -37,3 +41,14 @@ class SourceError(_CallError):
 
 class SinkError(_CallError):
     """Identity Center could not be read or written."""
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A read that failed; `permission` names the missing one when the service answered 403."""
+
+    reason: str
+    permission: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.reason} (needs {self.permission})" if self.permission else self.reason

@@ -18,7 +18,8 @@ from typing import Any, TextIO
 from sqlalchemy import func, select
 
 from bridge.config import Config, HealthConfig
-from bridge.graph.health_reads import Credential, GraphHealthReader, SyncJob, Unreadable
+from bridge.errors import Unreadable
+from bridge.graph.health_reads import Credential, GraphHealthReader, SyncJob
 from bridge.lag import LagStats, LagStore
 from bridge.ledger import Ledger
 from bridge.schema import grants

@@ -18,22 +18,13 @@ from typing import Any, Literal
 from sqlalchemy import and_, insert, or_, select, update
 
 from bridge.ledger import Ledger, _utc
+from bridge.model import MembershipExport
 from bridge.schema import changes, grants, lag_samples
 
 Kind = Literal["activation", "removal"]
 # Clocks of Entra, the bridge and the database differ a little; an export logged this much
 # before the change it belongs to still counts.
 SKEW = timedelta(seconds=1)
-
-
-@dataclass(frozen=True)
-class MembershipExport:
-    """One membership change SCIM provisioning exported, from a provisioning log entry."""
-
-    entra_group_id: str
-    principal_id: str
-    op: Literal["add", "remove"]
-    at: datetime
 
 
 @dataclass(frozen=True)

@@ -237,3 +237,13 @@ class Plan:
     @property
     def empty(self) -> bool:
         return not self.changes
+
+
+@dataclass(frozen=True)
+class MembershipExport:
+    """One membership change SCIM provisioning exported, from a provisioning log entry."""
+
+    entra_group_id: str
+    principal_id: str
+    op: Literal["add", "remove"]
+    at: datetime

@@ -22,7 +22,7 @@ from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_models import Group, SCIMException, ScimProvider, SearchRequest, User
 
 from bridge.config import AwsConfig
-from bridge.graph.health_reads import Unreadable
+from bridge.errors import Unreadable
 from bridge.identity_center.client import make_client_factory
 
 log = logging.getLogger(__name__)

@@ -1,16 +1,25 @@
-"""The wire to Microsoft Graph: msgraph-sdk's request adapter (auth, telemetry, redirects), with
-the SDK's own retry switched off so one policy (ours, in `source.py`) governs both direct calls
-and `$batch` sub-responses, which the SDK never retries.
+"""The one session with Microsoft Graph every reader uses: an event loop in a daemon thread
+(msgraph-sdk is asyncio, the bridge's readers are synchronous), the wire built on it, the
+credential, and the retry policy with its Retry-After parsing.
 
-Responses are handed back raw (status, headers, JSON) because msgraph-core's batch response
-model drops JSON bodies of sub-responses, and one parser for both paths keeps them identical.
+The wire is msgraph-sdk's request adapter (auth, telemetry, redirects) with the SDK's own retry
+switched off, so one policy (`RetryPolicy`) governs direct calls and `$batch` sub-responses,
+which the SDK never retries. Responses are handed back raw (status, headers, JSON) because
+msgraph-core's batch response model drops JSON bodies of sub-responses, and one parser for
+both paths keeps them identical.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -33,9 +42,12 @@ from msgraph.generated.identity_governance.privileged_access.group.assignment_sc
 from msgraph_core import GraphClientFactory
 
 from bridge.config import EntraConfig
-from bridge.graph.credentials import graph_scopes
+from bridge.graph.credentials import build_credential, graph_scopes
 
 BATCH_SIZE = 20  # Graph's JSON batching limit
+# Throttling and outages; every other status is Graph's answer and trying again will not help.
+RETRYABLE = frozenset({429, 502, 503, 504})
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,59 @@ class Reply:
         if isinstance(error, dict):
             return f"{status} {error.get('code', '')}: {error.get('message', '')}".strip()
         return status
+
+
+def call_failure(exc: Exception) -> Reply:
+    """A call that produced no HTTP response. Network failures are retried like a 503; a
+    credential or client failure (status 0) is not, and fails the read with its reason.
+    Neither httpx nor azure-identity puts a token or secret in these messages."""
+    status = 503 if isinstance(exc, httpx.TransportError) else 0
+    message = str(exc).splitlines()[0][:300] if str(exc) else ""
+    return Reply(status, {}, {"error": {"code": type(exc).__name__, "message": message}})
+
+
+def retry_after(reply: Reply, now: Callable[[], float] = time.time) -> float | None:
+    """The seconds a `Retry-After` header asks to wait, given as delta-seconds or as an
+    HTTP-date (RFC 9110, section 10.2.3); None when absent or unreadable. A date in the past
+    asks for no wait."""
+    raw = (reply.header("Retry-After") or "").strip()
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        # An HTTP-date is always GMT; `-0000` parses as naive, which would be read as local.
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - now())
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Whether a failed call is tried again and after how long, the same for every reader."""
+
+    max_retries: int = 5
+    backoff: float = 1.0  # the first wait when Graph sends no Retry-After; doubles per retry
+    max_backoff: float = 30.0
+    max_delay: float = 60.0  # a longer Retry-After is honoured only up to this
+
+    def retryable(self, reply: Reply) -> bool:
+        return reply.status in RETRYABLE
+
+    def allows(self, reply: Reply, attempts: int) -> bool:
+        """Whether a call that already failed `attempts` times may be tried once more."""
+        return self.retryable(reply) and attempts < self.max_retries
+
+    def delay(self, reply: Reply, attempts: int) -> float:
+        wait = retry_after(reply)
+        if wait is None:
+            wait = min(self.backoff * 2**attempts, self.max_backoff)
+        return min(wait, self.max_delay)
 
 
 class GraphWire:
@@ -113,13 +178,7 @@ class GraphWire:
         return self.relative(builder.to_get_request_information().url)
 
     def relative(self, url: str) -> str:
-        """`/path?query` under the version segment, as `$batch` wants it; nextLinks are absolute."""
-        if url.startswith(self.base_url):
-            return url[len(self.base_url) :] or "/"
-        parts = urlsplit(url)
-        base_path = urlsplit(self.base_url).path
-        path = parts.path[len(base_path) :] if parts.path.startswith(base_path) else parts.path
-        return path + (f"?{parts.query}" if parts.query else "")
+        return relative_url(self.base_url, url)
 
     # -- calls ---------------------------------------------------------------------------------
 
@@ -165,6 +224,81 @@ class GraphWire:
         except ValueError:
             body = None
         return Reply(response.status_code, dict(response.headers), body)
+
+
+class GraphSession:
+    """A reader's connection to Graph: the event loop thread, the wire on it, the credential.
+
+    The loop starts on first use. The wire is built on the loop's thread because httpx and
+    azure-identity bind to the running loop; `wire()` is for coroutines run through `run()`.
+    """
+
+    def __init__(
+        self,
+        entra: EntraConfig,
+        credential: AsyncTokenCredential | None = None,
+        *,
+        name: str = "graph",
+        timeout: float = 30.0,
+    ) -> None:
+        self._entra = entra
+        self.base_url = entra.graph_base_url
+        # Built now so a missing secret or token is a config error before any call.
+        self._credential = credential or build_credential(entra)
+        self._name = name
+        self._timeout = timeout
+        self._wire: GraphWire | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run `coro` on the session's loop and wait for its result, from any thread."""
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name=self._name, daemon=True)
+                thread.start()
+                self._loop, self._thread = loop, thread
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def wire(self) -> GraphWire:
+        if self._wire is None:
+            self._wire = GraphWire(self._entra, self._credential, self._timeout)
+        return self._wire
+
+    async def get(self, relative_url: str) -> Reply:
+        return await self.wire().get(relative_url)
+
+    def relative(self, url: str) -> str:
+        return relative_url(self.base_url, url)
+
+    def close(self) -> None:
+        """Close the HTTP client and the credential and stop the loop; a later call restarts it."""
+        loop = self._loop
+        if loop is None:
+            return
+        self.run(self._aclose())
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._loop = self._thread = None
+
+    async def _aclose(self) -> None:
+        if self._wire is not None:
+            await self._wire.close()
+            self._wire = None
+        await self._credential.close()
+
+
+def relative_url(base_url: str, url: str) -> str:
+    """`/path?query` under the version segment, as `$batch` wants it; nextLinks are absolute."""
+    if url.startswith(base_url):
+        return url[len(base_url) :] or "/"
+    parts = urlsplit(url)
+    base_path = urlsplit(base_url).path
+    path = parts.path[len(base_path) :] if parts.path.startswith(base_path) else parts.path
+    return path + (f"?{parts.query}" if parts.query else "")
 
 
 def _config(params: Any) -> RequestConfiguration[Any]:

@@ -4,12 +4,12 @@ the bridge's own app credentials and of the enterprise app's SAML signing certif
 Each read returns its value or an `Unreadable` that says why and, for a 403, which application
 permission is missing, so a health report degrades to "unknown" instead of failing. Malformed
 items are logged and skipped. Provisioning logs allow 5 requests per 10 seconds per tenant: the
-reader paces itself to that and honours Retry-After on 429.
+reader paces itself to that. Throttling and outages are retried by the `RetryPolicy` every Graph
+reader shares, honouring Retry-After.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
@@ -17,21 +17,19 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from urllib.parse import quote
 
 from azure.core.credentials_async import AsyncTokenCredential
 
 from bridge.config import EntraConfig
-from bridge.graph.client import GraphWire, Reply
-from bridge.graph.credentials import build_credential
-from bridge.lag import MembershipExport
+from bridge.errors import Unreadable
+from bridge.graph.client import GraphSession, Reply, RetryPolicy, call_failure
+from bridge.model import MembershipExport
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 PERMISSIONS = {
     "provisioning": "AuditLog.Read.All",
@@ -39,19 +37,8 @@ PERMISSIONS = {
     "applications": "Application.Read.All",
 }
 LOG_RATE = (5, 10.0)  # provisioning logs: requests per seconds, per tenant
-MAX_RETRY_AFTER = 10.0
+MAX_RETRY_AFTER = 10.0  # a health report is read by a person waiting for it
 _NEVER = "0001-01-01"  # Graph's "never" in synchronization job timestamps
-
-
-@dataclass(frozen=True)
-class Unreadable:
-    """A read that failed; `permission` names the missing one when Graph answered 403."""
-
-    reason: str
-    permission: str | None = None
-
-    def __str__(self) -> str:
-        return f"{self.reason} (needs {self.permission})" if self.permission else self.reason
 
 
 @dataclass(frozen=True)
@@ -178,7 +165,7 @@ def saml_signing_certificate(sp: Any) -> Credential | None:
 
 
 class GraphHealthReader:
-    """Synchronous reads on a private event loop (msgraph-sdk is asyncio), like the PIM source."""
+    """Synchronous reads through a `GraphSession` (msgraph-sdk is asyncio), like the PIM source."""
 
     def __init__(
         self,
@@ -186,15 +173,20 @@ class GraphHealthReader:
         *,
         credential: AsyncTokenCredential | None = None,
         max_retries: int = 2,
+        backoff: float = 1.0,
         page_limit: int = 20,
+        session: GraphSession | None = None,
     ) -> None:
-        self._entra = entra
-        self._credential = credential or build_credential(entra)
-        self.max_retries = max_retries
+        """`session` shares another reader's connection (it is then not closed here);
+        without one the reader opens its own, with `credential` or the configured one."""
+        if session is not None and credential is not None:
+            raise ValueError("pass a credential or a session, not both")
+        self.retry = RetryPolicy(
+            max_retries=max_retries, backoff=backoff, max_delay=MAX_RETRY_AFTER
+        )
         self.page_limit = page_limit
-        self._wire: GraphWire | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._owns_session = session is None
+        self._session = session or GraphSession(entra, credential, name="graph-health")
         self._lock = threading.Lock()
         self._log_calls: deque[float] = deque()
 
@@ -228,7 +220,7 @@ class GraphHealthReader:
                 elif parsed is not None:
                     out.append(parsed)
             link = reply.body.get("@odata.nextLink") if isinstance(reply.body, dict) else None
-            url = self._relative(link) if isinstance(link, str) else None
+            url = self._session.relative(link) if isinstance(link, str) else None
             pages += 1
         if skipped:
             log.warning("skipped %d malformed provisioning log entries", skipped)
@@ -255,17 +247,18 @@ class GraphHealthReader:
     # -- plumbing ------------------------------------------------------------------------------
 
     def _get(self, url: str, *, paced: bool = False) -> Reply:
-        for attempt in range(self.max_retries + 1):
+        attempts = 0
+        while True:
             if paced:
                 self._pace()
             try:
-                reply = self._run(self._wire_get(url))
-            except Exception as exc:  # network errors: the wire raises httpx's, never a secret
-                reply = Reply(0, {}, {"error": {"code": type(exc).__name__, "message": ""}})
-            if reply.status not in (429, 503, 504) or attempt == self.max_retries:
+                reply = self._session.run(self._session.get(url))
+            except Exception as exc:
+                reply = call_failure(exc)
+            if not self.retry.allows(reply, attempts):
                 return reply
-            time.sleep(_retry_after(reply))
-        return reply
+            time.sleep(self.retry.delay(reply, attempts))
+            attempts += 1
 
     def _pace(self) -> None:
         limit, window = LOG_RATE
@@ -278,42 +271,9 @@ class GraphHealthReader:
         if wait > 0:
             time.sleep(wait)
 
-    def _relative(self, link: str) -> str:
-        wire = self._wire
-        if wire is None:
-            return link
-        return wire.relative(link)
-
-    async def _wire_get(self, url: str) -> Reply:
-        if self._wire is None:
-            self._wire = GraphWire(self._entra, self._credential)
-        return await self._wire.get(url)
-
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        with self._lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                thread = threading.Thread(target=loop.run_forever, name="graph-health", daemon=True)
-                thread.start()
-                self._loop, self._thread = loop, thread
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
-
     def close(self) -> None:
-        loop = self._loop
-        if loop is None:
-            return
-
-        async def _aclose() -> None:
-            if self._wire is not None:
-                await self._wire.close()
-                self._wire = None
-            await self._credential.close()
-
-        self._run(_aclose())
-        loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._loop = self._thread = None
+        if self._owns_session:
+            self._session.close()
 
 
 def _values(reply: Reply) -> list[Any]:
@@ -323,10 +283,3 @@ def _values(reply: Reply) -> list[Any]:
 
 def _unreadable(reply: Reply, area: str) -> Unreadable:
     return Unreadable(reply.error_text(), PERMISSIONS[area] if reply.status == 403 else None)
-
-
-def _retry_after(reply: Reply) -> float:
-    try:
-        return min(MAX_RETRY_AFTER, max(0.1, float(reply.header("Retry-After") or 1)))
-    except ValueError:
-        return 1.0

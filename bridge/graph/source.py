@@ -12,29 +12,33 @@ per request and per `$batch` sub-response, at most `max_retries` times and never
 seconds after the read began. A group whose instances
 cannot be read comes back with `GroupRead.error`, never as an empty group.
 
-The port is synchronous (the core runs in threads); msgraph-sdk is asyncio, so the source owns
-one event loop in a daemon thread and every call is submitted to it.
+The port is synchronous (the core runs in threads); msgraph-sdk is asyncio, so every call is
+submitted to the event loop of the source's `GraphSession`. The retry policy and its
+Retry-After parsing live beside the session, shared with the other Graph readers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
-import httpx
 from azure.core.credentials_async import AsyncTokenCredential
 
 from bridge.config import EntraConfig
 from bridge.errors import SourceError
-from bridge.graph.client import BATCH_SIZE, GraphWire, Reply
-from bridge.graph.credentials import build_credential
+from bridge.graph.client import (
+    BATCH_SIZE,
+    GraphSession,
+    GraphWire,
+    Reply,
+    RetryPolicy,
+    call_failure,
+)
 from bridge.graph.normalise import (
     MalformedItem,
     RequestInfo,
@@ -46,9 +50,7 @@ from bridge.ports import GroupRead, PimInstance
 
 log = logging.getLogger(__name__)
 
-RETRYABLE = frozenset({429, 502, 503, 504})
 NIL_GROUP = "00000000-0000-0000-0000-000000000000"
-MAX_DELAY = 60.0  # seconds; a longer Retry-After is honoured only up to this, then retried
 T = TypeVar("T")
 
 Kind = Literal["instances", "requests", "user"]
@@ -88,30 +90,30 @@ class GraphPimSource:
         deadline: float = 20.0,
         concurrency: int = 4,
         credential: AsyncTokenCredential | None = None,
+        session: GraphSession | None = None,
     ) -> None:
+        """`session` shares another reader's connection (it is then not closed here);
+        without one the source opens its own, with `credential` or the configured one."""
+        if session is not None and credential is not None:
+            raise ValueError("pass a credential or a session, not both")
         self._entra = entra
         self.batch_threshold = batch_threshold
-        self.max_retries = max_retries
-        self.backoff = backoff
+        self.retry = RetryPolicy(max_retries=max_retries, backoff=backoff)
         # A poll must end well before the next one is due: retries stop at this many seconds.
         self.deadline = deadline
         self.concurrency = concurrency
-        # Built now so a missing secret or token is a config error before any call.
-        self._credential = credential or build_credential(entra)
-        self._wire: GraphWire | None = None
+        self._owns_session = session is None
+        self._session = session or GraphSession(entra, credential, name="graph-source")
         self._names: dict[str, str] = {}  # approver user id -> UPN or display name
         # Per group: the instances whose requests were read (id -> _marks value), and the
         # latest granting request per schedule found then.
         self._seen: dict[str, dict[str, tuple[Any, ...]]] = {}
         self._requests: dict[str, dict[str, RequestInfo]] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
 
     # -- the port ------------------------------------------------------------------------------
 
     def read_groups(self, group_ids: Sequence[str]) -> dict[str, GroupRead]:
-        return self._run(self._read_groups(list(dict.fromkeys(group_ids))))
+        return self._session.run(self._read_groups(list(dict.fromkeys(group_ids))))
 
     def check(self, group_ids: Sequence[str] = ()) -> str:
         """Prove Graph answers and accepts the credential, for `check-config`: read the first
@@ -131,14 +133,8 @@ class GraphPimSource:
         )
 
     def close(self) -> None:
-        loop = self._loop
-        if loop is None:
-            return
-        self._run(self._aclose())
-        loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._loop = self._thread = None
+        if self._owns_session:
+            self._session.close()
 
     def __enter__(self) -> GraphPimSource:
         return self
@@ -151,33 +147,10 @@ class GraphPimSource:
     ) -> None:
         self.close()
 
-    # -- event loop ----------------------------------------------------------------------------
-
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        with self._start_lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                thread = threading.Thread(target=loop.run_forever, name="graph-source", daemon=True)
-                thread.start()
-                self._loop, self._thread = loop, thread
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
-
-    async def _aclose(self) -> None:
-        if self._wire is not None:
-            await self._wire.close()
-            self._wire = None
-        await self._credential.close()
-
-    def _get_wire(self) -> GraphWire:
-        # Created on the loop's thread: httpx and azure-identity bind to the running loop.
-        if self._wire is None:
-            self._wire = GraphWire(self._entra, self._credential)
-        return self._wire
-
     # -- reading -------------------------------------------------------------------------------
 
     async def _read_groups(self, group_ids: list[str]) -> dict[str, GroupRead]:
-        wire = self._get_wire()
+        wire = self._session.wire()
         batched = len(group_ids) > self.batch_threshold
         give_up_at = time.monotonic() + self.deadline
         listings = {gid: _Listing(gid, "instances", wire.instances_url(gid)) for gid in group_ids}
@@ -244,7 +217,7 @@ class GraphPimSource:
         return GroupRead(gid, tuple(instances), skipped=tuple(skipped))
 
     async def _resolve_names(self, user_ids: set[str], batched: bool) -> None:
-        wire = self._get_wire()
+        wire = self._session.wire()
         todo = [_Listing(uid, "user", wire.user_url(uid)) for uid in user_ids - self._names.keys()]
         if not todo:
             return
@@ -260,7 +233,7 @@ class GraphPimSource:
     async def _drain(
         self, listings: list[_Listing], batched: bool, give_up_at: float | None = None
     ) -> None:
-        wire = self._get_wire()
+        wire = self._session.wire()
         limit = asyncio.Semaphore(self.concurrency if batched else max(self.concurrency, 8))
         if give_up_at is None:
             give_up_at = time.monotonic() + self.deadline
@@ -289,7 +262,7 @@ class GraphPimSource:
             except TimeoutError:
                 reply = self._no_answer()
             except Exception as exc:
-                reply = _call_failure(exc)
+                reply = call_failure(exc)
         self._apply(wire, listing, reply)
 
     async def _send_batch(
@@ -304,7 +277,7 @@ class GraphPimSource:
             except TimeoutError:
                 replies = {lst.job_id: self._no_answer() for lst in chunk}
             except Exception as exc:
-                replies = {lst.job_id: _call_failure(exc) for lst in chunk}
+                replies = {lst.job_id: call_failure(exc) for lst in chunk}
         for lst in chunk:
             self._apply(wire, lst, replies[lst.job_id])
 
@@ -328,12 +301,9 @@ class GraphPimSource:
             next_link = body.get("@odata.nextLink")
             listing.url = wire.relative(next_link) if isinstance(next_link, str) else None
             return
-        delay = _retry_after(reply)
-        if delay is None:
-            delay = min(self.backoff * 2**listing.attempts, 30.0)
-        delay = min(delay, MAX_DELAY)
+        delay = self.retry.delay(reply, listing.attempts)
         in_time = time.monotonic() + delay <= listing.give_up_at
-        if reply.status in RETRYABLE and listing.attempts < self.max_retries and in_time:
+        if self.retry.allows(reply, listing.attempts) and in_time:
             listing.attempts += 1
             listing.not_before = time.monotonic() + delay
             log.info(
@@ -342,12 +312,12 @@ class GraphPimSource:
                 listing.key,
                 reply.status,
                 listing.attempts,
-                self.max_retries,
+                self.retry.max_retries,
                 delay,
             )
             return
         retried = f" after {listing.attempts} retries" if listing.attempts else ""
-        if reply.status in RETRYABLE and not in_time:
+        if self.retry.retryable(reply) and not in_time:
             retried += f" (next retry would pass the {self.deadline:g}s read deadline)"
         listing.error = f"reading {listing.kind} failed{retried}: {reply.error_text()}"
 
@@ -372,26 +342,3 @@ async def _by(give_up_at: float, call: Coroutine[Any, Any, T]) -> T:
     if give_up_at == float("inf"):
         return await call
     return await asyncio.wait_for(call, timeout=max(0.0, give_up_at - time.monotonic()))
-
-
-def _retry_after(reply: Reply) -> float | None:
-    raw = reply.header("Retry-After")
-    if not raw:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(raw).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
-
-def _call_failure(exc: Exception) -> Reply:
-    """A call that produced no HTTP response. Network failures are retried like a 503; a
-    credential or client failure (status 0) is not, and fails the read with its reason.
-    Neither httpx nor azure-identity puts a token or secret in these messages."""
-    status = 503 if isinstance(exc, httpx.TransportError) else 0
-    message = str(exc).splitlines()[0][:300] if str(exc) else ""
-    return Reply(status, {}, {"error": {"code": type(exc).__name__, "message": message}})

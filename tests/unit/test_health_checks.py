@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from bridge.config import HealthConfig
+from bridge.errors import Unreadable
 from bridge.graph.health_reads import (
     Credential,
     SyncJob,
-    Unreadable,
     parse_credentials,
     parse_export,
     parse_job,
