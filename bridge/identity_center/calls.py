@@ -5,6 +5,10 @@ ThrottlingException; assignment writes race with ConflictException, which AWS sa
 Both, and server-side or connection failures, are retried here with exponential backoff and full
 jitter. Whatever still fails leaves as `AwsCallError`, a `SinkError` carrying the AWS error code,
 so no botocore exception travels past the adapter.
+
+A ResourceNotFoundException is often no failure at all: for a lookup it is the answer "there is
+none", for a deletion the goal already reached. `found_or_none` is the one place that tells it
+apart from a failure; `not_found` is the one error for a name or id that resolves to nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
@@ -58,6 +63,9 @@ REVOKING = frozenset(
 )
 CONNECTION = "ConnectionError"  # pseudo-code for failures that never reached AWS
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 
 class AwsCallError(SinkError):
     """An AWS call failed. `code` is the AWS error code, e.g. ThrottlingException."""
@@ -94,6 +102,44 @@ def to_sink_error(exc: BaseException, operation: str) -> AwsCallError:
     else:
         message = str(exc)
     return AwsCallError(operation, error_code(exc), message, temporary=is_temporary(exc))
+
+
+def translated(operation: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """For the adapter's public methods, which raise only SinkError: whatever botocore raised
+    leaves as an `AwsCallError`, named `operation` when botocore cannot say which call failed."""
+
+    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
+        @wraps(fn)
+        def inner(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return fn(*args, **kwargs)
+            except (ClientError, BotoCoreError) as exc:
+                raise to_sink_error(exc, operation) from exc
+
+        return inner
+
+    return wrap
+
+
+def is_not_found(exc: BaseException) -> bool:
+    """Whether AWS answered that the resource named does not exist."""
+    return isinstance(exc, ClientError) and error_code(exc) == NOT_FOUND
+
+
+def found_or_none(call: Callable[[], R]) -> R | None:
+    """`call()`, or None when AWS answers that what it names does not exist. Every other
+    failure is raised as it is."""
+    try:
+        return call()
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
+        return None
+
+
+def not_found(operation: str, message: str) -> AwsCallError:
+    """The permanent error for a name or id that resolves to nothing; `message` says which."""
+    return AwsCallError(operation, NOT_FOUND, message, temporary=False)
 
 
 @dataclass(frozen=True)
