@@ -152,7 +152,7 @@ class ScheduleConfig(_Section):
 
 class RevocationConfig(_Section):
     deny_stale_sessions: bool = Field(
-        True, description="Deny AWS sessions issued before a revocation (DESIGN section 5)."
+        True, description="Deny AWS sessions issued before a revocation (see docs/architecture.md)."
     )
     mechanism: Literal["inline", "scp"] = Field(
         "inline",

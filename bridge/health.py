@@ -1,5 +1,5 @@
 """Health checks: SCIM provisioning job and lag, SCIM token, app credentials and the SAML
-signing certificate (DESIGN section 6). One `Check` per row, each with its value, threshold and
+signing certificate (docs/architecture.md). One `Check` per row, each with its value, threshold and
 state; `pim-bridge health` exits 0 when all are ok, 1 on a warning or an unknown, 2 on a critical.
 
 Reading (Graph, SCIM, AWS Health, the ledger) happens in `run_health`; deciding a state from
@@ -296,7 +296,7 @@ def run_health(
         checks.append(expiry_check("scim.token.expiry", config.scim.token_expires_at, now, h))
         read_event = aws_health or (lambda: scim_token_expiry_event(config.aws))
         checks.append(health_event_check(read_event()))
-    checks.append(removals_check(ledger.last_cycle(kinds=("poll", "drift", "sync"))))
+    checks.append(removals_check(ledger.last_cycle(kinds=("poll", "drift", "sync"), finished=True)))
     return HealthReport(checks, lag)
 
 

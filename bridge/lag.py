@@ -1,5 +1,6 @@
 """SCIM lag samples in the ledger: for every grant of a group membership, when PIM changed, when
-the bridge acted, and when Entra's SCIM provisioning exported the same change (DESIGN section 6).
+the bridge acted, and when Entra's SCIM provisioning exported the same change
+(see docs/architecture.md).
 
 Matching is by Entra group and principal: an activation is exported by the first membership
 `add` for that pair at or after the grant's start, a removal by the first `remove` at or after

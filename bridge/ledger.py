@@ -187,10 +187,11 @@ class Ledger:
             )
 
     def last_cycle(
-        self, status: str | None = None, kinds: Sequence[str] = ()
+        self, status: str | None = None, kinds: Sequence[str] = (), *, finished: bool = False
     ) -> dict[str, Any] | None:
-        q = select(cycles).where(cycles.c.ended_at.is_not(None)).order_by(cycles.c.id.desc())
-        q = q.limit(1)
+        q = select(cycles).order_by(cycles.c.id.desc()).limit(1)
+        if finished:
+            q = q.where(cycles.c.ended_at.is_not(None))
         if status:
             q = q.where(cycles.c.status == status)
         if kinds:

@@ -1,4 +1,4 @@
-"""Closing the post-expiry session window (DESIGN section 5).
+"""Closing the post-expiry session window (see docs/architecture.md).
 
 Removing an assignment stops new AWS sessions, not ones already issued: those live until the
 permission set's session duration runs out. AWS's remedy is an explicit Deny keyed on

@@ -101,7 +101,7 @@ findings = Table(
     Column("detail", Text, nullable=False),
 )
 
-# Session denials written into permission sets' inline policies (DESIGN section 5).
+# Session denials written into permission sets' inline policies (docs/architecture.md).
 denials = Table(
     "denials",
     metadata,
@@ -119,7 +119,7 @@ denials = Table(
 )
 
 # Per grant and direction: when PIM changed, when the bridge acted, and when Entra's SCIM
-# provisioning exported the same membership change (DESIGN section 6). `scim_at` stays empty
+# provisioning exported the same membership change (docs/architecture.md). `scim_at` stays empty
 # with `scim_state` 'pending' or 'unknown' (and why, in `detail`) until the logs show it.
 lag_samples = Table(
     "lag_samples",

@@ -90,7 +90,7 @@ class AwsIdentityCenter:
         else:
             self.assignments.remove(user_id, target)
 
-    # -- DenialSink, and what revocation reads (DESIGN section 5) ---------------------------
+    # -- DenialSink, and what revocation reads (docs/architecture.md) ---------------------------
 
     def session_duration(self, permission_set_arn: str) -> timedelta:
         return self.permission_sets.session_duration(permission_set_arn)

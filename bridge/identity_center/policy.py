@@ -1,5 +1,5 @@
 """Permission sets' inline policies, written and provisioned to the accounts they are assigned
-on: where session denial (DESIGN section 5) puts its Deny statements.
+on: where session denial (docs/architecture.md) puts its Deny statements.
 
 A policy change reaches an account's sessions only once ProvisionPermissionSet for that account
 SUCCEEDED. Identity Center updates one permission set per account at a time, so provisioning is
