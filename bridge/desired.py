@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -110,8 +110,7 @@ class Desired:
         """What the bridge may touch this cycle. `unknown` mappings (unreadable, partly read,
         unresolved) keep the ledger's grants until their own ends. Uses the names resolved so
         far and calls nothing: the expiry job must not wait on Identity Center lookups."""
-        with self._lock:
-            targets = dict(self._resolved)
+        targets = self._resolved_now()
         modes: dict[str, set[str]] = defaultdict(set)
         for m in self.config.mappings:
             for t in targets.get(m.name, ()):
@@ -127,20 +126,33 @@ class Desired:
             labels=dict(self.labels),
         )
 
+    def _resolved_now(self) -> dict[str, tuple[Target, ...]]:
+        with self._lock:
+            return dict(self._resolved)
+
     def _names(self) -> frozenset[str]:
         return frozenset(m.name for m in self.config.mappings)
 
     # -- observe -------------------------------------------------------------------------
 
-    def observe(self) -> Observation:
+    def observe(
+        self, only: Collection[str] | None = None, *, deadline: float | None = None
+    ) -> Observation:
+        """Read PIM for every mapping (or the `only` ones: then nothing is said of the rest,
+        and nothing is resolved again)."""
         obs = Observation()
-        targets = self.targets()
+        targets = self.targets() if only is None else self._resolved_now()
         for name, (key, exc) in sorted(self.unresolved.items()):
-            obs.unreadable.add(name)
-            obs.findings.append(Finding("unresolved_mapping", f"{key}: {exc}", name))
-        mappings = [m for m in self.config.mappings if m.name in targets]
+            if only is None:
+                obs.unreadable.add(name)
+                obs.findings.append(Finding("unresolved_mapping", f"{key}: {exc}", name))
+        mappings = [
+            m
+            for m in self.config.mappings
+            if m.name in targets and (only is None or m.name in only)
+        ]
         group_ids = sorted({m.entra_group_id for m in mappings})
-        reads = self.source.read_groups(group_ids) if group_ids else {}
+        reads = self.source.read_groups(group_ids, deadline=deadline) if group_ids else {}
         users = self._resolve_users(reads)
         for m in mappings:
             read = reads.get(m.entra_group_id) or GroupRead(m.entra_group_id, error="not read")

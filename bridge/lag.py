@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 from sqlalchemy import and_, insert, or_, select, update
 
-from bridge.ledger import Ledger, _utc
-from bridge.model import MembershipExport
+from bridge.ledger import Ledger
+from bridge.model import MembershipExport, as_utc
 from bridge.schema import changes, grants, lag_samples
 
 Kind = Literal["activation", "removal"]
@@ -112,7 +112,7 @@ class LagStore:
             group = group_of_mapping.get(g.mapping)
             if group is None:
                 continue  # a mapping removed from the config since
-            start, end = _utc(g.not_before), _utc(g.ended_at)
+            start, end = as_utc(g.not_before), as_utc(g.ended_at)
             assert start is not None
             windows: list[tuple[Kind, datetime]] = [("activation", start)]
             if end is not None:
@@ -194,9 +194,9 @@ class LagStore:
                 r.principal_id,
                 r.user_name,
                 r.entra_group_id,
-                _utc(r.pim_at),  # type: ignore[arg-type]
-                _utc(r.bridge_at),
-                _utc(r.scim_at),
+                as_utc(r.pim_at),  # type: ignore[arg-type]
+                as_utc(r.bridge_at),
+                as_utc(r.scim_at),
                 r.scim_state,
                 r.detail,
             )
@@ -239,19 +239,19 @@ def _bridge_time(
     if op == "remove" and any(
         h.ic_user_id == g.ic_user_id
         and h.target_key == g.target_key
-        and _utc(h.not_before) <= pim_at  # type: ignore[operator]
-        and (h.ended_at is None or _utc(h.ended_at) > pim_at)  # type: ignore[operator]
+        and as_utc(h.not_before) <= pim_at  # type: ignore[operator]
+        and (h.ended_at is None or as_utc(h.ended_at) > pim_at)  # type: ignore[operator]
         for h in held
     ):
         return None, "still held through another grant"
     times = [
-        _utc(c.outcome_at)
+        as_utc(c.outcome_at)
         for c in ops
         if c.op == op
         and c.ic_user_id == g.ic_user_id
         and c.target_key == g.target_key
         and c.outcome_at is not None
-        and _utc(c.outcome_at) >= pim_at - SKEW  # type: ignore[operator]
+        and as_utc(c.outcome_at) >= pim_at - SKEW  # type: ignore[operator]
     ]
     if times:
         return min(times), None  # type: ignore[type-var]

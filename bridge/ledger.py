@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -43,6 +43,7 @@ from bridge.model import (
     GrantVerdicts,
     Target,
     User,
+    as_utc,
     target_from_key,
 )
 from bridge.schema import changes, cycles, denials, findings, grants, holdings, leader
@@ -54,13 +55,6 @@ ADDING = "adding"
 
 class Fenced(BridgeError):
     """This process is no longer the leader: another replica took over. Nothing was written."""
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    # SQLite hands datetimes back naive; everything we store is UTC.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -82,8 +76,8 @@ def _grant_from_row(row: Any) -> Grant:
     return Grant(
         user=User(row.principal_id, row.user_name, row.ic_user_id),
         target=_target(row.target_key),
-        not_before=_utc(row.not_before),  # type: ignore[arg-type]
-        not_after=_utc(row.not_after),
+        not_before=as_utc(row.not_before),  # type: ignore[arg-type]
+        not_after=as_utc(row.not_after),
         source_instance_id=row.source_instance_id,
         mapping=row.mapping,
         justification=row.justification,
@@ -222,7 +216,7 @@ class Ledger:
                     b = Binding(r.ic_user_id, r.target_key)
                     if b not in wanted:
                         continue
-                    end = _utc(r.not_after)
+                    end = as_utc(r.not_after)
                     if b in out and out[b] is None:
                         continue
                     known = out.get(b)
@@ -241,6 +235,16 @@ class Ledger:
         with self.engine.connect() as conn:
             return {(r[0], r[1], r[2]): r[3] for r in conn.execute(q)}
 
+    def due_mappings(self, now: datetime) -> set[str]:
+        """Mappings with a live grant whose end has come: what an expiry job is about to end."""
+        q = (
+            select(grants.c.mapping)
+            .where(grants.c.state == "live", grants.c.not_after <= now)
+            .distinct()
+        )
+        with self.engine.connect() as conn:
+            return {r[0] for r in conn.execute(q)}
+
     def next_expiries(self) -> list[datetime]:
         """Distinct end times of live grants, soonest first: one expiry job each."""
         # A grant PIM deactivated early whose removal is still held (the safety brake, a
@@ -253,7 +257,7 @@ class Ledger:
             .order_by(grants.c.not_after)
         )
         with self.engine.connect() as conn:
-            return [_utc(r[0]) for r in conn.execute(q)]  # type: ignore[misc]
+            return [as_utc(r[0]) for r in conn.execute(q)]  # type: ignore[misc]
 
     def ends_within(self, now: datetime, until: datetime) -> dict[Binding, datetime]:
         """Held bindings whose access ends after `now` and by `until`: the latest end of their
@@ -284,7 +288,7 @@ class Ledger:
             .group_by(grants.c.ic_user_id, grants.c.target_key)
         )
         with self.engine.connect() as conn:
-            return {Binding(r[0], r[1]): _utc(r[2]) for r in conn.execute(q)}  # type: ignore[misc]
+            return {Binding(r[0], r[1]): as_utc(r[2]) for r in conn.execute(q)}  # type: ignore[misc]
 
     def record_verdicts(self, verdicts: GrantVerdicts, now: datetime) -> None:
         """Write down what the plan decided about PIM's grants: new ones, moved ends, grants
@@ -315,7 +319,7 @@ class Ledger:
                     continue
                 values = {c: getattr(m.grant, c) for c in ("justification", "ticket", "approver")}
                 values = {c: v for c, v in values.items() if v}
-                if _utc(row.not_after) != m.grant.not_after:
+                if as_utc(row.not_after) != m.grant.not_after:
                     values.update(
                         not_after=m.grant.not_after, extended_count=row.extended_count + 1
                     )
@@ -397,7 +401,7 @@ class Ledger:
         out: dict[Binding, Holding] = {}
         for r in rows:
             b = Binding(r.ic_user_id, r.target_key)
-            out[b] = Holding(b, r.user_name, _utc(r.since), r.state, r.last_error)  # type: ignore[arg-type]
+            out[b] = Holding(b, r.user_name, as_utc(r.since), r.state, r.last_error)  # type: ignore[arg-type]
         return out
 
     def record_intent(self, cycle_id: int | None, change: Change, now: datetime) -> int:

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from bridge.health import HealthReport, State
 from bridge.lag import LagSample
 from bridge.ledger import Ledger
-from bridge.model import Reason
+from bridge.model import Reason, as_utc
 from bridge.reconcile import CycleResult
 from bridge.schema import grants
 
@@ -243,8 +243,7 @@ def revocation_latencies(ledger: Ledger, result: CycleResult, now: datetime) -> 
         with ledger.engine.connect() as conn:
             end = conn.execute(q).scalar()
         if end is not None:
-            end = end if end.tzinfo else end.replace(tzinfo=UTC)
-            out.append((now - end).total_seconds())
+            out.append((now - as_utc(end)).total_seconds())
     return out
 
 

@@ -52,9 +52,12 @@ class GroupRead:
 
 
 class PimSource(Protocol):
-    def read_groups(self, group_ids: Sequence[str]) -> dict[str, GroupRead]:
-        """Read every group's assignment schedule instances. Never raises for one group's
-        failure: that group's GroupRead carries the error."""
+    def read_groups(
+        self, group_ids: Sequence[str], *, deadline: float | None = None
+    ) -> dict[str, GroupRead]:
+        """Read every group's assignment schedule instances, giving up after `deadline`
+        seconds when given. Never raises for one group's failure: that group's GroupRead
+        carries the error."""
         ...
 
 

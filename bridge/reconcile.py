@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from bridge.clockwatch import ClockWatch
 from bridge.config import Config
-from bridge.desired import Desired
+from bridge.desired import Desired, Observation
 from bridge.errors import BridgeError
 from bridge.ledger import ADDING, Ledger
 from bridge.model import (
@@ -359,6 +359,8 @@ ArmHook = Callable[[Mapping[Binding, tuple[datetime, datetime]], list[Binding]],
 ARM_LEAD = timedelta(seconds=30)
 # How often the service arms (besides after every poll).
 ARM_TICK = timedelta(seconds=10)
+# How long an expiry job waits for Graph to confirm the ends it is about to revoke.
+CONFIRM_DEADLINE = 1.0
 # An armed denial's bound lies this much past the end plus the expected removal time, so the
 # expiry's own denial (bound: when it started, plus the expected removal time) needs no write.
 ARM_SLACK = timedelta(seconds=1)
@@ -452,11 +454,16 @@ class Reconciler:
         return self._run(kind, obs.grants, scope, findings, live_state, obs.unreadable, dry_run)
 
     def expire(self) -> CycleResult:
-        """Revoke whatever the ledger says has ended. No Graph or AWS read: runs through an
-        outage, and through a mapping that no longer resolves."""
-        # Every mapping counts as unread here: the ledger's live grants are the whole truth.
-        scope = self.desired.scope([m.name for m in self.config.mappings])
-        return self._run("expiry", [], scope, [], {}, set(), False)
+        """Revoke whatever the ledger says has ended. Graph is asked once, for the mappings whose
+        grants are ending, within CONFIRM_DEADLINE: an extension made in the last seconds is
+        honoured rather than revoked and given back. Whatever Graph does not answer in time is
+        judged from the ledger alone, so an outage delays no revocation by more than that, and
+        no Identity Center name is resolved here."""
+        due = self.ledger.due_mappings(self.clock.now())
+        obs = self.desired.observe(due, deadline=CONFIRM_DEADLINE) if due else Observation()
+        # Every mapping not read just now counts as unread: the ledger's grants are the truth.
+        scope = self.desired.scope([m.name for m in self.config.mappings if m.name not in obs.read])
+        return self._run("expiry", obs.grants, scope, [], {}, set(), False)
 
     def _run(
         self,

@@ -48,7 +48,9 @@ class FakePim:
         for items in self.groups.values():
             items[:] = [i for i in items if i.id != instance]
 
-    def read_groups(self, group_ids: Sequence[str]) -> dict[str, GroupRead]:
+    def read_groups(
+        self, group_ids: Sequence[str], *, deadline: float | None = None
+    ) -> dict[str, GroupRead]:
         return {
             g: GroupRead(g, error="HTTP 503")
             if g in self.failing

@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -43,6 +42,7 @@ from msgraph_core import GraphClientFactory
 
 from bridge.config import EntraConfig
 from bridge.graph.credentials import build_credential, graph_scopes
+from bridge.model import as_utc
 
 BATCH_SIZE = 20  # Graph's JSON batching limit
 # Throttling and outages; every other status is Graph's answer and trying again will not help.
@@ -98,10 +98,8 @@ def retry_after(reply: Reply, now: Callable[[], float] = time.time) -> float | N
         when = parsedate_to_datetime(raw)
     except (TypeError, ValueError):
         return None
-    if when.tzinfo is None:
-        # An HTTP-date is always GMT; `-0000` parses as naive, which would be read as local.
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now())
+    # An HTTP-date is always GMT; `-0000` parses as naive, which would be read as local.
+    return max(0.0, as_utc(when).timestamp() - now())
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bridge.model import as_utc
 from bridge.ports import PimInstance
 
 # A permanent assignment may have no start in Graph; it has held since before we looked.
@@ -63,7 +64,7 @@ def parse_datetime(value: Any) -> datetime | None:
     except ValueError:
         raise MalformedItem(f"not a timestamp: {value!r}") from None
     # Graph always means UTC; a value without an offset is read as UTC rather than local time.
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return as_utc(parsed)
 
 
 def enum_value(value: Any, allowed: frozenset[str], name: str) -> str:

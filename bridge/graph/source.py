@@ -112,8 +112,11 @@ class GraphPimSource:
 
     # -- the port ------------------------------------------------------------------------------
 
-    def read_groups(self, group_ids: Sequence[str]) -> dict[str, GroupRead]:
-        return self._session.run(self._read_groups(list(dict.fromkeys(group_ids))))
+    def read_groups(
+        self, group_ids: Sequence[str], *, deadline: float | None = None
+    ) -> dict[str, GroupRead]:
+        ids = list(dict.fromkeys(group_ids))
+        return self._session.run(self._read_groups(ids, deadline or self.deadline))
 
     def check(self, group_ids: Sequence[str] = ()) -> str:
         """Prove Graph answers and accepts the credential, for `check-config`: read the first
@@ -149,10 +152,10 @@ class GraphPimSource:
 
     # -- reading -------------------------------------------------------------------------------
 
-    async def _read_groups(self, group_ids: list[str]) -> dict[str, GroupRead]:
+    async def _read_groups(self, group_ids: list[str], deadline: float) -> dict[str, GroupRead]:
         wire = self._session.wire()
         batched = len(group_ids) > self.batch_threshold
-        give_up_at = time.monotonic() + self.deadline
+        give_up_at = time.monotonic() + deadline
         listings = {gid: _Listing(gid, "instances", wire.instances_url(gid)) for gid in group_ids}
         await self._drain(list(listings.values()), batched, give_up_at)
 

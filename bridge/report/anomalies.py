@@ -13,8 +13,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
+from bridge.model import as_utc
 from bridge.report.query import ReportQuery
-from bridge.report.rows import GrantRow, utc
+from bridge.report.rows import GrantRow
 from bridge.schema import changes, denials, findings, grants
 
 SEVERITY = {
@@ -110,9 +111,9 @@ def _findings(conn: Connection, query: ReportQuery) -> list[Anomaly]:
             continue
         text = detail
         if kind == "drift":
-            text = f"{detail} ({_drift_outcome(detail, utc(first), drift_removals)})"  # type: ignore[arg-type]
+            text = f"{detail} ({_drift_outcome(detail, as_utc(first), drift_removals)})"  # type: ignore[arg-type]
         out.append(
-            Anomaly(kind, utc(first), utc(last), int(count), text, mapping=mapping)  # type: ignore[arg-type]
+            Anomaly(kind, as_utc(first), as_utc(last), int(count), text, mapping=mapping)  # type: ignore[arg-type]
         )
     return out
 
@@ -124,7 +125,7 @@ def _drift_removals(conn: Connection) -> dict[str, list[tuple[datetime, str]]]:
     out: dict[str, list[tuple[datetime, str]]] = {}
     for uid, status, at in conn.execute(q):
         if at is not None:
-            out.setdefault(uid, []).append((utc(at), status))  # type: ignore[arg-type]
+            out.setdefault(uid, []).append((as_utc(at), status))  # type: ignore[arg-type]
     return out
 
 
@@ -156,7 +157,7 @@ def _denials(conn: Connection, query: ReportQuery, user_ids: set[str] | None) ->
     for r in rows:
         if user_ids is not None and r.ic_user_id not in user_ids:
             continue
-        at = utc(r.at)
+        at = as_utc(r.at)
         accounts = ", ".join(r.accounts or ())
         why = f": {r.detail}" if r.detail else ""
         out.append(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bridge.config import parse_duration
+from bridge.model import as_utc
 
 # Revoked later than this after the end counts as "access outlived its end". Expiry jobs run at
 # the end second and the demo holds revocation to 2 s; 5 s leaves room for an async assignment.
@@ -24,7 +25,7 @@ def parse_when(value: str, now: datetime) -> datetime:
                 f"not a date or duration: {value!r} (use e.g. 7d, 30m, 2024-05-01, "
                 "2024-05-01T12:00:00Z)"
             ) from None
-        return when if when.tzinfo else when.replace(tzinfo=UTC)
+        return as_utc(when)
     try:
         return now - parse_duration(text)
     except ValueError:

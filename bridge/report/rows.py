@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select
 
+from bridge.model import as_utc
 from bridge.report.lag import LagIndex, read_lags
 from bridge.report.names import Names
 from bridge.report.query import ReportQuery
@@ -26,13 +27,6 @@ DENIAL_WINDOW = timedelta(minutes=10)
 SKEW = timedelta(seconds=1)
 
 Binding = tuple[str, str]  # (ic_user_id, target_key)
-
-
-def utc(value: datetime | None) -> datetime | None:
-    # SQLite hands datetimes back naive; everything the ledger stores is UTC.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,10 +122,10 @@ class LedgerIndex:
             current = stretch[-1] if stretch and stretch[-1].end is None else None
             if op == "add":
                 if status == "ok" and current is None:
-                    stretch.append(_Hold(utc(outcome_at)))  # type: ignore[arg-type]
+                    stretch.append(_Hold(as_utc(outcome_at)))  # type: ignore[arg-type]
             elif current is not None:
                 if status == "ok":
-                    current.end = utc(outcome_at)
+                    current.end = as_utc(outcome_at)
                 else:  # failed, or interrupted by a stop: both mean another attempt was needed
                     current.failed_removes += 1
                     current.last_error = error or status
@@ -148,7 +142,7 @@ class LedgerIndex:
             grants.c.not_after,
         )
         for gid, uid, key, mapping, start, ended, not_after in conn.execute(q2):
-            spans[(uid, key)].append(_Span(gid, mapping, utc(start), utc(ended or not_after)))  # type: ignore[arg-type]
+            spans[(uid, key)].append(_Span(gid, mapping, as_utc(start), as_utc(ended or not_after)))  # type: ignore[arg-type]
         idx.spans = dict(spans)
 
         idx.held_now = {
@@ -162,12 +156,12 @@ class LedgerIndex:
             m = r._mapping
             found[m["ic_user_id"]].append(
                 _Denial(
-                    utc(m["at"]),  # type: ignore[arg-type]
+                    as_utc(m["at"]),  # type: ignore[arg-type]
                     m["permission_set_arn"],
                     tuple(m["accounts"] or ()),
                     m["status"],
-                    utc(m["done_at"]),
-                    utc(m["pruned_at"]) if pruned_col is not None else None,
+                    as_utc(m["done_at"]),
+                    as_utc(m["pruned_at"]) if pruned_col is not None else None,
                 )
             )
         idx.denials = dict(found)
@@ -242,9 +236,9 @@ def iter_rows(
 def build_row(g: Any, query: ReportQuery, names: Names, idx: LedgerIndex) -> GrantRow:
     binding = (g.ic_user_id, g.target_key)
     target = names.target(g.mapping, g.target_key)
-    activated: datetime = utc(g.not_before)  # type: ignore[assignment]
-    seen: datetime = utc(g.first_seen)  # type: ignore[assignment]
-    ended = utc(g.ended_at) if g.state == "ended" else None
+    activated: datetime = as_utc(g.not_before)  # type: ignore[assignment]
+    seen: datetime = as_utc(g.first_seen)  # type: ignore[assignment]
+    ended = as_utc(g.ended_at) if g.state == "ended" else None
 
     hold = _hold_for(idx.holds.get(binding, ()), seen)
     provisioned = hold.start if hold else None
@@ -305,7 +299,7 @@ def build_row(g: Any, query: ReportQuery, names: Names, idx: LedgerIndex) -> Gra
         ticket=g.ticket,
         approver=g.approver,
         activated_at=activated,
-        scheduled_end=utc(g.not_after),
+        scheduled_end=as_utc(g.not_after),
         seen_at=seen,
         provisioned_at=provisioned,
         extended_count=g.extended_count or 0,

@@ -12,21 +12,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select
 
-from bridge.model import Binding
+from bridge.model import Binding, as_utc
 from bridge.schema import changes, grants, holdings
 
 GRACE = timedelta(seconds=2)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 def _rows(engine: Engine, table: Any) -> list[Any]:
@@ -41,7 +35,7 @@ def overdue(engine: Engine, present: Iterable[Binding], now: datetime) -> list[s
     last_end: dict[Binding, datetime | None] = {}
     for g in _rows(engine, grants):
         b = Binding(g.ic_user_id, g.target_key)
-        end = _utc(g.not_after)
+        end = as_utc(g.not_after)
         if b in last_end and last_end[b] is None:
             continue
         last_end[b] = None if end is None else max(end, last_end.get(b) or end)
@@ -59,17 +53,17 @@ def unmeant_removals(engine: Engine, drift_remove: Iterable[str] = ()) -> list[s
     covered: dict[Binding, list[tuple[datetime, datetime | None]]] = defaultdict(list)
     for g in _rows(engine, grants):
         # A grant covers its binding from its start until its end, or until PIM ended it early.
-        stop = _utc(g.not_after)
+        stop = as_utc(g.not_after)
         if g.state == "ended" and g.ended_at is not None:
-            ended = _utc(g.ended_at)
+            ended = as_utc(g.ended_at)
             stop = ended if stop is None else min(stop, ended)  # type: ignore[type-var]
-        covered[Binding(g.ic_user_id, g.target_key)].append((_utc(g.not_before), stop))  # type: ignore[arg-type]
+        covered[Binding(g.ic_user_id, g.target_key)].append((as_utc(g.not_before), stop))  # type: ignore[arg-type]
     allowed_drift = set(drift_remove)
     out = []
     for c in _rows(engine, changes):
         if c.op != "remove" or c.status == "failed":
             continue
-        at = _utc(c.intent_at)
+        at = as_utc(c.intent_at)
         assert at is not None
         b = Binding(c.ic_user_id, c.target_key)
         if c.reason == "drift":

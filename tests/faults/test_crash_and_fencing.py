@@ -97,7 +97,9 @@ class DeposedDuringTheRead:
     def __init__(self, real: Any, take_over: Any) -> None:
         self.real, self.take_over = real, take_over
 
-    def read_groups(self, group_ids: Sequence[str]) -> dict[str, GroupRead]:
+    def read_groups(
+        self, group_ids: Sequence[str], *, deadline: float | None = None
+    ) -> dict[str, GroupRead]:
         reads = self.real.read_groups(group_ids)
         self.take_over()
         return dict(reads)

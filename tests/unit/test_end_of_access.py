@@ -432,3 +432,28 @@ def test_one_table_of_exit_codes_in_help_readme_and_runbook(capsys: Any) -> None
     assert EXIT_CODES in capsys.readouterr().out
     for doc in ("README.md", "docs/runbook.md"):
         assert EXIT_CODES in (root / doc).read_text(encoding="utf-8"), doc
+
+
+def test_an_extension_a_second_before_the_end_is_honoured_not_revoked(tmp_path: Path) -> None:
+    r = Rig(tmp_path, [ADMINS])
+    end = T0 + timedelta(minutes=10)
+    iid = r.activate("u1@x", 10)
+    r.service.poll()
+    r.timers.advance_to(end - timedelta(seconds=1))
+    r.pim.deactivate(iid)
+    r.pim.activate("eg-1", "u1@x", T0, end + timedelta(hours=1), instance=iid)
+    r.timers.advance_to(end)  # the expiry job fires before the next poll
+    assert r.holders() == {"u-u1@x"}
+    assert [c["op"] for c in r.ledger.changes_since(T0)] == ["add"]
+    assert r.ledger.next_expiries() == [end + timedelta(hours=1)]
+
+
+def test_the_expiry_job_revokes_from_the_ledger_when_graph_does_not_answer(
+    tmp_path: Path,
+) -> None:
+    r = Rig(tmp_path, [ADMINS])
+    r.activate("u1@x", 10)
+    r.service.poll()
+    r.pim.failing.add("eg-1")
+    r.timers.advance_to(T0 + timedelta(minutes=10))
+    assert r.holders() == set()
