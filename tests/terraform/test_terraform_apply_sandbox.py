@@ -61,11 +61,11 @@ def _require(module: str, reason: str) -> None:
 @pytest.fixture
 def aws() -> Iterator[Any]:
     _require(
-        "bridge.sandbox.aws",
-        "bridge.sandbox.aws is missing: plain moto lacks sso-admin ListTagsForResource and "
+        "bridge.sandbox.aws.sandbox",
+        "bridge.sandbox.aws.sandbox is missing: plain moto lacks sso-admin ListTagsForResource and "
         "DescribePermissionSetProvisioningStatus, so the provider cannot create permission sets",
     )
-    from bridge.sandbox.aws import AwsSandbox
+    from bridge.sandbox.aws.sandbox import AwsSandbox
 
     with AwsSandbox() as sandbox:
         yield sandbox
@@ -73,8 +73,11 @@ def aws() -> Iterator[Any]:
 
 @pytest.fixture
 def graph() -> Iterator[Any]:
-    _require("bridge.sandbox.graph", "bridge.sandbox.graph (the Graph PIM simulator) is missing")
-    from bridge.sandbox.graph import GraphSandbox
+    _require(
+        "bridge.sandbox.graph.sandbox",
+        "bridge.sandbox.graph.sandbox (the Graph PIM simulator) is missing",
+    )
+    from bridge.sandbox.graph.sandbox import GraphSandbox
 
     with GraphSandbox() as sandbox:
         yield sandbox

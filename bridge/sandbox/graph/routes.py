@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from bridge.sandbox.graph_http import ApiRequest, ApiResponse, GraphApiError, Router
-from bridge.sandbox.graph_tenant import DirectoryObject, Instance, ScheduleRequest, Tenant
+from bridge.sandbox.graph.http import ApiRequest, ApiResponse, GraphApiError, Router
+from bridge.sandbox.graph.tenant import DirectoryObject, Instance, ScheduleRequest, Tenant
 
 PIM = "/identityGovernance/privilegedAccess/group"
 INSTANCES = PIM + "/assignmentScheduleInstances"

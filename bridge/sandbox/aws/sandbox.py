@@ -8,9 +8,9 @@
 moto creates one Identity Center instance per account and region (sso-admin ListInstances);
 the sandbox reads its ARN and Identity Store id from there. Every request is routed to the
 sandbox's own moto account, so sandboxes in one process do not see each other's data.
-What moto lacks and what the sandbox adds is listed in `bridge.sandbox.moto_ext`; simulated
+What moto lacks and what the sandbox adds is listed in `bridge.sandbox.aws.middleware`; simulated
 role sessions (`issue_session`, `is_allowed`), which show a stale session denied by the
-permission set's inline policy, are described in `bridge.sandbox.aws_sessions`.
+permission set's inline policy, are described in `bridge.sandbox.aws.sessions`.
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ from werkzeug.serving import make_server
 
 from bridge.config import AwsConfig
 from bridge.identity_center.adapter import parse_iso_duration
-from bridge.sandbox.aws_sessions import Session
-from bridge.sandbox.aws_sessions import is_allowed as session_allowed
+from bridge.sandbox.aws.middleware import SEED_HEADER, AsyncRequest, IdentityCenterExtensions, Kind
+from bridge.sandbox.aws.sessions import Session
+from bridge.sandbox.aws.sessions import is_allowed as session_allowed
 from bridge.sandbox.lifecycle import ServerLifecycle
-from bridge.sandbox.moto_ext import SEED_HEADER, AsyncRequest, IdentityCenterExtensions, Kind
 
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from bridge.ports import Clock, SystemClock
-from bridge.sandbox.graph_http import GraphApiError
+from bridge.sandbox.graph.http import GraphApiError
 
 ObjectKind = Literal["user", "group", "servicePrincipal"]
 

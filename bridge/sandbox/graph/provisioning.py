@@ -53,8 +53,8 @@ from scim2_server.utils import (
 from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from bridge.sandbox.graph import GraphSandbox
-from bridge.sandbox.graph_routes import iso
+from bridge.sandbox.graph.routes import iso
+from bridge.sandbox.graph.sandbox import GraphSandbox
 
 SCIM_PATH = "/scim/v2"
 APP_NAME = "AWS IAM Identity Center"

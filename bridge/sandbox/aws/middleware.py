@@ -174,7 +174,7 @@ class IdentityCenterExtensions:
         self._requests: dict[str, AsyncRequest] = {}
         self._provisioned: dict[str, set[str]] = {}  # permission set ARN -> account ids
         # (permission set ARN, account) -> the inline policy as last provisioned there: what a
-        # role session in that account is evaluated against (see bridge.sandbox.sessions).
+        # role session in that account is evaluated against (see bridge.sandbox.aws.sessions).
         self.provisioned_policy: dict[tuple[str, str], str] = {}
         self._fail_rules: list[_FailRule] = []
         self._conflicts = 0
