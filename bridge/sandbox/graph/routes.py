@@ -1,27 +1,27 @@
 """Graph v1.0 routes served by the sandbox: PIM for Groups assignment schedule instances and
 requests, and minimal users and groups. Shapes follow Microsoft's Graph reference pages
-(privilegedaccessgroup-list-assignmentscheduleinstances, -post-assignmentschedulerequests)."""
+(privilegedaccessgroup-list-assignmentscheduleinstances, -post-assignmentschedulerequests).
+What `pim-bridge health` reads is served by `health_routes`."""
 
 from __future__ import annotations
 
-import base64
 import re
-import threading
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, Protocol
-from urllib.parse import quote
 
-from bridge.sandbox.graph.http import ApiRequest, ApiResponse, GraphApiError, Router
+from bridge.sandbox.graph.http import (
+    ApiRequest,
+    ApiResponse,
+    GraphApiError,
+    Router,
+    resource_not_found,
+)
+from bridge.sandbox.graph.odata import JSON, iso, ok, page
 from bridge.sandbox.graph.tenant import DirectoryObject, Instance, ScheduleRequest, Tenant
 
 PIM = "/identityGovernance/privilegedAccess/group"
 INSTANCES = PIM + "/assignmentScheduleInstances"
 REQUESTS = PIM + "/assignmentScheduleRequests"
-PROVISIONING_LOGS = "/auditLogs/provisioning"
-# Graph's documented limit for provisioning logs: 5 requests per 10 seconds per tenant.
-PROVISIONING_RATE = (5, 10.0)
 
 _ODATA_TYPES = {
     "user": "#microsoft.graph.user",
@@ -50,20 +50,6 @@ def install(router: Router, sandbox: SandboxSettings) -> None:
     router.add("POST", re.escape(REQUESTS), routes.create_request)
     router.add("GET", r"/users/(?P<id>[^/]+)", routes.get_user)
     router.add("GET", r"/groups/(?P<id>[^/]+)", routes.get_group)
-    health = _HealthRoutes(sandbox)
-    router.add("GET", r"/applications\(appId='(?P<app_id>[^']*)'\)", health.get_application)
-    router.add("GET", r"/applications", health.list_applications)
-    router.add("GET", r"/servicePrincipals/(?P<id>[^/]+)", health.get_service_principal)
-    router.add("GET", r"/servicePrincipals/(?P<id>[^/]+)/synchronization/jobs", health.list_jobs)
-    router.add("GET", re.escape(PROVISIONING_LOGS), health.list_provisioning)
-
-
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return (
-        value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-    )
 
 
 _CLAUSE = re.compile(r"^\s*(\w+)\s+eq\s+'([^']*)'\s*$", re.IGNORECASE)
@@ -131,7 +117,7 @@ class _Routes:
             "assignmentScheduleRequests/$entity",
             **self._request_json(created, set()),
         }
-        return ApiResponse(201, body, {"Content-Type": "application/json"})
+        return ApiResponse(201, body, dict(JSON))
 
     # -- directory -----------------------------------------------------------------------------
 
@@ -144,17 +130,12 @@ class _Routes:
     def _get_object(self, object_id: str, kind: str, plural: str) -> ApiResponse:
         obj = self.sb.tenant.objects.get(object_id)
         if obj is None or obj.kind != kind:
-            raise GraphApiError(
-                404,
-                "Request_ResourceNotFound",
-                f"Resource '{object_id}' does not exist or one of its queried reference-property "
-                "objects are not present.",
-            )
+            raise resource_not_found(object_id)
         body = {"@odata.context": f"{self.sb.url}/$metadata#{plural}/$entity", **_object_json(obj)}
         body.pop("@odata.type")
         if kind == "group":
             body.update(securityEnabled=True, mailEnabled=False, groupTypes=[])
-        return ApiResponse(200, body, {"Content-Type": "application/json"})
+        return ok(body)
 
     # -- shapes --------------------------------------------------------------------------------
 
@@ -210,21 +191,13 @@ class _Routes:
     def _page(
         self, req: ApiRequest, path: str, items: list[dict[str, Any]], entity: str
     ) -> ApiResponse:
-        size = self.sb.page_size
-        if req.query.get("$top", "").isdigit():
-            size = min(size, max(1, int(req.query["$top"])))
-        offset = _decode_skiptoken(req.query.get("$skiptoken"))
-        body: dict[str, Any] = {
-            "@odata.context": f"{self.sb.url}/$metadata#identityGovernance/privilegedAccess/group/"
-            + entity,
-        }
-        end = offset + size
-        if end < len(items):
-            query = {k: v for k, v in req.query.items() if k != "$skiptoken"}
-            query["$skiptoken"] = _encode_skiptoken(end)
-            body["@odata.nextLink"] = f"{self.sb.url}{path}?" + _query_string(query)
-        body["value"] = items[offset:end]
-        return ApiResponse(200, body, {"Content-Type": "application/json"})
+        return page(
+            req,
+            items,
+            size=self.sb.page_size,
+            context=f"{self.sb.url}/$metadata#identityGovernance/privilegedAccess/group/{entity}",
+            next_url=f"{self.sb.url}{path}",
+        )
 
 
 def _object_json(obj: DirectoryObject) -> dict[str, Any]:
@@ -254,170 +227,3 @@ def _where(items: list[dict[str, Any]], clauses: dict[str, str]) -> list[dict[st
         str(value(item, k)).lower() == v.lower() for k, v in extra.items()
     )
     return [i for i in items if matches(i)] if extra else items
-
-
-def _encode_skiptoken(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
-
-
-def _decode_skiptoken(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        return max(0, int(raw.removeprefix("offset:")))
-    except ValueError:
-        raise GraphApiError(400, "BadRequest", "The $skiptoken is not valid.") from None
-
-
-def _query_string(query: dict[str, str]) -> str:
-    return "&".join(f"{k}={quote(v, safe=',')}" for k, v in query.items())
-
-
-_DENIED = {
-    "provisioning": "AuditLog.Read.All",
-    "synchronization": "Synchronization.Read.All",
-    "applications": "Application.Read.All",
-}
-_LOG_CLAUSE = re.compile(r"^\s*([\w/]+)\s+(eq|ge|gt)\s+(?:'([^']*)'|(\S+))\s*$", re.IGNORECASE)
-
-
-class _HealthRoutes:
-    """Applications, service principals, synchronization jobs and provisioning logs, in the
-    shapes of graph-samples (application-addpassword, synchronization-list-jobs,
-    provisioningobjectsummary-list); the provisioning emulator writes what they serve."""
-
-    def __init__(self, sandbox: SandboxSettings) -> None:
-        self.sb = sandbox
-        self._log_calls: list[float] = []
-        self._lock = threading.Lock()
-
-    def _check(self, area: str) -> None:
-        if area in self.sb.tenant.denied:
-            raise GraphApiError(
-                403,
-                "Authorization_RequestDenied",
-                "Insufficient privileges to complete the operation.",
-            )
-
-    def _ok(self, body: dict[str, Any]) -> ApiResponse:
-        return ApiResponse(200, body, {"Content-Type": "application/json"})
-
-    def get_application(self, req: ApiRequest, m: re.Match[str]) -> ApiResponse:
-        self._check("applications")
-        found = self._apps_with(m.group("app_id"))
-        if not found:
-            raise GraphApiError(
-                404,
-                "Request_ResourceNotFound",
-                f"Resource '{m.group('app_id')}' does not exist or one of its queried "
-                "reference-property objects are not present.",
-            )
-        return self._ok(
-            {"@odata.context": f"{self.sb.url}/$metadata#applications/$entity", **found[0]}
-        )
-
-    def list_applications(self, req: ApiRequest, _: re.Match[str]) -> ApiResponse:
-        self._check("applications")
-        m = re.match(r"^\s*appId\s+eq\s+'([^']*)'\s*$", req.query.get("$filter", ""), re.I)
-        with self.sb.tenant.lock:
-            apps = self._apps_with(m.group(1)) if m else list(self.sb.tenant.applications.values())
-        return self._ok({"@odata.context": f"{self.sb.url}/$metadata#applications", "value": apps})
-
-    def _apps_with(self, app_id: str) -> list[dict[str, Any]]:
-        with self.sb.tenant.lock:
-            return [dict(a) for a in self.sb.tenant.applications.values() if a["appId"] == app_id]
-
-    def get_service_principal(self, req: ApiRequest, m: re.Match[str]) -> ApiResponse:
-        self._check("applications")
-        with self.sb.tenant.lock:
-            sp = self.sb.tenant.service_principals.get(m.group("id"))
-        if sp is None:
-            raise GraphApiError(
-                404,
-                "Request_ResourceNotFound",
-                f"Resource '{m.group('id')}' does not exist or one of its queried "
-                "reference-property objects are not present.",
-            )
-        return self._ok(
-            {"@odata.context": f"{self.sb.url}/$metadata#servicePrincipals/$entity", **sp}
-        )
-
-    def list_jobs(self, req: ApiRequest, m: re.Match[str]) -> ApiResponse:
-        self._check("synchronization")
-        with self.sb.tenant.lock:
-            if m.group("id") not in self.sb.tenant.service_principals:
-                raise GraphApiError(
-                    404, "Request_ResourceNotFound", f"Resource '{m.group('id')}' does not exist."
-                )
-            jobs = [dict(j) for j in self.sb.tenant.sync_jobs.get(m.group("id"), [])]
-        return self._ok(
-            {
-                "@odata.context": f"{self.sb.url}/$metadata#servicePrincipals('{m.group('id')}')"
-                "/synchronization/jobs",
-                "value": jobs,
-            }
-        )
-
-    def list_provisioning(self, req: ApiRequest, _: re.Match[str]) -> ApiResponse:
-        self._check("provisioning")
-        limit, window = PROVISIONING_RATE
-        now = time.monotonic()
-        with self._lock:
-            self._log_calls = [t for t in self._log_calls if now - t < window]
-            if len(self._log_calls) >= limit:
-                wait = window - (now - self._log_calls[0])
-                return ApiResponse(
-                    429,
-                    {"error": {"code": "TooManyRequests", "message": "Too many requests."}},
-                    {"Content-Type": "application/json", "Retry-After": str(max(1, round(wait)))},
-                )
-            self._log_calls.append(now)
-        with self.sb.tenant.lock:
-            items = [dict(e) for e in self.sb.tenant.provisioning_logs]
-        for clause in re.split(r"\s+and\s+", req.query.get("$filter", "").strip(), flags=re.I):
-            if clause.strip():
-                items = _log_filter(items, clause)
-        response = self._page_of(req, items)
-        return response
-
-    def _page_of(self, req: ApiRequest, items: list[dict[str, Any]]) -> ApiResponse:
-        size = self.sb.page_size
-        if req.query.get("$top", "").isdigit():
-            size = min(size, max(1, int(req.query["$top"])))
-        offset = _decode_skiptoken(req.query.get("$skiptoken"))
-        body: dict[str, Any] = {"@odata.context": f"{self.sb.url}/$metadata#auditLogs/provisioning"}
-        end = offset + size
-        if end < len(items):
-            query = {k: v for k, v in req.query.items() if k != "$skiptoken"}
-            query["$skiptoken"] = _encode_skiptoken(end)
-            body["@odata.nextLink"] = f"{self.sb.url}{PROVISIONING_LOGS}?" + _query_string(query)
-        body["value"] = items[offset:end]
-        return self._ok(body)
-
-
-def _log_filter(items: list[dict[str, Any]], clause: str) -> list[dict[str, Any]]:
-    """The filter subset the bridge sends: `servicePrincipal/id eq '…'` and
-    `activityDateTime ge|gt <instant>`. Graph's filters here are case sensitive."""
-    m = _LOG_CLAUSE.match(clause)
-    if not m:
-        raise GraphApiError(400, "BadRequest", f"Invalid filter clause: '{clause.strip()}'.")
-    prop, op, quoted, bare = m.group(1), m.group(2).lower(), m.group(3), m.group(4)
-    value = quoted if quoted is not None else bare
-
-    def get(item: dict[str, Any]) -> Any:
-        for part in prop.split("/"):
-            item = item.get(part) if isinstance(item, dict) else None  # type: ignore[assignment]
-        return item
-
-    if prop == "activityDateTime":
-        bound = datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-        def after(item: dict[str, Any]) -> bool:
-            at = datetime.fromisoformat(str(get(item)).replace("Z", "+00:00"))
-            return at >= bound if op == "ge" else at > bound
-
-        return [i for i in items if after(i)]
-    if op != "eq":
-        raise GraphApiError(400, "BadRequest", f"Operator '{op}' is not supported on {prop}.")
-    return [i for i in items if get(i) == value]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bridge.ports import Clock, SystemClock
-from bridge.sandbox.graph import routes
+from bridge.sandbox.graph import health_routes, routes
 from bridge.sandbox.graph.actor import GraphActor
 from bridge.sandbox.graph.http import (
     ApiRequest,
@@ -90,6 +90,7 @@ class GraphSandbox(ServerLifecycle):
         self.malformed_groups: set[str] = set()
         self.router = Router()
         routes.install(self.router, self)
+        health_routes.install(self.router, self)
         self._tokens: dict[str, str | None] = {self.token: None}
         self._throttles: list[_Throttle] = []
         self._outages: dict[str | None, _Outage] = {}
