@@ -53,9 +53,9 @@ from moto.ssoadmin.models import ssoadmin_backends
 from sqlalchemy import create_engine, insert, select
 
 from bridge.config import Config, config_from_dict
-from bridge.sandbox.aws import AwsSandbox
-from bridge.sandbox.graph import GraphSandbox
-from bridge.sandbox.graph_tenant import DirectoryObject, Instance, ScheduleRequest
+from bridge.sandbox.aws.sandbox import AwsSandbox
+from bridge.sandbox.graph.sandbox import GraphSandbox
+from bridge.sandbox.graph.tenant import DirectoryObject, Instance, ScheduleRequest
 from bridge.schema import changes, grants, holdings
 from bridge.wiring import Bridge, build
 

@@ -141,6 +141,18 @@ class Story:
             ]
 
     def play(self) -> None:
+        self.activations()
+        self.early_deactivation()
+        self.through_throttling()
+        self.overlapping_and_extended_ends()
+        old = self.stale_session_denied()
+        self.reactivation(old)
+        self.expect_gone_at_end("frank", "prod-admin", lambda: self.no_access("frank"))
+        self.expect_gone_at_end("carol", "breakglass", lambda: self.no_access("carol"))
+        self.tl.expect(self.has_access("erin"), "erin, still active, kept access throughout")
+        self.scim_lag_and_health()
+
+    def activations(self) -> None:
         tl, w = self.tl, self.w
         self.activate("alice", "prod-admin", 24, "INC-4711 hotfix")
         self.activate("carol", "prod-admin", 12, "deploy")
@@ -165,6 +177,8 @@ class Story:
             "dave (no Identity Center user) is reported by name and skipped; others unaffected",
         )
 
+    def early_deactivation(self) -> None:
+        tl, w = self.tl, self.w
         self.activate("bob", "prod-admin", 120, "quick look")
         self.expect_access("bob")
         self.actor.deactivate(w.entra_users["bob"], w.entra_groups["prod-admin"])
@@ -175,11 +189,14 @@ class Story:
             f"bob's early deactivation -> removed {_secs(took)} (budget {ACCESS_BUDGET:.0f}s)",
         )
 
-        w.graph.throttle(4, retry_after=1, paths=["assignmentScheduleInstances"])
-        tl.say("Graph starts throttling: the next 4 reads answer 429 with Retry-After: 1")
+    def through_throttling(self) -> None:
+        self.w.graph.throttle(4, retry_after=1, paths=["assignmentScheduleInstances"])
+        self.tl.say("Graph starts throttling: the next 4 reads answer 429 with Retry-After: 1")
         self.activate("erin", "prod-admin", 60, "on call")
         self.expect_access("erin", "access through the throttling", ACCESS_BUDGET + 2)
 
+    def overlapping_and_extended_ends(self) -> None:
+        tl = self.tl
         _until(self.end_of("carol", "prod-admin") + timedelta(seconds=EXPIRY_BUDGET))
         tl.expect(
             self.has_group("carol") and not self.has_assignment("carol"),
@@ -189,7 +206,10 @@ class Story:
         _until(frank_first_end + timedelta(seconds=EXPIRY_BUDGET))
         tl.expect(self.has_access("frank"), "frank keeps access past his original end (extended)")
 
-        aws = w.aws
+    def stale_session_denied(self) -> str:
+        """alice's session from before her end, denied at the end while Graph is down; returns
+        the session."""
+        tl, w, aws = self.tl, self.w, self.w.aws
         old = aws.issue_session(
             w.ic_users["alice"], w.permission_set_arn, ACCOUNT_PROD, datetime.now(UTC)
         )
@@ -215,6 +235,10 @@ class Story:
         )
         w.graph.restore()
         tl.say("Graph is back")
+        return old
+
+    def reactivation(self, old: str) -> None:
+        w, aws = self.w, self.w.aws
         self.activate("alice", "prod-admin", 60, "INC-4712 follow-up")
         # Re-activated seconds after the end: the new access waits until the bound of the
         # denial armed for that end has passed, or its fresh sessions would be denied too.
@@ -225,14 +249,10 @@ class Story:
         fresh = aws.issue_session(
             w.ic_users["alice"], w.permission_set_arn, ACCOUNT_PROD, datetime.now(UTC)
         )
-        tl.expect(
+        self.tl.expect(
             aws.is_allowed(fresh) and not aws.is_allowed(old),
             "alice's new session after re-activation is allowed; the old one stays denied",
         )
-        self.expect_gone_at_end("frank", "prod-admin", lambda: self.no_access("frank"))
-        self.expect_gone_at_end("carol", "breakglass", lambda: self.no_access("carol"))
-        tl.expect(self.has_access("erin"), "erin, still active, kept access throughout")
-        self.scim_lag_and_health()
 
     def scim_lag_and_health(self) -> None:
         """Entra's own SCIM provisioning ran beside the bridge all along: per grant, when it

@@ -14,9 +14,11 @@ from typing import Any
 
 from bridge.config import Config, config_from_dict
 from bridge.ports import Clock
-from bridge.sandbox.aws import AwsSandbox
-from bridge.sandbox.graph import GraphSandbox
-from bridge.sandbox.provisioning import ProvisioningService, ScimServer, register_application
+from bridge.sandbox.aws.sandbox import AwsSandbox
+from bridge.sandbox.graph.applications import register_application
+from bridge.sandbox.graph.provisioning import ProvisioningService
+from bridge.sandbox.graph.sandbox import GraphSandbox
+from bridge.sandbox.graph.scim import ScimServer
 
 ACCOUNT_PROD = "111111111111"
 ACCOUNT_DEV = "222222222222"

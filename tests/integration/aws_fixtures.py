@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from bridge.identity_center import AwsIdentityCenter, Backoff
-from bridge.sandbox.aws import AwsSandbox
+from bridge.sandbox.aws.sandbox import AwsSandbox
 
 # Quick polls and backoff keep the async tests to a fraction of a second.
 FAST_BACKOFF = Backoff(base=0.005, cap=0.05, attempts=8)

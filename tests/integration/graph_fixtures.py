@@ -13,7 +13,7 @@ from bridge.config import EntraConfig
 from bridge.graph.credentials import STATIC_TOKEN_ENV
 from bridge.graph.source import GraphPimSource
 from bridge.ports import FakeClock
-from bridge.sandbox.graph import GraphSandbox
+from bridge.sandbox.graph.sandbox import GraphSandbox
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

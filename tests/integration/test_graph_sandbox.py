@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from bridge.ports import FakeClock
-from bridge.sandbox.graph import GraphSandbox
-from bridge.sandbox.graph_actor import GraphActorError
+from bridge.sandbox.graph.actor import GraphActorError
+from bridge.sandbox.graph.sandbox import GraphSandbox
 
 pytest_plugins = ("tests.integration.graph_fixtures",)
 

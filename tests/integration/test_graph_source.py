@@ -13,7 +13,7 @@ from bridge.config import EntraConfig
 from bridge.errors import SourceError
 from bridge.graph.source import GraphPimSource
 from bridge.ports import FakeClock
-from bridge.sandbox.graph import GraphSandbox
+from bridge.sandbox.graph.sandbox import GraphSandbox
 
 pytest_plugins = ("tests.integration.graph_fixtures",)
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bridge.cli import main
-from bridge.sandbox.graph_routes import iso
+from bridge.sandbox.graph.odata import iso
 from bridge.sandbox.world import World, _to_toml, running_world
 from bridge.wiring import build
 

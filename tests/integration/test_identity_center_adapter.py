@@ -11,7 +11,7 @@ import pytest
 from bridge.errors import SinkError
 from bridge.identity_center import AwsCallError, AwsIdentityCenter, Backoff
 from bridge.model import AccountAssignment, GroupMembership
-from bridge.sandbox.aws import AwsSandbox
+from bridge.sandbox.aws.sandbox import AwsSandbox
 from tests.integration.aws_fixtures import (
     aws_credentials,
     aws_sandbox,

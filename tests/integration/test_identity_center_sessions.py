@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bridge.sandbox.aws import AwsSandbox
+from bridge.sandbox.aws.sandbox import AwsSandbox
 from tests.integration.aws_fixtures import aws_credentials, aws_sandbox
 
 __all__ = ["aws_credentials", "aws_sandbox"]

@@ -10,18 +10,21 @@ creates is applied for real here (terraform/README.md, "What the tests apply").
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bridge.graph.credentials import STATIC_TOKEN_ENV
+from bridge.sandbox.aws.sandbox import AwsSandbox
+from bridge.sandbox.graph.sandbox import GraphSandbox
 from tests.terraform.harness import Terraform
 
 ADMIN_GROUP = "00000000-0000-4000-8000-00000000a001"
@@ -49,46 +52,60 @@ provider "aws" {{
 """
 
 
-def _require(module: str, reason: str) -> None:
-    try:
-        found = importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        found = False
-    if not found:
-        pytest.skip(reason)
-
-
 @pytest.fixture
-def aws() -> Iterator[Any]:
-    _require(
-        "bridge.sandbox.aws",
-        "bridge.sandbox.aws is missing: plain moto lacks sso-admin ListTagsForResource and "
-        "DescribePermissionSetProvisioningStatus, so the provider cannot create permission sets",
-    )
-    from bridge.sandbox.aws import AwsSandbox
-
+def aws() -> Iterator[AwsSandbox]:
     with AwsSandbox() as sandbox:
         yield sandbox
 
 
 @pytest.fixture
-def graph() -> Iterator[Any]:
-    _require("bridge.sandbox.graph", "bridge.sandbox.graph (the Graph PIM simulator) is missing")
-    from bridge.sandbox.graph import GraphSandbox
-
+def graph() -> Iterator[GraphSandbox]:
     with GraphSandbox() as sandbox:
         yield sandbox
 
 
-def _bridge_cli_available() -> bool:
-    proc = subprocess.run(
-        [sys.executable, "-m", "bridge", "sync", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+@dataclass(frozen=True)
+class Example:
+    """The single-account example in a scratch copy, pointed at the sandbox."""
+
+    terraform: Terraform
+    work: Path
+    tf_vars: tuple[str, ...]
+    env: dict[str, str]
+
+    def run(self, *args: str) -> str:
+        result = self.terraform.run(
+            self.work,
+            *args,
+            "-auto-approve",
+            "-input=false",
+            *self.tf_vars,
+            env=self.env,
+            timeout=180,
+        )
+        assert result.returncode == 0, result.output
+        return result.output
+
+    def bridge_config(self) -> str:
+        rendered = self.terraform.run(self.work, "output", "-raw", "bridge_config", env=self.env)
+        assert rendered.returncode == 0, rendered.output
+        return rendered.stdout
+
+
+def _example(terraform: Terraform, tf_tree: Path, aws: AwsSandbox) -> Example:
+    work = tf_tree / "examples" / "single-account"
+    (work / "sandbox_override.tf").write_text(
+        _OVERRIDE.format(region=aws.region, url=aws.endpoint_url), encoding="utf-8"
     )
-    return proc.returncode == 0 and "--dry-run" in proc.stdout
+    tf_vars = (
+        f"-var=account_id={aws.account_id}",
+        f"-var=admin_entra_group_id={ADMIN_GROUP}",
+        f"-var=readonly_entra_group_id={READER_GROUP}",
+        f"-var=bridge_endpoint_url={aws.endpoint_url}",
+    )
+    env = aws.credentials_env() | {"AWS_EC2_METADATA_DISABLED": "true"}
+    assert terraform.init(work).returncode == 0
+    return Example(terraform, work, tf_vars, env)
 
 
 def _bridge(config: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -102,72 +119,58 @@ def _bridge(config: Path, env: dict[str, str], *args: str) -> subprocess.Complet
     )
 
 
-def test_apply_creates_what_the_bridge_then_syncs_into_and_destroy_removes_it(
-    terraform: Terraform, tf_tree: Path, tmp_path: Path, aws: Any, graph: Any
-) -> None:
-    work = tf_tree / "examples" / "single-account"
-    (work / "sandbox_override.tf").write_text(
-        _OVERRIDE.format(region=aws.region, url=aws.endpoint_url), encoding="utf-8"
-    )
-    account = aws.account_id
-    tf_vars = [
-        f"-var=account_id={account}",
-        f"-var=admin_entra_group_id={ADMIN_GROUP}",
-        f"-var=readonly_entra_group_id={READER_GROUP}",
-        f"-var=bridge_endpoint_url={aws.endpoint_url}",
-    ]
-    tf_env = aws.credentials_env() | {"AWS_EC2_METADATA_DISABLED": "true"}
-
-    assert terraform.init(work).returncode == 0
-    applied = terraform.run(
-        work, "apply", "-auto-approve", "-input=false", *tf_vars, env=tf_env, timeout=180
-    )
-    assert applied.returncode == 0, applied.output
-
-    # What Terraform made, read back through the AWS API.
+def _permission_sets(aws: AwsSandbox) -> dict[str, dict[str, Any]]:
     sso = aws.client("sso-admin")
-    ids = aws.client("identitystore")
     by_name = {}
     for arn in sso.list_permission_sets(InstanceArn=aws.instance_arn)["PermissionSets"]:
         ps = sso.describe_permission_set(InstanceArn=aws.instance_arn, PermissionSetArn=arn)
         by_name[ps["PermissionSet"]["Name"]] = ps["PermissionSet"]
+    return by_name
+
+
+def _assert_applied(aws: AwsSandbox) -> tuple[str, str]:
+    """What Terraform made, read back through the AWS API: the group's id and PimReadOnly's."""
+    by_name = _permission_sets(aws)
     assert {n: p["SessionDuration"] for n, p in by_name.items()} == {
         "PimAdmin": "PT1H",
         "PimReadOnly": "PT4H",
     }
     readonly_arn = by_name["PimReadOnly"]["PermissionSetArn"]
-    inline = sso.get_inline_policy_for_permission_set(
+    inline = aws.client("sso-admin").get_inline_policy_for_permission_set(
         InstanceArn=aws.instance_arn, PermissionSetArn=readonly_arn
     )["InlinePolicy"]
     assert [s["Sid"] for s in json.loads(inline)["Statement"]] == ["NoSecretValues"]
-    group_id = ids.get_group_id(
+    group_id = aws.client("identitystore").get_group_id(
         IdentityStoreId=aws.identity_store_id,
         AlternateIdentifier={
             "UniqueAttribute": {"AttributePath": "displayName", "AttributeValue": "PIM-Admin"}
         },
     )["GroupId"]
-    assert aws.assignments(account, by_name["PimAdmin"]["PermissionSetArn"]) == [
+    assert aws.assignments(aws.account_id, by_name["PimAdmin"]["PermissionSetArn"]) == [
         ("GROUP", group_id)
     ]
     role = aws.client("iam").get_role(RoleName="pim-bridge")["Role"]
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
         "Service": "ecs-tasks.amazonaws.com"
     }
+    return group_id, readonly_arn
 
-    # The bridge, configured from Terraform's own output, mirrors two activations into it.
-    if not _bridge_cli_available():
-        pytest.skip("`pim-bridge sync --help` does not work yet: the bridge part cannot run")
-    from bridge.graph.credentials import STATIC_TOKEN_ENV
 
-    rendered = terraform.run(work, "output", "-raw", "bridge_config", env=tf_env)
-    assert rendered.returncode == 0, rendered.output
-    config = tmp_path / "pim-bridge.toml"
-    config.write_text(
+def _write_config(path: Path, graph: GraphSandbox, rendered: str, ledger: Path) -> Path:
+    path.write_text(
         f'[entra]\ncredential = "static"\ngraph_url = "{graph.url}"\n\n'
-        f"{rendered.stdout}\n"
-        f'[store]\nurl = "sqlite:///{(tmp_path / "ledger.db").as_posix()}"\n',
+        f"{rendered}\n"
+        f'[store]\nurl = "sqlite:///{ledger.as_posix()}"\n',
         encoding="utf-8",
     )
+    return path
+
+
+def _assert_bridge_mirrors(
+    config: Path, aws: AwsSandbox, graph: GraphSandbox, group_id: str, readonly_arn: str
+) -> None:
+    """Two activations mirrored into what Terraform made, then removed after deactivation:
+    the bridge's grants are its own to remove."""
     admin = graph.add_user("ada@example.test")
     reader = graph.add_user("bo@example.test")
     graph.add_group("aws-admins", id=ADMIN_GROUP)
@@ -186,20 +189,34 @@ def test_apply_creates_what_the_bridge_then_syncs_into_and_destroy_removes_it(
     synced = _bridge(config, env, "sync")
     assert synced.returncode == 0, synced.stdout + synced.stderr
     assert aws.members(group_id) == [ada]
-    assert ("USER", bo) in aws.assignments(account, readonly_arn)
+    assert ("USER", bo) in aws.assignments(aws.account_id, readonly_arn)
 
-    # The bridge's grants are its own to remove; Terraform then removes what it made.
     graph.actor(admin).deactivate(admin, ADMIN_GROUP)
     graph.actor(reader).deactivate(reader, READER_GROUP)
     resynced = _bridge(config, env, "sync")
     assert resynced.returncode == 0, resynced.stdout + resynced.stderr
     assert aws.members(group_id) == []
-    assert ("USER", bo) not in aws.assignments(account, readonly_arn)
+    assert ("USER", bo) not in aws.assignments(aws.account_id, readonly_arn)
 
-    destroyed = terraform.run(
-        work, "destroy", "-auto-approve", "-input=false", *tf_vars, env=tf_env, timeout=180
+
+def test_apply_creates_what_the_bridge_then_syncs_into_and_destroy_removes_it(
+    terraform: Terraform, tf_tree: Path, tmp_path: Path, aws: AwsSandbox, graph: GraphSandbox
+) -> None:
+    example = _example(terraform, tf_tree, aws)
+    example.run("apply")
+    group_id, readonly_arn = _assert_applied(aws)
+
+    # The bridge, configured from Terraform's own output, mirrors two activations into it.
+    config = _write_config(
+        tmp_path / "pim-bridge.toml", graph, example.bridge_config(), tmp_path / "ledger.db"
     )
-    assert destroyed.returncode == 0, destroyed.output
+    _assert_bridge_mirrors(config, aws, graph, group_id, readonly_arn)
+
+    # The state is the one this test's apply has just written: a refresh would re-read every
+    # resource in one more provider process (seconds of schema loading) and change nothing
+    # that destroy does.
+    example.run("destroy", "-refresh=false")
+    sso, ids = aws.client("sso-admin"), aws.client("identitystore")
     assert sso.list_permission_sets(InstanceArn=aws.instance_arn)["PermissionSets"] == []
     groups = ids.list_groups(IdentityStoreId=aws.identity_store_id)["Groups"]
     assert [g["DisplayName"] for g in groups] == []

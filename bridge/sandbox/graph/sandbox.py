@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bridge.ports import Clock, SystemClock
-from bridge.sandbox import graph_routes
-from bridge.sandbox.graph_actor import GraphActor
-from bridge.sandbox.graph_http import (
+from bridge.sandbox.graph import health_routes, routes
+from bridge.sandbox.graph.actor import GraphActor
+from bridge.sandbox.graph.http import (
     ApiRequest,
     ApiResponse,
     LoopbackServer,
@@ -35,7 +35,7 @@ from bridge.sandbox.graph_http import (
     graph_error,
     split_url,
 )
-from bridge.sandbox.graph_tenant import DirectoryObject, Tenant
+from bridge.sandbox.graph.tenant import DirectoryObject, Tenant
 from bridge.sandbox.lifecycle import ServerLifecycle
 
 VERSION_PREFIX = "/v1.0"
@@ -89,7 +89,8 @@ class GraphSandbox(ServerLifecycle):
         self.requests_served = 0
         self.malformed_groups: set[str] = set()
         self.router = Router()
-        graph_routes.install(self.router, self)
+        routes.install(self.router, self)
+        health_routes.install(self.router, self)
         self._tokens: dict[str, str | None] = {self.token: None}
         self._throttles: list[_Throttle] = []
         self._outages: dict[str | None, _Outage] = {}

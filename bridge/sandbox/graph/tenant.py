@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from bridge.ports import Clock, SystemClock
-from bridge.sandbox.graph_http import GraphApiError
+from bridge.sandbox.graph.http import GraphApiError, resource_not_found
 
 ObjectKind = Literal["user", "group", "servicePrincipal"]
 
@@ -293,12 +293,7 @@ class Tenant:
     def _require_object(self, object_id: str) -> DirectoryObject:
         obj = self.objects.get(object_id)
         if obj is None:
-            raise GraphApiError(
-                404,
-                "Request_ResourceNotFound",
-                f"Resource '{object_id}' does not exist or one of its queried reference-property "
-                "objects are not present.",
-            )
+            raise resource_not_found(object_id)
         return obj
 
     def _require_group(self, group_id: str) -> DirectoryObject:

@@ -53,6 +53,16 @@ class GraphApiError(Exception):
         self.message = message
 
 
+def resource_not_found(object_id: str) -> GraphApiError:
+    """Graph's answer for an id that names nothing (or nothing of the kind asked for)."""
+    return GraphApiError(
+        404,
+        "Request_ResourceNotFound",
+        f"Resource '{object_id}' does not exist or one of its queried reference-property "
+        "objects are not present.",
+    )
+
+
 def graph_error(
     status: int, code: str, message: str, headers: Mapping[str, str] | None = None
 ) -> ApiResponse:

@@ -8,9 +8,9 @@
 moto creates one Identity Center instance per account and region (sso-admin ListInstances);
 the sandbox reads its ARN and Identity Store id from there. Every request is routed to the
 sandbox's own moto account, so sandboxes in one process do not see each other's data.
-What moto lacks and what the sandbox adds is listed in `bridge.sandbox.moto_ext`; simulated
-role sessions (`issue_session`, `is_allowed`), which show a stale session denied by the
-permission set's inline policy, are described in `bridge.sandbox.aws_sessions`.
+What moto lacks and what the sandbox adds is listed in `bridge.sandbox.aws.middleware`;
+simulated role sessions (`issue_session`, `is_allowed`), which show a stale session denied by the
+permission set's inline policy, are described in `bridge.sandbox.aws.sessions`.
 """
 
 from __future__ import annotations
@@ -26,20 +26,16 @@ from typing import Any
 import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
-from werkzeug.serving import make_server
 
 from bridge.config import AwsConfig
 from bridge.identity_center.adapter import parse_iso_duration
-from bridge.sandbox.aws_sessions import Session
-from bridge.sandbox.aws_sessions import is_allowed as session_allowed
+from bridge.sandbox.aws.api import SEED_HEADER
+from bridge.sandbox.aws.async_requests import AsyncRequest, Kind
+from bridge.sandbox.aws.middleware import IdentityCenterExtensions
+from bridge.sandbox.aws.server import MotoServer
+from bridge.sandbox.aws.sessions import Session
+from bridge.sandbox.aws.sessions import is_allowed as session_allowed
 from bridge.sandbox.lifecycle import ServerLifecycle
-from bridge.sandbox.moto_ext import SEED_HEADER, AsyncRequest, IdentityCenterExtensions, Kind
 
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -54,33 +50,12 @@ def _sandbox_account_id() -> str:
     return f"9{os.getpid() % 10**6:06d}{next(_accounts) % 10**5:05d}"
 
 
-class _ExtendedMotoServer(ThreadedMotoServer):
-    """moto's threaded server with our middleware wrapped around its app."""
-
-    def __init__(self, ip_address: str, port: int, wrap: Any) -> None:
-        super().__init__(ip_address, port, verbose=False)
-        self._wrap = wrap
-
-    def _server_entry(self) -> None:
-        app = self._wrap(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(
-            self._ip_address, self._port, app, True, request_handler=_QuietHandler
-        )
-        self._server_ready_event.set()
-        self._server.serve_forever(poll_interval=0.05)  # moto's 0.5 s makes every stop slow
-
-
 def _mark_seed(request: Any, **_: Any) -> None:
     request.headers.add_header(SEED_HEADER, "1")
 
 
-class _QuietHandler(MotoRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass  # a line per call drowns test output
-
-
 class AwsSandbox(ServerLifecycle):
-    """moto on 127.0.0.1 with a free port, plus the extensions in `moto_ext`."""
+    """moto on 127.0.0.1 with a free port, plus the extensions in `middleware`."""
 
     region = "us-east-1"
 
@@ -100,7 +75,7 @@ class AwsSandbox(ServerLifecycle):
             "dedupe_assignments": dedupe_assignments,
         }
         self._ext: IdentityCenterExtensions | None = None
-        self._server: _ExtendedMotoServer | None = None
+        self._server: MotoServer | None = None
         self.endpoint_url = ""
         self._session = boto3.session.Session()
         self._clients: dict[tuple[str, int, bool], BaseClient] = {}
@@ -119,7 +94,7 @@ class AwsSandbox(ServerLifecycle):
         return self._ext
 
     def _start(self) -> None:
-        self._server = _ExtendedMotoServer("127.0.0.1", 0, self._wrap)
+        self._server = MotoServer("127.0.0.1", 0, self._wrap)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
@@ -138,30 +113,30 @@ class AwsSandbox(ServerLifecycle):
     @property
     def calls(self) -> Counter[str]:
         """Identity Center calls by operation name, seeding excluded."""
-        return self.ext.calls
+        return self.ext.front_door.calls
 
     @property
     def throttled(self) -> int:
-        return self.ext.throttled
+        return self.ext.front_door.throttled
 
     @property
     def async_delay(self) -> float:
-        return self.ext.async_delay
+        return self.ext.async_requests.async_delay
 
     @async_delay.setter
     def async_delay(self, seconds: float) -> None:
-        self.ext.async_delay = seconds
+        self.ext.async_requests.async_delay = seconds
 
     @property
     def latency(self) -> float:
-        return self.ext.latency
+        return self.ext.front_door.latency
 
     @latency.setter
     def latency(self, seconds: float) -> None:
-        self.ext.latency = seconds
+        self.ext.front_door.latency = seconds
 
     def set_rate_limit(self, calls_per_second: float | None) -> None:
-        self.ext.set_rate_limit(calls_per_second)
+        self.ext.front_door.set_rate_limit(calls_per_second)
 
     def fail_next_assignment(
         self,
@@ -173,7 +148,7 @@ class AwsSandbox(ServerLifecycle):
     ) -> None:
         """The next creation (or deletion) request matching ends FAILED; None matches any."""
         kind: Kind = "delete" if deletion else "create"
-        self.ext.fail_next(
+        self.ext.async_requests.fail_next(
             kind, account_id=account_id, permission_set_arn=permission_set_arn, reason=reason
         )
 
@@ -184,17 +159,17 @@ class AwsSandbox(ServerLifecycle):
         *,
         reason: str = "Simulated failure",
     ) -> None:
-        self.ext.fail_next(
+        self.ext.async_requests.fail_next(
             "provision", account_id=account_id, permission_set_arn=permission_set_arn, reason=reason
         )
 
     def conflict_next(self, n: int = 1) -> None:
         """ConflictException on the next n Create/DeleteAccountAssignment calls."""
-        self.ext.conflict_next(n)
+        self.ext.front_door.conflict_next(n)
 
     def requests(self) -> list[AsyncRequest]:
         """Every asynchronous request so far, settled as of now."""
-        return self.ext.requests()
+        return self.ext.async_requests.requests()
 
     # -- clients and config -----------------------------------------------------------------
 
@@ -374,7 +349,7 @@ class AwsSandbox(ServerLifecycle):
         AWS, a policy change reaches an account's role only when provisioned there), nor by
         the SCP named in `scp_policy_id` (every sandbox account is a member account)."""
         session = self._sessions[session_id]
-        policy = self.ext.provisioned_policy.get(
+        policy = self.ext.async_requests.provisioned_policy.get(
             (session.permission_set_arn, session.account_id), ""
         )
         when = now or datetime.now(UTC)
