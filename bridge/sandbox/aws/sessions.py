@@ -1,6 +1,6 @@
 """Simulated AWS role sessions, to show which sessions a permission set's inline policy denies.
 
-Only what the bridge's session denial (DESIGN section 5) relies on is evaluated: Deny
+Only what the bridge's session denial (docs/architecture.md) relies on is evaluated: Deny
 statements whose Action matches (with `*` wildcards) and whose every condition holds, among
 `StringEquals` on `identitystore:userId`, `DateLessThan` on `aws:TokenIssueTime` and
 `DateGreaterThanEquals` on `aws:CurrentTime` (the moment of the call). A statement
