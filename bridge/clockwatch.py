@@ -63,6 +63,11 @@ class ClockWatch:
         effect = "ends are judged by monotonic time, so none is honoured late"
         return Reading(trusted, trusted, None, _finding("behind", -skew, effect))
 
+    def bound_now(self) -> datetime:
+        """The moment a session denial's bound is measured from: never past either estimate
+        of now, so no bound lies in the future."""
+        return min(self.clock.now(), self.read().trusted)
+
 
 def _finding(relation: str, by: timedelta, effect: str) -> Finding:
     seconds = round(by.total_seconds())

@@ -87,6 +87,47 @@ class IdentityCenter(Protocol):
         ...
 
 
+class DenialSink(Protocol):
+    """The part of Identity Center that session denial needs."""
+
+    def session_duration(self, permission_set_arn: str) -> timedelta: ...
+
+    def get_inline_policy(self, permission_set_arn: str) -> str: ...
+
+    def put_inline_policy(self, permission_set_arn: str, document: str) -> None: ...
+
+    def provision(self, permission_set_arn: str, account_id: str) -> None: ...
+
+
+class DenialLedger(Protocol):
+    def record_denials(
+        self,
+        at: datetime,
+        permission_set_arn: str,
+        users: dict[str, set[str]],
+        status: str,
+        done_at: datetime | None,
+        detail: str | None = None,
+    ) -> None: ...
+
+
+class PolicyTarget(Protocol):
+    """Where denial statements live: a permission set's inline policy, or one SCP."""
+
+    name: str  # recorded in the ledger: the permission set ARN, or "scp:<policy id>"
+    limit: int
+
+    def read(self) -> str: ...
+
+    def write(self, document: str) -> None: ...
+
+    def session_duration(self) -> timedelta: ...
+
+    def enforce(self, accounts: Sequence[str]) -> None:
+        """Make the written policy take effect in these accounts (and wait for it)."""
+        ...
+
+
 class Clock(Protocol):
     """Wall time, and a monotonic reading in seconds that no clock setting moves: the two
     together tell a jump of the wall clock from time passing."""

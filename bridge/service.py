@@ -19,7 +19,8 @@ from bridge.health import run_health
 from bridge.http import HealthServer
 from bridge.leader import Election, election_for, replica_name
 from bridge.metrics import BridgeMetrics, live_grant_count, revocation_latencies
-from bridge.reconcile import ARM_TICK, CycleResult
+from bridge.reconcile import CycleResult
+from bridge.revoke import ARM_TICK
 from bridge.timers import SchedulerTimers, Timers
 from bridge.wiring import Bridge, build
 
@@ -98,8 +99,11 @@ class Service:
     def arm(self) -> None:
         if not self.is_leader:
             return
+        denial = self.bridge.reconciler.denial
+        if denial is None:
+            return
         try:
-            self.bridge.reconciler.arm()
+            denial.arm()
         except BridgeError as exc:
             log.error("arming session denials failed: %s", exc)
 
@@ -203,7 +207,7 @@ class Service:
             kwargs={"live": True},
             **interval,
         )
-        if b.reconciler.on_arm is not None:
+        if b.reconciler.denial is not None and b.reconciler.denial.arms:
             # Every end is armed at least ARM_LEAD - ARM_TICK ahead, and the ends coming into
             # reach in one tick share one write and one provisioning: a timer per end would
             # spend a write on each.

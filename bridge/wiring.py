@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bridge.clockwatch import ClockWatch
 from bridge.config import Config
+from bridge.denial.writer import Revoker
 from bridge.graph.source import GraphPimSource
 from bridge.identity_center.adapter import AwsIdentityCenter
 from bridge.identity_center.client import make_client_factory
@@ -15,7 +17,7 @@ from bridge.ledger import Ledger
 from bridge.model import AccountAssignment
 from bridge.ports import Clock, SystemClock
 from bridge.reconcile import Reconciler
-from bridge.revoke import Revoker
+from bridge.revoke import SessionDenial
 
 
 @dataclass
@@ -42,7 +44,9 @@ def build(config: Config, clock: Clock | None = None) -> Bridge:
     source = GraphPimSource(config.entra, max_retries=3)
     ic = AwsIdentityCenter(config.aws)
     ledger = Ledger(config.store.url)
+    watch = ClockWatch(clock)
     revoker = None
+    denial = None
     if config.revocation.deny_stale_sessions:
         scp = None
         if config.revocation.mechanism == "scp":
@@ -52,15 +56,8 @@ def build(config: Config, clock: Clock | None = None) -> Bridge:
                 lambda: _longest_session(reconciler, ic),
             )
         revoker = Revoker(ic, ic.group_assignments, ledger, clock.now, scp)
-    reconciler = Reconciler(
-        config,
-        source,
-        ic,
-        ledger,
-        clock,
-        on_removed=revoker.deny if revoker else None,
-        on_arm=revoker.arm if revoker else None,
-    )
+        denial = SessionDenial(revoker.deny, revoker.arm, ledger.ends_within, watch.bound_now)
+    reconciler = Reconciler(config, source, ic, ledger, clock, denial=denial, watch=watch)
     return Bridge(config, source, ic, ledger, clock, reconciler, revoker)
 
 

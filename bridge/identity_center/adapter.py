@@ -1,4 +1,4 @@
-"""`IdentityCenter` (bridge/ports.py) and revoke.py's `DenialSink` on one AWS instance.
+"""`IdentityCenter` (bridge/ports.py) and the `DenialSink` (bridge/ports.py) on one AWS instance.
 
 A facade over the parts, each with one concern and its own locks and caches: the identity
 store's users, groups and memberships (directory.py), account assignments (assignments.py),

@@ -18,9 +18,8 @@ from typing import TextIO
 from sqlalchemy import func, select
 
 from bridge.health import State, run_health
-from bridge.reconcile import ARM_SLACK
 from bridge.report import write_report_file
-from bridge.revoke import RemovalTimes
+from bridge.revoke import ARM_SLACK, RemovalTimes
 from bridge.sandbox.world import ACCOUNT_PROD, World, running_world
 from bridge.schema import findings, grants
 from bridge.service import Service

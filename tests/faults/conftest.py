@@ -18,14 +18,16 @@ from typing import Any
 
 import pytest
 
+from bridge.clockwatch import ClockWatch
 from bridge.config import Config, config_from_dict
+from bridge.denial.writer import Revoker
 from bridge.graph.source import GraphPimSource
 from bridge.identity_center import AwsIdentityCenter, Backoff
 from bridge.ledger import Ledger
 from bridge.model import AccountAssignment, Binding, GroupMembership, Target
 from bridge.ports import Clock, FakeClock
 from bridge.reconcile import CycleResult, Reconciler
-from bridge.revoke import Revoker
+from bridge.revoke import SessionDenial
 from bridge.sandbox.world import World, running_world
 from bridge.service import Service
 from bridge.timers import VirtualTimers
@@ -194,9 +196,10 @@ def build_rig(
     real_ic = AwsIdentityCenter(cfg.aws, **(ic_knobs | (ic_options or {})))
     port = wrap_ic(real_ic) if wrap_ic is not None else real_ic
     ledger = Ledger(cfg.store.url)
-    reconciler = Reconciler(cfg, source, port, ledger, clock)
     revoker = Revoker(real_ic, real_ic.group_assignments, ledger, clock.now, None)
-    reconciler.on_removed = revoker.deny
+    watch = ClockWatch(clock)
+    denial = SessionDenial(revoker.deny, None, ledger.ends_within, watch.bound_now)
+    reconciler = Reconciler(cfg, source, port, ledger, clock, denial=denial, watch=watch)
     bridge = Bridge(cfg, source, real_ic, ledger, clock, reconciler, revoker)
     timers = VirtualTimers(clock)
     return Rig(world, clock, cfg, bridge, Service(bridge, timers), timers)

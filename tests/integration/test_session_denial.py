@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bridge.config import config_from_dict
-from bridge.reconcile import ARM_SLACK
-from bridge.revoke import RemovalTimes, denial_bound
+from bridge.denial.policy import denial_bound
+from bridge.revoke import ARM_SLACK, RemovalTimes
 from bridge.sandbox.world import ACCOUNT_PROD, World, running_world
 from bridge.wiring import Bridge, build
 
@@ -131,7 +131,8 @@ def test_an_armed_denial_stops_older_sessions_at_the_end_with_the_bridge_gone(
         alice, world.permission_set_arn, ACCOUNT_PROD, datetime.now(UTC)
     )
 
-    bridge.reconciler.arm()  # within the lead of the end: written and provisioned now
+    assert bridge.reconciler.denial is not None
+    bridge.reconciler.denial.arm()  # within the lead of the end: written and provisioned now
     bridge.close()  # and nothing more from the bridge: no expiry job, no write after the end
 
     assert world.aws.is_allowed(session, now=datetime.now(UTC))

@@ -5,14 +5,17 @@ back before the bound waits for it (or the new sessions would be denied)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bridge.denial.policy import denial_bound
+from bridge.denial.writer import DenialReport
 from bridge.model import AccountAssignment, Binding, Change, GroupMembership, Target
 from bridge.ports import FakeClock
-from bridge.reconcile import ARM_LEAD, ARM_SLACK
-from bridge.revoke import DenialReport, RemovalTimes, denial_bound
+from bridge.reconcile import Reconciler
+from bridge.revoke import ARM_LEAD, ARM_SLACK, ArmAhead, DenyNow, RemovalTimes, SessionDenial
 from tests.fakes import FakeIdentityCenter
 from tests.unit.test_cycle import make
 
@@ -36,10 +39,22 @@ class SlowRemovals(FakeIdentityCenter):
         super().remove(user_id, target)
 
 
+def with_denial(  # type: ignore[no-untyped-def]
+    rec: Reconciler,
+    deny: DenyNow = lambda changes, before: None,
+    arm: ArmAhead | None = None,
+    ic: object = None,
+    sleep: Callable[[float], None] = time.sleep,
+):
+    """The same reconciler, built again with session denial wired in as production does."""
+    denial = SessionDenial(deny, arm, rec.ledger.ends_within, rec.clock.now, sleep=sleep)
+    port = ic or rec.ic
+    return Reconciler(rec.config, rec.desired.source, port, rec.ledger, rec.clock, denial=denial)  # type: ignore[arg-type]
+
+
 def rig(tmp_path: Path, takes: float):  # type: ignore[no-untyped-def]
     pim, _, clock, ledger, rec = make(tmp_path)
     ic = SlowRemovals(clock, takes)
-    rec.ic = ic
     denials: list[tuple[str, datetime]] = []
     slept: list[float] = []
 
@@ -47,8 +62,7 @@ def rig(tmp_path: Path, takes: float):  # type: ignore[no-untyped-def]
         denials.extend((c.binding.ic_user_id, before) for c in changes)
         ic.denial_started.set()
 
-    rec.on_removed = deny
-    rec.sleep = slept.append
+    rec = with_denial(rec, deny, ic=ic, sleep=slept.append)
     pim.activate("eg-1", "alice@x", T0, T0 + timedelta(minutes=5), instance="first")
     rec.cycle()
     clock.advance(300)
@@ -135,10 +149,10 @@ class ArmRecorder:
         return DenialReport(problems=["throttled"] if self.failing else [])
 
 
-def arming(tmp_path: Path):  # type: ignore[no-untyped-def]
+def arming(tmp_path: Path, deny: DenyNow = lambda changes, before: None):  # type: ignore[no-untyped-def]
     pim, ic, clock, ledger, rec = make(tmp_path)
     recorder = ArmRecorder()
-    rec.on_arm = recorder
+    rec = with_denial(rec, deny, recorder)
     end = T0 + timedelta(minutes=5)
     pim.activate("eg-1", "alice@x", T0, end, instance="first")
     rec.cycle()
@@ -150,12 +164,12 @@ GROUP = Binding(ALICE, "group:gid-AWS-Admin")
 
 def test_a_grant_is_armed_within_the_lead_of_its_end_and_only_once(tmp_path: Path) -> None:
     pim, clock, rec, recorder, end = arming(tmp_path)
-    rec.arm()
+    rec.denial.arm()
     assert recorder.calls == []  # five minutes out: nothing yet
 
     clock.set(end - ARM_LEAD)
-    rec.arm()
-    rec.arm()
+    rec.denial.arm()
+    rec.denial.arm()
 
     bound = end + RemovalTimes.DEFAULT + ARM_SLACK
     assert recorder.calls == [({GROUP: (bound, end)}, [])]
@@ -166,27 +180,27 @@ def test_an_extension_withdraws_the_armed_denial_and_arms_the_new_end_in_time(
 ) -> None:
     pim, clock, rec, recorder, end = arming(tmp_path)
     clock.set(end - ARM_LEAD)
-    rec.arm()
+    rec.denial.arm()
     later = end + timedelta(minutes=10)
     pim.deactivate("first")
     pim.activate("eg-1", "alice@x", T0, later, instance="extended")
     rec.cycle()
 
-    rec.arm()
+    rec.denial.arm()
     assert recorder.calls[-1] == ({}, [GROUP])
     clock.set(later - timedelta(seconds=10))
-    rec.arm()
+    rec.denial.arm()
     assert recorder.calls[-1] == ({GROUP: (later + RemovalTimes.DEFAULT + ARM_SLACK, later)}, [])
 
 
 def test_an_early_deactivation_withdraws_the_armed_denial(tmp_path: Path) -> None:
     pim, clock, rec, recorder, end = arming(tmp_path)
     clock.set(end - ARM_LEAD)
-    rec.arm()
+    rec.denial.arm()
     pim.deactivate("first")
     rec.cycle()
 
-    rec.arm()
+    rec.denial.arm()
 
     assert recorder.calls[-1] == ({}, [GROUP])
 
@@ -195,20 +209,21 @@ def test_an_arming_that_failed_is_tried_again(tmp_path: Path) -> None:
     pim, clock, rec, recorder, end = arming(tmp_path)
     clock.set(end - ARM_LEAD)
     recorder.failing = True
-    rec.arm()
+    rec.denial.arm()
     recorder.failing = False
-    rec.arm()
-    rec.arm()
+    rec.denial.arm()
+    rec.denial.arm()
 
     assert len(recorder.calls) == 2 and recorder.calls[0] == recorder.calls[1]
 
 
 def test_the_expiry_keeps_the_armed_bound(tmp_path: Path) -> None:
-    pim, clock, rec, recorder, end = arming(tmp_path)
     denials: list[datetime] = []
-    rec.on_removed = lambda changes, before: denials.append(before)
+    pim, clock, rec, recorder, end = arming(
+        tmp_path, lambda changes, before: denials.append(before)
+    )  # type: ignore[func-returns-value]
     clock.set(end - ARM_LEAD)
-    rec.arm()
+    rec.denial.arm()
     clock.set(end)
 
     rec.expire()
@@ -220,7 +235,7 @@ def test_the_expiry_keeps_the_armed_bound(tmp_path: Path) -> None:
 def test_a_binding_that_a_standing_assignment_keeps_is_not_armed(tmp_path: Path) -> None:
     pim, _, clock, _, rec = make(tmp_path, include_permanent=True)
     recorder = ArmRecorder()
-    rec.on_arm = recorder
+    rec = with_denial(rec, arm=recorder)
     end = T0 + timedelta(minutes=5)
     pim.activate("eg-1", "alice@x", T0, end, instance="first")
     pim.activate("eg-1", "alice@x", T0, None, instance="standing", kind="assigned")
@@ -228,7 +243,7 @@ def test_a_binding_that_a_standing_assignment_keeps_is_not_armed(tmp_path: Path)
     rec.cycle()
     clock.set(end - ARM_LEAD)
 
-    rec.arm()
+    rec.denial.arm()
 
     bound = end + RemovalTimes.DEFAULT + ARM_SLACK
     assert recorder.calls == [({Binding("u-bob@x", GROUP.target_key): (bound, end)}, [])]

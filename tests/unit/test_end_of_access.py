@@ -9,12 +9,14 @@ from typing import Any
 
 import pytest
 
+from bridge.clockwatch import ClockWatch
 from bridge.config import Config, config_from_dict
 from bridge.errors import SinkError
 from bridge.ledger import Ledger
 from bridge.model import Change, Reason
 from bridge.ports import FakeClock, PimInstance
 from bridge.reconcile import CycleResult, Reconciler
+from bridge.revoke import SessionDenial
 from bridge.service import Service
 from bridge.timers import VirtualTimers
 from bridge.wiring import Bridge
@@ -88,8 +90,10 @@ class Rig:
         self.clock = world.clock if world else FakeClock(T0)
         self.denied: list[tuple[str, datetime]] = world.denied if world else []
         self.ledger = Ledger(self.cfg.store.url)
+        watch = ClockWatch(self.clock)
+        denial = SessionDenial(self._deny, None, self.ledger.ends_within, watch.bound_now)
         self.rec = Reconciler(
-            self.cfg, self.pim, self.ic, self.ledger, self.clock, on_removed=self._deny
+            self.cfg, self.pim, self.ic, self.ledger, self.clock, denial=denial, watch=watch
         )
         self.timers = VirtualTimers(self.clock)
         bridge = Bridge(self.cfg, self.pim, self.ic, self.ledger, self.clock, self.rec)  # type: ignore[arg-type]

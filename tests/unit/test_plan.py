@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge.model import AccountAssignment, Binding, Grant, GroupMembership, Reason, User
-from bridge.reconcile import Actual, Scope, plan
+from bridge.model import AccountAssignment, Binding, Grant, GroupMembership, Reason, Scope, User
+from bridge.plan import Actual, plan
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 ADMIN = GroupMembership("g-admin")

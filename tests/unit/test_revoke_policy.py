@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from bridge.revoke import (
+from bridge.denial.policy import (
     COALESCED_SID,
     SID_PREFIX,
     Denial,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from bridge.denial.writer import Revoker
 from bridge.model import AccountAssignment, Binding, GroupMembership
-from bridge.revoke import Revoker
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 ADMIN = "arn:aws:sso:::permissionSet/ssoins-1/ps-admin"

@@ -1,0 +1,206 @@
+"""The Deny statements that close the post-expiry session window, as a pure rewrite of a policy
+document.
+
+Removing an assignment stops new AWS sessions, not ones already issued: those live until the
+permission set's session duration runs out. AWS's remedy is an explicit Deny keyed on
+`identitystore:userId`; the bridge adds the time condition `aws:TokenIssueTime < revocation`, so
+a later activation's fresh session is not denied. An *armed* denial also carries
+`aws:CurrentTime` at or after a grant's end: inert until that second, in force from it.
+
+`merge_denials()` keeps every statement the bridge did not write (found by Sid prefix) exactly
+as it was, prunes our statements once no session they could match can still be alive, and stays
+under the 10,240-character limit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+SID_PREFIX = "PimBridgeDeny"
+COALESCED_SID = f"{SID_PREFIX}Coalesced"
+# Identity Center counts the inline policy without white space.
+POLICY_LIMIT = 10_240
+VERSION = "2012-10-17"
+
+
+@dataclass(frozen=True)
+class Denial:
+    """Deny the user's sessions issued before `revoked_at`; from `effective_at` on when given
+    (an *armed* denial, written before the grant's end so that it is in force at that second),
+    else at once."""
+
+    ic_user_id: str
+    revoked_at: datetime
+    effective_at: datetime | None = None
+
+
+@dataclass
+class Merge:
+    document: str
+    added: list[str] = field(default_factory=list)  # user ids newly denied or moved later
+    pruned: list[str] = field(default_factory=list)  # user ids whose denial is no longer needed
+    coalesced: bool = False
+    overflow: bool = False  # even coalesced, the denials do not fit: nothing written
+    # Armed denials left out (or taken out) for want of room: denials in force come first, and
+    # these users are denied when their removal runs instead.
+    unarmed: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.pruned or self.coalesced)
+
+
+def policy_size(document: str) -> int:
+    return len(re.sub(r"\s", "", document))
+
+
+def _sid(user_id: str) -> str:
+    return SID_PREFIX + re.sub(r"[^A-Za-z0-9]", "", user_id)
+
+
+def denial_bound(when: datetime) -> datetime:
+    """The `aws:TokenIssueTime` a denial at `when` is written with: whole seconds, rounded up.
+    A session issued in the same second as the revocation was issued before it (no access
+    exists after it), so it must be denied too; a session issued from this moment on is not."""
+    when = when.astimezone(UTC)
+    if when.microsecond:
+        when = when.replace(microsecond=0) + timedelta(seconds=1)
+    return when
+
+
+def iso_bound(when: datetime) -> str:
+    return denial_bound(when).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def deny_statement(
+    user_ids: Sequence[str], before: datetime, sid: str, effective_at: datetime | None = None
+) -> dict[str, Any]:
+    users: str | list[str] = user_ids[0] if len(user_ids) == 1 else sorted(user_ids)
+    condition: dict[str, Any] = {
+        "StringEquals": {"identitystore:userId": users},
+        "DateLessThan": {"aws:TokenIssueTime": iso_bound(before)},
+    }
+    if effective_at is not None:
+        # Rounded up like the bound: never in force before the grant's end.
+        condition["DateGreaterThanEquals"] = {"aws:CurrentTime": iso_bound(effective_at)}
+    return {"Sid": sid, "Effect": "Deny", "Action": "*", "Resource": "*", "Condition": condition}
+
+
+def _ours(stmt: Any) -> bool:
+    return isinstance(stmt, dict) and str(stmt.get("Sid", "")).startswith(SID_PREFIX)
+
+
+def _denials_in(stmt: dict[str, Any]) -> list[Denial]:
+    cond = stmt.get("Condition", {})
+    users = cond.get("StringEquals", {}).get("identitystore:userId", [])
+    before = _parse_iso(cond.get("DateLessThan", {}).get("aws:TokenIssueTime"))
+    start = cond.get("DateGreaterThanEquals", {}).get("aws:CurrentTime")
+    effective = _parse_iso(start) if start else None
+    return [Denial(u, before, effective) for u in ([users] if isinstance(users, str) else users)]
+
+
+def merge_denials(
+    document: str,
+    new: Iterable[Denial],
+    now: datetime,
+    session_duration: timedelta,
+    limit: int = POLICY_LIMIT,
+    disarm: Iterable[str] = (),
+) -> Merge:
+    """The inline policy with `new` denials merged in, `disarm`'s armed denials withdrawn, and
+    stale ones pruned.
+
+    A user has at most one denial in force (the latest bound wins) and one armed for a grant's
+    end still to come (a newer arming replaces it: the end moved)."""
+    policy: dict[str, Any] = json.loads(document) if document.strip() else {}
+    statements = policy.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    foreign = [s for s in statements if not _ours(s)]
+    in_force: dict[str, datetime] = {}
+    armed: dict[str, tuple[datetime, datetime]] = {}  # user -> (bound, in force from)
+
+    def take(d: Denial) -> bool:
+        if d.effective_at is not None and d.effective_at > now:
+            if armed.get(d.ic_user_id) == (d.revoked_at, d.effective_at):
+                return False
+            armed[d.ic_user_id] = (d.revoked_at, d.effective_at)
+            return True
+        # An armed denial whose moment has come is simply in force.
+        if d.revoked_at <= in_force.get(d.ic_user_id, datetime.min.replace(tzinfo=UTC)):
+            return False
+        in_force[d.ic_user_id] = d.revoked_at
+        return True
+
+    for stmt in statements:
+        if _ours(stmt):
+            for d in _denials_in(stmt):
+                take(d)
+    armed_before = dict(armed)
+    out = Merge(document)
+    fired: set[str] = set()
+    for d in new:
+        if take(d):
+            out.added.append(d.ic_user_id)
+            if d.effective_at is None or d.effective_at <= now:
+                fired.add(d.ic_user_id)
+    for user in disarm:
+        if armed.pop(user, None) is not None:
+            out.pruned.append(user)
+    # A session issued before the revocation is dead once the session duration has passed.
+    for user, at in list(in_force.items()):
+        if at + session_duration <= now:
+            del in_force[user]
+            out.pruned.append(user)
+    if not out.changed:
+        return out
+
+    def render(ours: list[dict[str, Any]]) -> str:
+        body = {
+            "Version": policy.get("Version", VERSION),
+            **{k: v for k, v in policy.items() if k not in ("Version", "Statement")},
+            "Statement": foreign + ours,
+        }
+        return json.dumps(body, separators=(",", ":"))
+
+    # Soonest end first: when room runs out, the armings furthest off give way.
+    waiting = sorted(armed.items(), key=lambda kv: (kv[1][1], kv[0]))
+
+    def pending() -> list[dict[str, Any]]:
+        return [
+            deny_statement([u], before, _sid(u) + "Armed", start) for u, (before, start) in waiting
+        ]
+
+    ours = [deny_statement([u], at, _sid(u)) for u, at in sorted(in_force.items())]
+    if policy_size(render(ours)) > limit and in_force:
+        # One statement for all in force: denies a little more (sessions issued between a
+        # user's own revocation and the latest one), never less. Armed denials stay apart:
+        # merged, they would take effect at the earliest end.
+        out.coalesced = True
+        latest = max(in_force.values())
+        ours = [deny_statement(sorted(in_force), latest, COALESCED_SID)]
+    if policy_size(render(ours)) > limit:
+        out.overflow = True
+        return out
+    candidate = render(ours + pending())
+    while policy_size(candidate) > limit:
+        out.unarmed.append(waiting.pop()[0])
+        candidate = render(ours + pending())
+    if out.unarmed:
+        dropped = set(out.unarmed)
+        out.added = [u for u in out.added if u in fired or u not in dropped]
+        if not (out.changed or dropped & armed_before.keys()):
+            return Merge(document, unarmed=out.unarmed)
+    if not foreign and not ours and not waiting:
+        candidate = ""
+    out.document = candidate
+    return out

@@ -1,0 +1,262 @@
+"""The decisions of a cycle, as one pure function: `plan(desired, actual, scope, now)`.
+
+It is the whole specification: every verdict about PIM's grants, every addition and removal
+with its reason, what the safety brake holds, what to forget. No I/O; `bridge.reconcile`
+gathers the inputs and applies the result.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bridge.model import (
+    Binding,
+    Change,
+    Ended,
+    Finding,
+    Grant,
+    GrantVerdicts,
+    Moved,
+    Plan,
+    Reason,
+    Scope,
+)
+
+
+@dataclass(frozen=True)
+class Actual:
+    """What exists, as the ledger held it before this cycle's read. `live` holds holders read
+    from AWS per target key; a target missing from it falls back to the ledger's holdings (the
+    fast poll reads no AWS state)."""
+
+    held: frozenset[Binding]
+    live: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    ledger_grants: tuple[Grant, ...] = ()  # the ledger's live grants
+    # The last end of every grant the ledger recorded, ended ones included, for held bindings
+    # (None: one of them had no end). A removal past that end is an expiry, even when PIM
+    # deactivated the grant earlier and the safety brake held that removal back.
+    past_ends: Mapping[Binding, datetime | None] = field(default_factory=dict)
+    # Held bindings whose creation a stop cut off: they may exist or not (an asynchronous
+    # creation still in progress is not listed yet), so they are never released, only added
+    # again while wanted or removed (removing what is absent costs nothing).
+    unconfirmed: frozenset[Binding] = frozenset()
+
+
+def plan(desired: Iterable[Grant], actual: Actual, scope: Scope, now: datetime) -> Plan:
+    """Every decision of a cycle with its reason: what the ledger records about PIM's grants,
+    which bindings to add and remove, which removals the brake holds, what to forget."""
+    desired = list(desired)
+    verdicts, carried = _grant_verdicts(desired, actual, scope, now)
+    keep: dict[Binding, list[Grant]] = defaultdict(list)
+    for g in desired:
+        if g.live_at(now) and g.target.key in scope.managed:
+            keep[binding_of(g)].append(g)
+    for g in carried:
+        keep[binding_of(g)].append(g)
+    present, releases, missing = _present(actual, scope)
+    recorded = _recorded_ends(actual.ledger_grants)
+    orphaned = {binding_of(e.grant) for e in verdicts.ended if e.reason is Reason.ORPHANED}
+    names = {g.user.ic_user_id: g.user.name for g in (*actual.ledger_grants, *desired)}
+    shielded = {k for m in scope.unreadable for k in scope.targets_of.get(m, ())}
+
+    adds: list[Change] = []
+    removes: list[Change] = []
+    found: list[Finding] = [orphan_finding(g, scope) for g in carried if scope.orphaned(g)]
+    for b in sorted((keep.keys() - present) | (keep.keys() & missing)):
+        grants = [g for g in keep[b] if not scope.orphaned(g)]
+        if not grants or b.target_key not in scope.managed:
+            continue  # an orphan keeps what it has until its end, and gains nothing
+        g = max(grants, key=_end_sort_key)
+        reason = Reason.DRIFT if b in actual.held else Reason.ACTIVATED
+        adds.append(Change("add", b, reason, g.mapping, g.user.name, g.not_after))
+    for b in sorted(present - keep.keys()):
+        if b in actual.held:
+            end = actual.past_ends[b] if b in actual.past_ends else recorded.get(b)
+            reason = _removal_reason(b, end, now, scope, orphaned)
+            removes.append(Change("remove", b, reason, user_name=names.get(b.ic_user_id)))
+        elif b.target_key in scope.drift_remove and b.target_key not in shielded:
+            removes.append(Change("remove", b, Reason.DRIFT))
+            found.append(_drift_finding(b, scope, "removing"))
+        else:
+            found.append(_drift_finding(b, scope, None))
+    removes, held = _brake(removes, recorded, actual, scope, now, found)
+    # Removals first: when the instance's 20 calls/s are the bottleneck, ending access waits
+    # for nobody's new access.
+    return Plan(
+        changes=(*removes, *adds),
+        findings=tuple(found),
+        held=tuple(held),
+        releases=tuple(sorted(releases)),
+        grants=verdicts,
+    )
+
+
+def _grant_verdicts(
+    desired: list[Grant], actual: Actual, scope: Scope, now: datetime
+) -> tuple[GrantVerdicts, list[Grant]]:
+    """What the ledger records about PIM's grants, and the ledger grants carried this cycle
+    (their mapping could not be read, or is gone: they last until their own recorded end)."""
+    listed: dict[tuple[str, str, str], Grant] = {}
+    for g in desired:
+        listed.setdefault(_grant_key(g), g)
+    moved: list[Moved] = []
+    seen: list[Grant] = []
+    ended: list[Ended] = []
+    carried: list[Grant] = []
+    for g in actual.ledger_grants:
+        now_listed = listed.pop(_grant_key(g), None)
+        if now_listed is not None:
+            _judge_listed(g, now_listed, now, moved, seen, ended)
+        elif g.not_after is not None and g.not_after <= now:
+            ended.append(Ended(g, Reason.EXPIRED, g.not_after))
+        elif scope.orphaned(g):
+            # Nothing reads its mapping any more: it lasts until its recorded end, and one
+            # without an end, which nothing would ever end, ends now.
+            if g.not_after is None:
+                ended.append(Ended(g, Reason.ORPHANED, now))
+            else:
+                carried.append(g)
+        elif g.mapping in scope.unreadable:
+            if g.live_at(now):
+                carried.append(g)
+        elif g.not_after is None and not scope.permanent_allowed(g.mapping):
+            ended.append(Ended(g, Reason.ORPHANED, now))
+        else:
+            ended.append(Ended(g, Reason.DEACTIVATED, now))
+    new = tuple(g for g in listed.values() if g.not_after is None or g.not_after > now)
+    return GrantVerdicts(new, tuple(moved), tuple(seen), tuple(ended)), carried
+
+
+def _judge_listed(
+    was: Grant,
+    now_listed: Grant,
+    now: datetime,
+    moved: list[Moved],
+    seen: list[Grant],
+    ended: list[Ended],
+) -> None:
+    end, before = now_listed.not_after, was.not_after
+    if end is not None and end <= now:
+        if before is None or end < before:
+            # This read moved the end into the past: PIM ended it early. The ledger keeps the
+            # end it recorded, so the removal is judged by the brake like a deactivation.
+            ended.append(Ended(was, Reason.DEACTIVATED, now))
+        else:
+            ended.append(Ended(now_listed, Reason.EXPIRED, end))
+        return
+    details = ("justification", "ticket", "approver")
+    if end != before or any(
+        getattr(now_listed, d) and getattr(now_listed, d) != getattr(was, d) for d in details
+    ):
+        moved.append(Moved(now_listed, before))
+    else:
+        seen.append(was)
+
+
+def _present(actual: Actual, scope: Scope) -> tuple[set[Binding], set[Binding], set[Binding]]:
+    """Bindings that exist now (or may), held bindings gone from AWS (removed out of band), and
+    unconfirmed creations AWS does not list."""
+    present: set[Binding] = set()
+    for key, users in actual.live.items():
+        if key in scope.managed:
+            present.update(Binding(u, key) for u in users)
+    recorded = {binding_of(g) for g in actual.ledger_grants} | actual.past_ends.keys()
+    releases: set[Binding] = set()
+    missing: set[Binding] = set()
+    # One pass over the holdings, not one per managed target: both run to tens of thousands.
+    for b in actual.held:
+        if b.target_key in actual.live and b.target_key in scope.managed:
+            if b in present:
+                continue
+            if b in actual.unconfirmed:
+                present.add(b)
+                missing.add(b)
+            else:
+                releases.add(b)
+        elif b.target_key in scope.managed or b in recorded:
+            # Outside every mapping, only what the ledger recorded a grant for is ours to end.
+            present.add(b)
+    return present, releases, missing
+
+
+def _removal_reason(
+    b: Binding,
+    end: datetime | None,
+    now: datetime,
+    scope: Scope,
+    orphaned: set[Binding],
+) -> Reason:
+    if end is not None and end <= now:
+        return Reason.EXPIRED
+    if b in orphaned or b.target_key not in scope.managed:
+        return Reason.ORPHANED
+    return Reason.DEACTIVATED
+
+
+def _brake(
+    removes: list[Change],
+    recorded: Mapping[Binding, datetime],
+    actual: Actual,
+    scope: Scope,
+    now: datetime,
+    found: list[Finding],
+) -> tuple[list[Change], list[Change]]:
+    """The brake guards against a bad read (or a jumping clock) looking like mass removal.
+    Expiries at ends the ledger recorded before this read are never held back."""
+
+    def judged(c: Change) -> bool:
+        if c.reason is not Reason.EXPIRED:
+            return True
+        end = actual.past_ends.get(c.binding) or recorded.get(c.binding)
+        return scope.judge_after is not None and end is not None and end > scope.judge_after
+
+    held = [c for c in removes if judged(c)]
+    if len(held) <= scope.max_removals:
+        return removes, []
+    found.append(
+        Finding(
+            "safety_brake",
+            f"{len(held)} removals exceed safety.max_removals_per_cycle = "
+            f"{scope.max_removals}: held back, only expiries applied this cycle",
+        )
+    )
+    return [c for c in removes if not judged(c)], held
+
+
+def orphan_finding(g: Grant, scope: Scope) -> Finding:
+    end = f"{g.not_after:%Y-%m-%d %H:%M:%SZ}" if g.not_after else "no end"
+    detail = (
+        f"{g.user.name} -> {scope.label(g.target.key)}: mapping {g.mapping!r} no longer names "
+        f"it; removed at its recorded end ({end})"
+    )
+    return Finding("orphan", detail, g.mapping)
+
+
+def _drift_finding(b: Binding, scope: Scope, action: str | None) -> Finding:
+    detail = f"{b.ic_user_id} on {scope.label(b.target_key)} has no PIM basis"
+    return Finding("drift", f"{detail}: {action}" if action else detail)
+
+
+def binding_of(g: Grant) -> Binding:
+    return Binding(g.user.ic_user_id, g.target.key)
+
+
+def _grant_key(g: Grant) -> tuple[str, str, str]:
+    return (g.mapping, g.source_instance_id, g.target.key)
+
+
+def _end_sort_key(g: Grant) -> datetime:
+    return g.not_after or datetime.max.replace(tzinfo=g.not_before.tzinfo)
+
+
+def _recorded_ends(ledger: Iterable[Grant]) -> dict[Binding, datetime]:
+    out: dict[Binding, datetime] = {}
+    for g in ledger:
+        if g.not_after is None:
+            continue
+        b = binding_of(g)
+        out[b] = max(out.get(b, g.not_after), g.not_after)
+    return out
