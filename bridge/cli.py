@@ -155,7 +155,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     with writer_lock(config.store.url, enabled=not args.dry_run):
         bridge = build(config)
         try:
-            result = bridge.reconciler.cycle(kind="sync", dry_run=args.dry_run, live=True)
+            result = bridge.reconciler.cycle(kind="sync", dry_run=args.dry_run, read_aws=True)
             print_cycle(result, bridge.reconciler.labels, sys.stdout)
             return result.exit_code
         finally:

@@ -56,14 +56,14 @@ class Desired:
         self,
         config: Config,
         source: PimSource,
-        ic: IdentityCenter,
+        identity_center: IdentityCenter,
         known: KnownPrincipals,
         *,
         workers: int = 10,
     ) -> None:
         self.config = config
         self.source = source
-        self.ic = ic
+        self.identity_center = identity_center
         self.known = known
         self.workers = workers
         self._resolved: dict[str, tuple[Target, ...]] = {}
@@ -90,11 +90,13 @@ class Desired:
         key = f"mappings[{i}].identity_center_group"
         try:
             if m.identity_center_group:
-                ts.append(GroupMembership(self.ic.resolve_group(m.identity_center_group)))
+                ts.append(
+                    GroupMembership(self.identity_center.resolve_group(m.identity_center_group))
+                )
                 labels[ts[-1].key] = m.identity_center_group
             for j, a in enumerate(m.assignments):
                 key = f"mappings[{i}].assignments[{j}].permission_set"
-                arn = self.ic.resolve_permission_set(a.permission_set)
+                arn = self.identity_center.resolve_permission_set(a.permission_set)
                 ts.append(AccountAssignment(a.account_id, arn))
                 labels[ts[-1].key] = f"{a.permission_set.rsplit('/', 1)[-1]} @ {a.account_id}"
         except SinkError as exc:
@@ -202,7 +204,7 @@ class Desired:
 
         def look_up(value: str) -> str | BaseException | None:
             try:
-                return self.ic.find_user_id(attr_ic, value)
+                return self.identity_center.find_user_id(attr_ic, value)
             except SinkError as exc:
                 return exc
 

@@ -21,13 +21,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import NullPool
 
 from bridge.errors import ConfigError
+from bridge.ports import Election
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +37,6 @@ LOCK_KEY = 0x70696D_62726467  # "pim" "brdg"
 
 def replica_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-class Election(Protocol):
-    def try_acquire(self) -> bool:
-        """Become leader if nobody is; True while this process is the leader."""
-        ...
-
-    def still_leader(self) -> bool: ...
-
-    def release(self) -> None: ...
 
 
 class SingleReplica:

@@ -122,9 +122,19 @@ class Change:
     not_after: datetime | None = None
 
     def __str__(self) -> str:
+        return self.render()
+
+    def render(self, labels: Mapping[str, str] | None = None, *, full: bool = False) -> str:
+        """`+ user -> target  (reason)`, the target by its configured name where `labels` has
+        it; `full` adds the grant's end and the mapping, as `sync` prints them."""
         sign = "+" if self.op == "add" else "-"
         who = self.user_name or self.binding.ic_user_id
-        return f"{sign} {who} -> {self.binding.target}  ({self.reason})"
+        what = (labels or {}).get(self.binding.target_key) or str(self.binding.target)
+        if not full:
+            return f"{sign} {who} -> {what}  ({self.reason})"
+        until = f", until {self.not_after:%Y-%m-%d %H:%M:%SZ}" if self.not_after else ""
+        via = f" [{self.mapping}]" if self.mapping else ""
+        return f"{sign} {who} -> {what}  ({self.reason}{until}){via}"
 
 
 @dataclass(frozen=True)

@@ -28,12 +28,12 @@ from bridge.model import (
 
 @dataclass(frozen=True)
 class Actual:
-    """What exists, as the ledger held it before this cycle's read. `live` holds holders read
-    from AWS per target key; a target missing from it falls back to the ledger's holdings (the
-    fast poll reads no AWS state)."""
+    """What exists, as the ledger held it before this cycle's read. `aws_holders` holds the
+    holders read from AWS just now, per target key; a target missing from it falls back to the
+    ledger's holdings (the fast poll reads no AWS state)."""
 
     held: frozenset[Binding]
-    live: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    aws_holders: Mapping[str, frozenset[str]] = field(default_factory=dict)
     ledger_grants: tuple[Grant, ...] = ()  # the ledger's live grants
     # The last end of every grant the ledger recorded, ended ones included, for held bindings
     # (None: one of them had no end). A removal past that end is an expiry, even when PIM
@@ -160,7 +160,7 @@ def _present(actual: Actual, scope: Scope) -> tuple[set[Binding], set[Binding], 
     """Bindings that exist now (or may), held bindings gone from AWS (removed out of band), and
     unconfirmed creations AWS does not list."""
     present: set[Binding] = set()
-    for key, users in actual.live.items():
+    for key, users in actual.aws_holders.items():
         if key in scope.managed:
             present.update(Binding(u, key) for u in users)
     recorded = {binding_of(g) for g in actual.ledger_grants} | actual.past_ends.keys()
@@ -168,7 +168,7 @@ def _present(actual: Actual, scope: Scope) -> tuple[set[Binding], set[Binding], 
     missing: set[Binding] = set()
     # One pass over the holdings, not one per managed target: both run to tens of thousands.
     for b in actual.held:
-        if b.target_key in actual.live and b.target_key in scope.managed:
+        if b.target_key in actual.aws_holders and b.target_key in scope.managed:
             if b in present:
                 continue
             if b in actual.unconfirmed:

@@ -4,7 +4,7 @@ on these; adapters (graph/, identity_center/, ledger.py) and the sandbox impleme
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -145,28 +145,21 @@ class SystemClock:
         return time.monotonic()
 
 
-class FakeClock:
-    """A clock the tests and the sandbox move by hand."""
+class Timers(Protocol):
+    def set(self, job_id: str, when: datetime, fn: Callable[[], object]) -> None:
+        """Run `fn` at `when` (at once if it has passed). Same id: replaced."""
+        ...
 
-    def __init__(self, start: datetime) -> None:
-        self._now = start
-        self._elapsed = 0.0
+    def cancel(self, job_id: str) -> None: ...
 
-    def now(self) -> datetime:
-        return self._now
+    def pending(self) -> dict[str, datetime]: ...
 
-    def monotonic(self) -> float:
-        return self._elapsed
 
-    def advance(self, seconds: float) -> None:
-        self._now += timedelta(seconds=seconds)
-        self._elapsed += seconds
+class Election(Protocol):
+    def try_acquire(self) -> bool:
+        """Become leader if nobody is; True while this process is the leader."""
+        ...
 
-    def set(self, when: datetime) -> None:
-        """Time passes until `when` (or, set earlier, is wound back as if it had not)."""
-        self._elapsed += (when - self._now).total_seconds()
-        self._now = when
+    def still_leader(self) -> bool: ...
 
-    def jump(self, seconds: float) -> None:
-        """The wall clock is set `seconds` ahead (or back): no time passes."""
-        self._now += timedelta(seconds=seconds)
+    def release(self) -> None: ...

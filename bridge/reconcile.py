@@ -49,7 +49,7 @@ ALERTS = frozenset(
 
 
 def read_actual(
-    ledger: Ledger, now: datetime, live: Mapping[str, frozenset[str]] | None = None
+    ledger: Ledger, now: datetime, aws_holders: Mapping[str, frozenset[str]] | None = None
 ) -> Actual:
     """The one builder of `Actual`, for the dry run, the poll, the drift sweep and the expiry."""
     holdings = ledger.holdings()
@@ -59,7 +59,7 @@ def read_actual(
     candidates = [b for b in held if b not in covered]
     past = ledger.last_ends(candidates) if candidates else {}
     unconfirmed = frozenset(b for b, h in holdings.items() if h.state == ADDING)
-    return Actual(held, dict(live or {}), grants, past, unconfirmed)
+    return Actual(held, dict(aws_holders or {}), grants, past, unconfirmed)
 
 
 # -- the cycle -------------------------------------------------------------------------------
@@ -117,7 +117,7 @@ class Reconciler:
         self,
         config: Config,
         source: PimSource,
-        ic: IdentityCenter,
+        identity_center: IdentityCenter,
         ledger: Ledger,
         clock: Clock,
         *,
@@ -126,11 +126,13 @@ class Reconciler:
         workers: int = 10,
     ) -> None:
         self.config = config
-        self.ic = ic
+        self.identity_center = identity_center
         self.ledger = ledger
         self.clock = clock
         self.watch = watch or ClockWatch(clock)
-        self.desired = Desired(config, source, ic, ledger.live_principals, workers=workers)
+        self.desired = Desired(
+            config, source, identity_center, ledger.live_principals, workers=workers
+        )
         self.denial = denial
         self.workers = workers
         # Planning is serialised, and a binding being applied by one cycle is left alone by
@@ -156,36 +158,36 @@ class Reconciler:
 
     # -- cycles --------------------------------------------------------------------------
 
-    def live_state(self, keys: Iterable[str]) -> tuple[dict[str, frozenset[str]], list[Finding]]:
-        live: dict[str, frozenset[str]] = {}
+    def read_holders(self, keys: Iterable[str]) -> tuple[dict[str, frozenset[str]], list[Finding]]:
+        holders: dict[str, frozenset[str]] = {}
         found: list[Finding] = []
         for key in sorted(set(keys)):
             target = target_from_key(key)
             try:
-                live[key] = frozenset(self.ic.holders(target))
+                holders[key] = frozenset(self.identity_center.holders(target))
             except BridgeError as exc:
                 what = self.desired.labels.get(key) or str(target)
                 found.append(Finding("withheld", f"could not read {what}: {exc}"))
-        return live, found
+        return holders, found
 
     def cycle(
-        self, *, kind: str = "poll", dry_run: bool = False, live: bool = False
+        self, *, kind: str = "poll", dry_run: bool = False, read_aws: bool = False
     ) -> CycleResult:
-        """Observe PIM, plan against the ledger (and AWS when `live`), apply."""
+        """Observe PIM, plan against the ledger (and AWS when `read_aws`), apply."""
         # Reads happen outside the lock: a slow or failing Graph must never hold up an expiry.
         obs = self.desired.observe()
         # A partly unreadable mapping keeps its ledger grants until their own end, like an
         # unreadable one, but its cycle is not failed: the bad items are reported as findings.
         scope = self.desired.scope(obs.unknown)
         findings = list(obs.findings)
-        live_state: dict[str, frozenset[str]] = {}
-        if live:
-            live_state, more = self.live_state(scope.managed)
+        aws_holders: dict[str, frozenset[str]] = {}
+        if read_aws:
+            aws_holders, more = self.read_holders(scope.managed)
             findings += more
             # A target we could not read keeps its drift to itself: no foreign removals there.
-            unread = scope.managed - live_state.keys()
+            unread = scope.managed - aws_holders.keys()
             scope = replace(scope, drift_remove=scope.drift_remove - unread)
-        return self._run(kind, obs.grants, scope, findings, live_state, obs.unreadable, dry_run)
+        return self._run(kind, obs.grants, scope, findings, aws_holders, obs.unreadable, dry_run)
 
     def expire(self) -> CycleResult:
         """Revoke whatever the ledger says has ended. Graph is asked once, for the mappings whose
@@ -205,7 +207,7 @@ class Reconciler:
         grants: list[Grant],
         scope: Scope,
         findings: list[Finding],
-        live_state: dict[str, frozenset[str]],
+        aws_holders: dict[str, frozenset[str]],
         unreadable: set[str],
         dry_run: bool,
     ) -> CycleResult:
@@ -215,54 +217,58 @@ class Reconciler:
             if reading.finding is not None:
                 findings = [*findings, reading.finding]
             scope = replace(scope, judge_after=reading.judge_after)
-            actual = read_actual(self.ledger, now, live_state)
-            p = plan(grants, actual, scope, now)
+            actual = read_actual(self.ledger, now, aws_holders)
+            decided = plan(grants, actual, scope, now)
             if dry_run:
-                found = [*findings, *p.findings]
-                return CycleResult(kind, p, findings=found, unreadable=unreadable, dry_run=True)
+                found = [*findings, *decided.findings]
+                return CycleResult(
+                    kind, decided, findings=found, unreadable=unreadable, dry_run=True
+                )
             cycle_id = self.ledger.start_cycle(kind, now)
-            self.ledger.record_verdicts(p.grants, now)
-            p, deferred = self._claim(p)
-            for b in p.releases:
+            self.ledger.record_verdicts(decided.grants, now)
+            decided, deferred = self._claim(decided)
+            for b in decided.releases:
                 # Held, yet gone from AWS: removed out of band. A re-add planned here records
                 # the holding again only if it succeeds.
                 self.ledger.release(b)
             for b in actual.unconfirmed:
-                if b.ic_user_id in live_state.get(b.target_key, ()):
+                if b.ic_user_id in aws_holders.get(b.target_key, ()):
                     self.ledger.confirm(b)  # a cut-off creation, read back
-        result = self._apply(kind, cycle_id, p, findings, deferred)
+        result = self._apply(kind, cycle_id, decided, findings, deferred)
         result.unreadable = unreadable
         self._finish(cycle_id, result)
         return result
 
-    def _claim(self, p: Plan) -> tuple[Plan, list[Change]]:
+    def _claim(self, decided: Plan) -> tuple[Plan, list[Change]]:
         """Take the plan's bindings for this cycle. A binding another cycle is still applying is
         deferred: its outcome is not known yet, and the next cycle re-plans it."""
         busy = set(self._inflight)
-        mine = [c for c in p.changes if c.binding not in busy]
-        deferred = [c for c in p.changes if c.binding in busy]
+        mine = [c for c in decided.changes if c.binding not in busy]
+        deferred = [c for c in decided.changes if c.binding in busy]
         self._inflight.update(c.binding for c in mine)
-        releases = tuple(b for b in p.releases if b not in busy)
-        return replace(p, changes=tuple(mine), releases=releases), deferred
+        releases = tuple(b for b in decided.releases if b not in busy)
+        return replace(decided, changes=tuple(mine), releases=releases), deferred
 
     def _apply(
         self,
         kind: str,
         cycle_id: int,
-        p: Plan,
+        decided: Plan,
         findings: list[Finding],
         deferred: list[Change],
     ) -> CycleResult:
         """Runs outside the planning lock, so an expiry never waits for a poll's slow writes."""
-        result = CycleResult(kind, p, findings=[*findings, *p.findings], deferred=deferred)
+        result = CycleResult(
+            kind, decided, findings=[*findings, *decided.findings], deferred=deferred
+        )
         self._report(kind, cycle_id, result)
-        if p.empty:
+        if decided.empty:
             return result
         # Removals before additions, and within each the synchronous membership writes before
         # the assignments, which hold a worker while AWS processes them: the quick ones are
         # not left queueing behind the slow.
         ordered = sorted(
-            p.changes,
+            decided.changes,
             key=lambda c: (c.op != "remove", not isinstance(c.binding.target, GroupMembership)),
         )
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
@@ -289,7 +295,7 @@ class Reconciler:
             elif f in fresh:
                 log.info("%s: %s", f.kind, f.detail)
         if result.held:
-            names = ", ".join(str(c) for c in result.held[:5])
+            names = ", ".join(c.render(self.desired.labels) for c in result.held[:5])
             more = f" and {len(result.held) - 5} more" if len(result.held) > 5 else ""
             log.warning("%d removals held back: %s%s", len(result.held), names, more)
 
@@ -310,15 +316,15 @@ class Reconciler:
         target = change.binding.target
         try:
             if change.op == "add":
-                self.ic.add(change.binding.ic_user_id, target)
+                self.identity_center.add(change.binding.ic_user_id, target)
             else:
-                self.ic.remove(change.binding.ic_user_id, target)
+                self.identity_center.remove(change.binding.ic_user_id, target)
         except BridgeError as exc:
-            log.error("%s failed: %s", change, exc)
+            log.error("%s failed: %s", change.render(self.desired.labels), exc)
             self.ledger.record_outcome(change_id, change, self.clock.now(), error=str(exc))
             return str(exc)
         self.ledger.record_outcome(change_id, change, self.clock.now())
-        log.info("%s", change)
+        log.info("%s", change.render(self.desired.labels))
         return None
 
     def _finish(self, cycle_id: int, result: CycleResult) -> None:

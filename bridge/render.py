@@ -9,12 +9,7 @@ from bridge.reconcile import CycleResult
 
 
 def _line(c: Change, labels: dict[str, str]) -> str:
-    sign = "+" if c.op == "add" else "-"
-    who = c.user_name or c.binding.ic_user_id
-    what = labels.get(c.binding.target_key) or str(c.binding.target)
-    until = f", until {c.not_after:%Y-%m-%d %H:%M:%SZ}" if c.not_after else ""
-    via = f" [{c.mapping}]" if c.mapping else ""
-    return f"  {sign} {who} -> {what}  ({c.reason}{until}){via}"
+    return "  " + c.render(labels, full=True)
 
 
 def print_cycle(result: CycleResult, labels: dict[str, str], out: TextIO) -> None:

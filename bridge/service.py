@@ -17,11 +17,12 @@ from bridge.config import Config
 from bridge.errors import BridgeError
 from bridge.health import run_health
 from bridge.http import HealthServer
-from bridge.leader import Election, election_for, replica_name
+from bridge.leader import election_for, replica_name
 from bridge.metrics import BridgeMetrics, live_grant_count, revocation_latencies
+from bridge.ports import Election, Timers
 from bridge.reconcile import CycleResult
 from bridge.revoke import ARM_TICK
-from bridge.timers import SchedulerTimers, Timers
+from bridge.timers import SchedulerTimers
 from bridge.wiring import Bridge, build
 
 log = logging.getLogger(__name__)
@@ -60,12 +61,12 @@ class Service:
 
     # -- jobs ----------------------------------------------------------------------------
 
-    def poll(self, *, live: bool = False) -> CycleResult | None:
+    def poll(self, *, read_aws: bool = False) -> CycleResult | None:
         if not self.is_leader:
             return None
-        kind = "drift" if live else "poll"
+        kind = "drift" if read_aws else "poll"
         try:
-            result = self.bridge.reconciler.cycle(kind=kind, live=live)
+            result = self.bridge.reconciler.cycle(kind=kind, read_aws=read_aws)
         except BridgeError as exc:
             log.error("%s cycle failed: %s", kind, exc)
             return None
@@ -163,7 +164,7 @@ class Service:
         cut = b.ledger.mark_interrupted(b.clock.now())
         if cut:
             log.warning("%d changes were cut off by a stop; this cycle re-plans them", cut)
-        if self.poll(live=True) is None:
+        if self.poll(read_aws=True) is None:
             self.expire()
 
     def lead(self) -> None:
@@ -204,7 +205,7 @@ class Service:
             "interval",
             seconds=sched.drift_interval.total_seconds(),
             id="drift",
-            kwargs={"live": True},
+            kwargs={"read_aws": True},
             **interval,
         )
         if b.reconciler.denial is not None and b.reconciler.denial.arms:

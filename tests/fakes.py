@@ -1,10 +1,11 @@
-"""In-memory stand-ins for the ports, for unit tests of the core only. Integration tests use the
-real adapters over HTTP against the sandbox servers."""
+"""In-memory stand-ins for the ports, for unit tests of the core only, and the virtual clock
+and timers every test that moves time runs on. Integration tests use the real adapters over
+HTTP against the sandbox servers."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 
 from bridge.errors import SinkError
 from bridge.model import Target
@@ -89,3 +90,61 @@ class FakeIdentityCenter:
         if self.fail_removes:
             raise SinkError("ThrottlingException: Rate exceeded", temporary=True)
         self.state.get(target.key, set()).discard(user_id)
+
+
+class FakeClock:
+    """A clock the tests and the sandbox move by hand."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = start
+        self._elapsed = 0.0
+
+    def now(self) -> datetime:
+        return self._now
+
+    def monotonic(self) -> float:
+        return self._elapsed
+
+    def advance(self, seconds: float) -> None:
+        self._now += timedelta(seconds=seconds)
+        self._elapsed += seconds
+
+    def set(self, when: datetime) -> None:
+        """Time passes until `when` (or, set earlier, is wound back as if it had not)."""
+        self._elapsed += (when - self._now).total_seconds()
+        self._now = when
+
+    def jump(self, seconds: float) -> None:
+        """The wall clock is set `seconds` ahead (or back): no time passes."""
+        self._now += timedelta(seconds=seconds)
+
+
+class VirtualTimers:
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.jobs: dict[str, tuple[datetime, Callable[[], object]]] = {}
+        self.fired: list[tuple[str, datetime]] = []  # (job id, clock time when it ran)
+
+    def set(self, job_id: str, when: datetime, fn: Callable[[], object]) -> None:
+        self.jobs[job_id] = (when, fn)
+
+    def cancel(self, job_id: str) -> None:
+        self.jobs.pop(job_id, None)
+
+    def pending(self) -> dict[str, datetime]:
+        return {k: when for k, (when, _) in self.jobs.items()}
+
+    def advance_to(self, until: datetime) -> None:
+        """Move the clock to `until`, running every job due on the way at its own time."""
+        while True:
+            due = [(when, k) for k, (when, _) in self.jobs.items() if when <= until]
+            if not due:
+                break
+            when, job_id = min(due)
+            if when > self.clock.now():
+                self.clock.set(when)
+            _, fn = self.jobs.pop(job_id)
+            self.fired.append((job_id, self.clock.now()))
+            fn()
+        if until > self.clock.now():
+            self.clock.set(until)

@@ -25,13 +25,13 @@ from bridge.graph.source import GraphPimSource
 from bridge.identity_center import AwsIdentityCenter, Backoff
 from bridge.ledger import Ledger
 from bridge.model import AccountAssignment, Binding, GroupMembership, Target
-from bridge.ports import Clock, FakeClock
+from bridge.ports import Clock
 from bridge.reconcile import CycleResult, Reconciler
 from bridge.revoke import SessionDenial
 from bridge.sandbox.world import World, running_world
 from bridge.service import Service
-from bridge.timers import VirtualTimers
 from bridge.wiring import Bridge
+from tests.fakes import FakeClock, VirtualTimers
 from tests.faults.invariants import check_all
 from tests.ha.conftest import pg_server, pg_url
 
@@ -92,7 +92,7 @@ class Rig:
         return self.service.poll()
 
     def drift(self) -> CycleResult | None:
-        return self.service.poll(live=True)
+        return self.service.poll(read_aws=True)
 
     def advance_to(self, when: datetime) -> None:
         """Move the virtual clock, running each expiry (and retry) timer at its own second."""

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.ports import FakeClock
 from bridge.sandbox.world import World, running_world
+from tests.fakes import FakeClock
 from tests.faults.conftest import HOUR, Rig, RigFactory, SkewedClock, build_rig
 
 MAPPINGS = {"prod-admin", "breakglass"}

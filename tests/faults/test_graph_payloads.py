@@ -21,9 +21,8 @@ from bridge.config import config_from_dict
 from bridge.graph.credentials import STATIC_TOKEN_ENV
 from bridge.graph.source import GraphPimSource
 from bridge.ledger import Ledger
-from bridge.ports import FakeClock
 from bridge.reconcile import Reconciler
-from tests.fakes import FakeIdentityCenter
+from tests.fakes import FakeClock, FakeIdentityCenter
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 GROUP = "eg-1"

@@ -12,8 +12,8 @@ import pytest
 from bridge.config import EntraConfig
 from bridge.graph.credentials import STATIC_TOKEN_ENV
 from bridge.graph.source import GraphPimSource
-from bridge.ports import FakeClock
 from bridge.sandbox.graph.sandbox import GraphSandbox
+from tests.fakes import FakeClock
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

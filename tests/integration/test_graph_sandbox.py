@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.ports import FakeClock
 from bridge.sandbox.graph.actor import GraphActorError
 from bridge.sandbox.graph.sandbox import GraphSandbox
+from tests.fakes import FakeClock
 
 pytest_plugins = ("tests.integration.graph_fixtures",)
 

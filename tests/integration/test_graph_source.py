@@ -12,8 +12,8 @@ import pytest
 from bridge.config import EntraConfig
 from bridge.errors import SourceError
 from bridge.graph.source import GraphPimSource
-from bridge.ports import FakeClock
 from bridge.sandbox.graph.sandbox import GraphSandbox
+from tests.fakes import FakeClock
 
 pytest_plugins = ("tests.integration.graph_fixtures",)
 

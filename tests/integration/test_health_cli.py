@@ -61,7 +61,7 @@ def grant_and_end(world: World, tmp_path: Path) -> None:
         actor.activate(
             world.entra_users["alice"], world.entra_groups["prod-admin"], timedelta(seconds=2), "x"
         )
-        bridge.reconciler.cycle(kind="sync", live=True)
+        bridge.reconciler.cycle(kind="sync", read_aws=True)
         assert world.provisioning is not None
         assert wait_for(lambda: world.provisioning.exported >= 1)  # type: ignore[union-attr]
         time.sleep(2.1)

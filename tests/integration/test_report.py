@@ -23,12 +23,12 @@ import pytest
 
 from bridge.config import config_from_dict
 from bridge.ledger import Ledger
-from bridge.ports import FakeClock
 from bridge.report import Names, ReportQuery, write_report
 from bridge.report.columns import NAMES
 from bridge.report.contract import SCHEMA
 from bridge.sandbox.world import ACCOUNT_PROD, World, running_world
 from bridge.wiring import build
+from tests.fakes import FakeClock
 
 pytestmark = pytest.mark.integration
 MIN = timedelta(minutes=1)
@@ -75,14 +75,14 @@ def _story(w: World, clock: FakeClock, tmp: Path) -> Built:
         actor.activate(user["erin"], group["prod-admin"], 30 * MIN, "on call")
         actor.activate(user["dave"], group["prod-admin"], 60 * MIN, "not in Identity Center")
         clock.advance(2)
-        assert bridge.reconciler.cycle(kind="sync", live=True).exit_code == 0
+        assert bridge.reconciler.cycle(kind="sync", read_aws=True).exit_code == 0
 
         # Someone adds frank to the mirrored group by hand: drift, reported (drift = "report").
         w.aws.add_member(w.ic_group_id, w.ic_users["frank"])
         clock.set(t0 + 5 * MIN)
         actor.deactivate(user["erin"], group["prod-admin"])
         clock.advance(3)
-        bridge.reconciler.cycle(kind="drift", live=True)
+        bridge.reconciler.cycle(kind="drift", read_aws=True)
 
         # Bob's expiry: the assignment deletion fails once, the retry a minute later succeeds.
         w.aws.fail_next_assignment(ACCOUNT_PROD, w.permission_set_arn, deletion=True)

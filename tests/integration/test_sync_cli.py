@@ -119,7 +119,7 @@ def test_grant_past_its_end_is_removed_even_while_graph_still_lists_it(tmp_path:
     # Graph's clock stands 10 s behind ours: it keeps listing an instance that has ended.
     import time
 
-    from bridge.ports import FakeClock
+    from tests.fakes import FakeClock
 
     start = datetime.now(UTC)
     with running_world(graph_clock=FakeClock(start - timedelta(seconds=10))) as world:

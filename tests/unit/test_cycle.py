@@ -6,9 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from bridge.config import config_from_dict
 from bridge.ledger import Ledger
-from bridge.ports import FakeClock
 from bridge.reconcile import Reconciler
-from tests.fakes import FakeIdentityCenter, FakePim
+from tests.fakes import FakeClock, FakeIdentityCenter, FakePim
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 GROUP_KEY = "group:gid-AWS-Admin"
@@ -58,7 +57,7 @@ def test_graph_outage_removes_nothing_and_exits_nonzero(tmp_path) -> None:  # ty
     rec.cycle()
     pim.failing.add("eg-1")
     clock.advance(60)
-    result = rec.cycle(live=True)
+    result = rec.cycle(read_aws=True)
     assert result.exit_code == 1
     assert ic.state[GROUP_KEY] == {"u-alice@x"}
     assert "eg-1" in result.findings[0].detail

@@ -13,10 +13,9 @@ from pathlib import Path
 from bridge.denial.policy import denial_bound
 from bridge.denial.writer import DenialReport
 from bridge.model import AccountAssignment, Binding, Change, GroupMembership, Target
-from bridge.ports import FakeClock
 from bridge.reconcile import Reconciler
 from bridge.revoke import ARM_LEAD, ARM_SLACK, ArmAhead, DenyNow, RemovalTimes, SessionDenial
-from tests.fakes import FakeIdentityCenter
+from tests.fakes import FakeClock, FakeIdentityCenter
 from tests.unit.test_cycle import make
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -48,7 +47,7 @@ def with_denial(  # type: ignore[no-untyped-def]
 ):
     """The same reconciler, built again with session denial wired in as production does."""
     denial = SessionDenial(deny, arm, rec.ledger.ends_within, rec.clock.now, sleep=sleep)
-    port = ic or rec.ic
+    port = ic or rec.identity_center
     return Reconciler(rec.config, rec.desired.source, port, rec.ledger, rec.clock, denial=denial)  # type: ignore[arg-type]
 
 

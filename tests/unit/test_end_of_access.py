@@ -14,13 +14,12 @@ from bridge.config import Config, config_from_dict
 from bridge.errors import SinkError
 from bridge.ledger import Ledger
 from bridge.model import Change, Reason
-from bridge.ports import FakeClock, PimInstance
+from bridge.ports import PimInstance
 from bridge.reconcile import CycleResult, Reconciler
 from bridge.revoke import SessionDenial
 from bridge.service import Service
-from bridge.timers import VirtualTimers
 from bridge.wiring import Bridge
-from tests.fakes import FakeIdentityCenter, FakePim
+from tests.fakes import FakeClock, FakeIdentityCenter, FakePim, VirtualTimers
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 ADMIN = "group:gid-AWS-Admin"

@@ -8,12 +8,10 @@ from pathlib import Path
 
 from bridge.config import config_from_dict
 from bridge.ledger import Ledger
-from bridge.ports import FakeClock
 from bridge.reconcile import Reconciler
 from bridge.service import Service
-from bridge.timers import VirtualTimers
 from bridge.wiring import Bridge
-from tests.fakes import FakeIdentityCenter, FakePim
+from tests.fakes import FakeClock, FakeIdentityCenter, FakePim, VirtualTimers
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 GROUP = "group:gid-AWS-Admin"

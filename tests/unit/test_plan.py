@@ -84,14 +84,14 @@ def test_future_grant_is_not_added_before_its_start() -> None:
 
 
 def test_foreign_member_on_managed_target_is_reported_not_removed_by_default() -> None:
-    actual = Actual(frozenset(), live={ADMIN.key: frozenset({"u-stranger"})})
+    actual = Actual(frozenset(), aws_holders={ADMIN.key: frozenset({"u-stranger"})})
     p = plan([], actual, scope(), NOW)
     assert p.empty
     assert [f.kind for f in p.findings] == ["drift"]
 
 
 def test_foreign_member_is_removed_where_the_mapping_says_drift_remove() -> None:
-    actual = Actual(frozenset(), live={ADMIN.key: frozenset({"u-stranger"})})
+    actual = Actual(frozenset(), aws_holders={ADMIN.key: frozenset({"u-stranger"})})
     p = plan([], actual, scope(drift_remove=frozenset({ADMIN.key})), NOW)
     assert [(c.op, c.binding, c.reason) for c in p.changes] == [
         ("remove", Binding("u-stranger", ADMIN.key), Reason.DRIFT)
@@ -100,7 +100,7 @@ def test_foreign_member_is_removed_where_the_mapping_says_drift_remove() -> None
 
 def test_targets_outside_the_mapping_are_never_touched() -> None:
     actual = Actual(
-        frozenset({Binding("u-alice", OTHER.key)}), live={OTHER.key: frozenset({"u-x"})}
+        frozenset({Binding("u-alice", OTHER.key)}), aws_holders={OTHER.key: frozenset({"u-x"})}
     )
     p = plan([grant(target=OTHER)], actual, scope(drift_remove=frozenset({OTHER.key})), NOW)
     assert p.empty
@@ -117,7 +117,7 @@ def test_unreadable_group_withholds_its_removals_but_expired_grants_still_go() -
 
 
 def test_unreadable_group_shields_its_targets_from_drift_removal() -> None:
-    actual = Actual(frozenset(), live={ADMIN.key: frozenset({"u-stranger"})})
+    actual = Actual(frozenset(), aws_holders={ADMIN.key: frozenset({"u-stranger"})})
     s = scope(drift_remove=frozenset({ADMIN.key}), unreadable=frozenset({"admins"}))
     assert plan([], actual, s, NOW).empty
 
@@ -140,7 +140,7 @@ def test_expiries_are_not_held_back_by_the_safety_brake() -> None:
 
 
 def test_held_binding_removed_out_of_band_is_added_back_as_drift() -> None:
-    actual = Actual(frozenset({b(ALICE, ADMIN)}), live={ADMIN.key: frozenset()})
+    actual = Actual(frozenset({b(ALICE, ADMIN)}), aws_holders={ADMIN.key: frozenset()})
     p = plan([grant()], actual, scope(), NOW)
     assert [(c.op, c.reason) for c in p.changes] == [("add", Reason.DRIFT)]
 
