@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from bridge.report.rows import GrantRow
@@ -63,21 +64,34 @@ def scim_text(row: GrantRow) -> str:
     return text
 
 
+WHY = "justification / ticket / approver"
+# The grant columns of the human formats (HTML, Markdown, terminal): each header beside the
+# text of its cell, so the two cannot fall out of order.
+GRANT_COLUMNS: tuple[tuple[str, Callable[[GrantRow], str]], ...] = (
+    ("user", lambda r: r.user),
+    ("mapping", lambda r: r.mapping),
+    ("target", lambda r: r.target),
+    ("activated", lambda r: when(r.activated_at)),
+    ("provisioned", provisioned_text),
+    ("ended", end_text),
+    ("revoked", revoked_text),
+    ("session denial", denial_text),
+    ("SCIM lag (add / remove)", scim_text),
+    (WHY, why_text),
+    ("anomalies", lambda r: ", ".join(r.anomalies)),
+)
+
+
+def _columns(why: bool) -> list[tuple[str, Callable[[GrantRow], str]]]:
+    return [c for c in GRANT_COLUMNS if why or c[0] != WHY]
+
+
+def grant_header(*, why: bool = True) -> tuple[str, ...]:
+    """The headers of `grant_cells`; `why` keeps the justification / ticket / approver column
+    the narrow terminal table leaves out."""
+    return tuple(name for name, _ in _columns(why))
+
+
 def grant_cells(row: GrantRow, *, why: bool = True) -> list[str]:
-    """One grant as the human formats show it (HTML, Markdown, terminal); `why` adds the
-    justification / ticket / approver column the narrow terminal table leaves out."""
-    cells = [
-        row.user,
-        row.mapping,
-        row.target,
-        when(row.activated_at),
-        provisioned_text(row),
-        end_text(row),
-        revoked_text(row),
-        denial_text(row),
-        scim_text(row),
-    ]
-    if why:
-        cells.append(why_text(row))
-    cells.append(", ".join(row.anomalies))
-    return cells
+    """One grant as the human formats show it, under `grant_header(why=why)`."""
+    return [cell(row) for _, cell in _columns(why)]

@@ -14,6 +14,7 @@ from bridge.report.rows import GrantRow
 from bridge.report.summary import TIMELINE_LIMIT, Summary
 from bridge.report.text import (
     grant_cells,
+    grant_header,
     when,
 )
 
@@ -41,19 +42,7 @@ figure { margin: 0; break-inside: avoid; } figure svg { max-width: 100%; height:
 }
 """
 
-ROW_HEAD = (
-    "user",
-    "mapping",
-    "target",
-    "activated",
-    "provisioned",
-    "ended",
-    "revoked",
-    "session denial",
-    "SCIM lag (add / remove)",
-    "justification / ticket / approver",
-    "anomalies",
-)
+ROW_HEAD = grant_header()
 
 
 def _td(text: str) -> str:

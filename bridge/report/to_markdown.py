@@ -10,22 +10,11 @@ from bridge.report.rows import GrantRow
 from bridge.report.summary import Summary
 from bridge.report.text import (
     grant_cells,
+    grant_header,
     when,
 )
 
-HEADER = (
-    "user",
-    "mapping",
-    "target",
-    "activated",
-    "provisioned",
-    "ended",
-    "revoked",
-    "denial",
-    "SCIM lag (add / remove)",
-    "why",
-    "anomalies",
-)
+HEADER = grant_header()
 
 
 def cell(text: str) -> str:

@@ -15,23 +15,13 @@ from bridge.report.rows import GrantRow
 from bridge.report.summary import Summary
 from bridge.report.text import (
     grant_cells,
+    grant_header,
     when,
 )
 
 # A rich table lays out all its rows before printing; past this many, plain aligned lines.
 RICH_ROWS = 500
-HEADER = (
-    "user",
-    "mapping",
-    "target",
-    "activated",
-    "provisioned",
-    "ended",
-    "revoked",
-    "denial",
-    "SCIM lag (add / remove)",
-    "anomalies",
-)
+HEADER = grant_header(why=False)
 WIDTHS = (24, 14, 28, 20, 30, 32, 32, 34, 22, 20)
 ANOMALY_HEADER = ("severity", "kind", "first seen", "count", "user", "mapping", "detail")
 ANOMALY_WIDTHS = (8, 18, 20, 6, 24, 14, 0)
