@@ -16,6 +16,9 @@ from bridge.errors import BridgeError, ConfigError
 if TYPE_CHECKING:
     from bridge.reconcile import Reconciler
 
+    # argparse's own name for what add_subparsers returns.
+    Verbs = argparse._SubParsersAction[argparse.ArgumentParser]
+
 EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG = 0, 1, 2
 
 DESCRIPTION = """\
@@ -56,7 +59,13 @@ def parser() -> argparse.ArgumentParser:
     )
     root.add_argument("--version", action="version", version=f"pim-bridge {__version__}")
     sub = root.add_subparsers(dest="verb", metavar="COMMAND", required=True)
+    _sandbox_verbs(sub)
+    _bridge_verbs(sub)
+    _reading_verbs(sub)
+    return root
 
+
+def _sandbox_verbs(sub: Verbs) -> None:
     demo = sub.add_parser(
         "demo",
         help="run the scripted story on a local sandbox (exit 0 if every expectation held)",
@@ -77,6 +86,8 @@ def parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--write-config", metavar="PATH", default="sandbox.toml")
     sandbox.add_argument("--graph-port", type=int, default=0, help="0 = any free port")
 
+
+def _bridge_verbs(sub: Verbs) -> None:
     run = sub.add_parser(
         "run",
         help="the long-running service: poll, revoke at expiry, drift sweep",
@@ -90,8 +101,9 @@ def parser() -> argparse.ArgumentParser:
         "sync",
         help="one reconcile cycle, printing the plan (+ add, - remove, with reasons)",
         description="Read PIM and Identity Center once, print the plan like `terraform plan`, "
-        "and apply it. Exit 0 when clean, 1 when a group could not be read or a change failed, "
-        "2 on a config error.",
+        "and apply it. Exit 0 when everything decided was applied; 1 when a removal was held "
+        "back or withheld, a change failed or a denial found no room (each named); 2 on a "
+        "config error or when a service already writes to the store.",
     )
     _config_arg(sync)
     sync.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
@@ -104,6 +116,8 @@ def parser() -> argparse.ArgumentParser:
     )
     _config_arg(check)
 
+
+def _reading_verbs(sub: Verbs) -> None:
     health = sub.add_parser(
         "health",
         help="SCIM job and lag, SCIM token, app credential expiry (exit 0 ok, 1 warn, 2 critical)",
@@ -125,7 +139,6 @@ def parser() -> argparse.ArgumentParser:
     )
     _config_arg(report)
     report_arguments(report)
-    return root
 
 
 def _load(args: argparse.Namespace) -> Config:

@@ -190,48 +190,40 @@ class Service:
             self.recover()
 
     def start(self) -> None:
+        self._add_jobs()
+        self._serve()
+        self.scheduler.start()
+        self.is_leader = False
+        self.lead()
+
+    def _add_jobs(self) -> None:
         b = self.bridge
+        cfg = b.config
+        sched = cfg.schedule
         interval: dict[str, Any] = {"max_instances": 1, "coalesce": True}
-        sched = b.config.schedule
-        self.scheduler.add_job(
-            self.poll,
-            "interval",
-            seconds=sched.poll_interval.total_seconds(),
-            id="poll",
-            **interval,
-        )
-        self.scheduler.add_job(
-            self.poll,
-            "interval",
-            seconds=sched.drift_interval.total_seconds(),
-            id="drift",
-            kwargs={"read_aws": True},
-            **interval,
-        )
+
+        def every(fn: Any, period: timedelta, job_id: str, **extra: Any) -> None:
+            seconds = period.total_seconds()
+            self.scheduler.add_job(fn, "interval", seconds=seconds, id=job_id, **interval, **extra)
+
+        every(self.poll, sched.poll_interval, "poll")
+        every(self.poll, sched.drift_interval, "drift", kwargs={"read_aws": True})
         if b.reconciler.denial is not None and b.reconciler.denial.arms:
             # Every end is armed at least ARM_LEAD - ARM_TICK ahead, and the ends coming into
             # reach in one tick share one write and one provisioning: a timer per end would
             # spend a write on each.
             # Late rather than skipped: a burst of expiries can hold the scheduler's threads
             # past APScheduler's one-second grace, and a skipped tick leaves ends unarmed.
-            self.scheduler.add_job(
-                self.arm,
-                "interval",
-                seconds=ARM_TICK.total_seconds(),
-                id="arm",
-                misfire_grace_time=None,
-                **interval,
-            )
-        cfg = b.config
+            every(self.arm, ARM_TICK, "arm", misfire_grace_time=None)
         if cfg.scim.provisioning_app_id or cfg.scim.endpoint or cfg.entra.client_id:
-            self.scheduler.add_job(
-                self.refresh_health,
-                "interval",
-                seconds=cfg.health.interval.total_seconds(),
-                id="health",
-                next_run_time=datetime.now(UTC),
-                **interval,
+            every(
+                self.refresh_health, cfg.health.interval, "health", next_run_time=datetime.now(UTC)
             )
+        # Standbys check often enough to take over within one poll interval.
+        every(self.lead, max(timedelta(seconds=1), sched.poll_interval / 2), "lead")
+
+    def _serve(self) -> None:
+        cfg = self.bridge.config
         try:
             self.http = HealthServer(cfg.service.listen, self.status, self.metrics.scrape)
             self.http.start()
@@ -240,17 +232,6 @@ class Service:
         except OSError as exc:
             # Revocation matters more than being scraped: run on, loudly.
             log.error("cannot serve /healthz and /metrics on %s: %s", cfg.service.listen, exc)
-        # Standbys check often enough to take over within one poll interval.
-        self.scheduler.add_job(
-            self.lead,
-            "interval",
-            seconds=max(1.0, sched.poll_interval.total_seconds() / 2),
-            id="lead",
-            **interval,
-        )
-        self.scheduler.start()
-        self.is_leader = False
-        self.lead()
 
     def stop(self) -> None:
         if self.http is not None:

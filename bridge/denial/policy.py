@@ -108,6 +108,49 @@ def _denials_in(stmt: dict[str, Any]) -> list[Denial]:
     return [Denial(u, before, effective) for u in ([users] if isinstance(users, str) else users)]
 
 
+@dataclass
+class _Ours:
+    """The bridge's denials in one policy: per user, the latest in force and one armed."""
+
+    now: datetime
+    in_force: dict[str, datetime] = field(default_factory=dict)
+    armed: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)  # (bound, from)
+
+    def take(self, d: Denial) -> bool:
+        """Keep `d` if it adds anything; True when it did."""
+        if d.effective_at is not None and d.effective_at > self.now:
+            if self.armed.get(d.ic_user_id) == (d.revoked_at, d.effective_at):
+                return False
+            self.armed[d.ic_user_id] = (d.revoked_at, d.effective_at)
+            return True
+        # An armed denial whose moment has come is simply in force.
+        if d.revoked_at <= self.in_force.get(d.ic_user_id, datetime.min.replace(tzinfo=UTC)):
+            return False
+        self.in_force[d.ic_user_id] = d.revoked_at
+        return True
+
+    def prune(self, session_duration: timedelta) -> list[str]:
+        # A session issued before the revocation is dead once the session duration has passed.
+        gone = [u for u, at in self.in_force.items() if at + session_duration <= self.now]
+        for user in gone:
+            del self.in_force[user]
+        return gone
+
+    def in_force_statements(self) -> list[dict[str, Any]]:
+        return [deny_statement([u], at, _sid(u)) for u, at in sorted(self.in_force.items())]
+
+    def coalesced(self) -> list[dict[str, Any]]:
+        # One statement for all in force: denies a little more (sessions issued between a
+        # user's own revocation and the latest one), never less. Armed denials stay apart:
+        # merged, they would take effect at the earliest end.
+        latest = max(self.in_force.values())
+        return [deny_statement(sorted(self.in_force), latest, COALESCED_SID)]
+
+    def waiting(self) -> list[tuple[str, tuple[datetime, datetime]]]:
+        # Soonest end first: when room runs out, the armings furthest off give way.
+        return sorted(self.armed.items(), key=lambda kv: (kv[1][1], kv[0]))
+
+
 def merge_denials(
     document: str,
     new: Iterable[Denial],
@@ -125,82 +168,71 @@ def merge_denials(
     statements = policy.get("Statement", [])
     if isinstance(statements, dict):
         statements = [statements]
-    foreign = [s for s in statements if not _ours(s)]
-    in_force: dict[str, datetime] = {}
-    armed: dict[str, tuple[datetime, datetime]] = {}  # user -> (bound, in force from)
-
-    def take(d: Denial) -> bool:
-        if d.effective_at is not None and d.effective_at > now:
-            if armed.get(d.ic_user_id) == (d.revoked_at, d.effective_at):
-                return False
-            armed[d.ic_user_id] = (d.revoked_at, d.effective_at)
-            return True
-        # An armed denial whose moment has come is simply in force.
-        if d.revoked_at <= in_force.get(d.ic_user_id, datetime.min.replace(tzinfo=UTC)):
-            return False
-        in_force[d.ic_user_id] = d.revoked_at
-        return True
-
+    ours = _Ours(now)
     for stmt in statements:
         if _ours(stmt):
             for d in _denials_in(stmt):
-                take(d)
-    armed_before = dict(armed)
+                ours.take(d)
+    armed_before = dict(ours.armed)
     out = Merge(document)
     fired: set[str] = set()
     for d in new:
-        if take(d):
+        if ours.take(d):
             out.added.append(d.ic_user_id)
             if d.effective_at is None or d.effective_at <= now:
                 fired.add(d.ic_user_id)
-    for user in disarm:
-        if armed.pop(user, None) is not None:
-            out.pruned.append(user)
-    # A session issued before the revocation is dead once the session duration has passed.
-    for user, at in list(in_force.items()):
-        if at + session_duration <= now:
-            del in_force[user]
-            out.pruned.append(user)
+    out.pruned.extend(u for u in disarm if ours.armed.pop(u, None) is not None)
+    out.pruned.extend(ours.prune(session_duration))
     if not out.changed:
         return out
+    foreign = [s for s in statements if not _ours(s)]
+    return _laid_out(policy, foreign, ours, out, limit, fired, set(armed_before))
 
-    def render(ours: list[dict[str, Any]]) -> str:
+
+def _laid_out(
+    policy: dict[str, Any],
+    foreign: list[Any],
+    ours: _Ours,
+    out: Merge,
+    limit: int,
+    fired: set[str],
+    armed_before: set[str],
+) -> Merge:
+    """Write the merged statements within `limit`: coalesce those in force if need be, then
+    let armings give way, furthest end first; overflow when even that does not fit."""
+
+    def render(mine: list[dict[str, Any]]) -> str:
         body = {
             "Version": policy.get("Version", VERSION),
             **{k: v for k, v in policy.items() if k not in ("Version", "Statement")},
-            "Statement": foreign + ours,
+            "Statement": foreign + mine,
         }
         return json.dumps(body, separators=(",", ":"))
 
-    # Soonest end first: when room runs out, the armings furthest off give way.
-    waiting = sorted(armed.items(), key=lambda kv: (kv[1][1], kv[0]))
+    waiting = ours.waiting()
 
     def pending() -> list[dict[str, Any]]:
         return [
             deny_statement([u], before, _sid(u) + "Armed", start) for u, (before, start) in waiting
         ]
 
-    ours = [deny_statement([u], at, _sid(u)) for u, at in sorted(in_force.items())]
-    if policy_size(render(ours)) > limit and in_force:
-        # One statement for all in force: denies a little more (sessions issued between a
-        # user's own revocation and the latest one), never less. Armed denials stay apart:
-        # merged, they would take effect at the earliest end.
+    mine = ours.in_force_statements()
+    if policy_size(render(mine)) > limit and ours.in_force:
         out.coalesced = True
-        latest = max(in_force.values())
-        ours = [deny_statement(sorted(in_force), latest, COALESCED_SID)]
-    if policy_size(render(ours)) > limit:
+        mine = ours.coalesced()
+    if policy_size(render(mine)) > limit:
         out.overflow = True
         return out
-    candidate = render(ours + pending())
+    candidate = render(mine + pending())
     while policy_size(candidate) > limit:
         out.unarmed.append(waiting.pop()[0])
-        candidate = render(ours + pending())
+        candidate = render(mine + pending())
     if out.unarmed:
         dropped = set(out.unarmed)
         out.added = [u for u in out.added if u in fired or u not in dropped]
-        if not (out.changed or dropped & armed_before.keys()):
-            return Merge(document, unarmed=out.unarmed)
-    if not foreign and not ours and not waiting:
+        if not (out.changed or dropped & armed_before):
+            return Merge(out.document, unarmed=out.unarmed)
+    if not foreign and not mine and not waiting:
         candidate = ""
     out.document = candidate
     return out
