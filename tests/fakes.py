@@ -5,11 +5,15 @@ HTTP against the sandbox servers."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from bridge.config import config_from_dict
 from bridge.errors import SinkError
+from bridge.ledger import Ledger
 from bridge.model import Target
 from bridge.ports import GroupRead, PimInstance
+from bridge.reconcile import Reconciler
 
 
 class FakePim:
@@ -148,3 +152,27 @@ class VirtualTimers:
             fn()
         if until > self.clock.now():
             self.clock.set(until)
+
+
+def make(
+    tmp_path: Path, **mapping: object
+) -> tuple[FakePim, FakeIdentityCenter, FakeClock, Ledger, Reconciler]:
+    """One mapping `admins` (Entra group eg-1 -> Identity Center group AWS-Admin, with the
+    given changes), in-memory PIM and Identity Center, a virtual clock, a ledger in `tmp_path`."""
+    m = {"name": "admins", "entra_group_id": "eg-1", "identity_center_group": "AWS-Admin"}
+    m.update(mapping)
+    cfg = config_from_dict(
+        {
+            "aws": {"identity_store_id": "d-1", "instance_arn": "arn:aws:sso:::instance/ssoins-1"},
+            "store": {"url": f"sqlite:///{tmp_path / 'ledger.db'}"},
+            "mappings": [m],
+        },
+        {},
+    )
+    pim, ic, clock = (
+        FakePim(),
+        FakeIdentityCenter(["alice@x", "bob@x"]),
+        FakeClock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC)),
+    )
+    ledger = Ledger(cfg.store.url)
+    return pim, ic, clock, ledger, Reconciler(cfg, pim, ic, ledger, clock)

@@ -4,29 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bridge.config import config_from_dict
-from bridge.ledger import Ledger
-from bridge.reconcile import Reconciler
-from tests.fakes import FakeClock, FakeIdentityCenter, FakePim
+from tests.fakes import make
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 GROUP_KEY = "group:gid-AWS-Admin"
-
-
-def make(tmp_path, **mapping: object):  # type: ignore[no-untyped-def]
-    m = {"name": "admins", "entra_group_id": "eg-1", "identity_center_group": "AWS-Admin"}
-    m.update(mapping)
-    cfg = config_from_dict(
-        {
-            "aws": {"identity_store_id": "d-1", "instance_arn": "arn:aws:sso:::instance/ssoins-1"},
-            "store": {"url": f"sqlite:///{tmp_path / 'ledger.db'}"},
-            "mappings": [m],
-        },
-        {},
-    )
-    pim, ic, clock = FakePim(), FakeIdentityCenter(["alice@x", "bob@x"]), FakeClock(T0)
-    ledger = Ledger(cfg.store.url)
-    return pim, ic, clock, ledger, Reconciler(cfg, pim, ic, ledger, clock)
 
 
 def test_activation_is_mirrored_and_recorded_with_its_end(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -15,8 +15,7 @@ from bridge.denial.writer import DenialReport
 from bridge.model import AccountAssignment, Binding, Change, GroupMembership, Target
 from bridge.reconcile import Reconciler
 from bridge.revoke import ARM_LEAD, ARM_SLACK, ArmAhead, DenyNow, RemovalTimes, SessionDenial
-from tests.fakes import FakeClock, FakeIdentityCenter
-from tests.unit.test_cycle import make
+from tests.fakes import FakeClock, FakeIdentityCenter, make
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 ALICE = "u-alice@x"
