@@ -22,9 +22,9 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from bridge.ledger import Ledger
 from bridge.report import ReportQuery, write_report
 from bridge.schema import changes, cycles, denials, findings, grants
+from bridge.store import Ledger
 
 RESULTS = Path(__file__).parent / "results"
 PS_ARN = "arn:aws:sso:::permissionSet/ssoins-1/ps-bench"

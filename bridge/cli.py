@@ -228,7 +228,7 @@ def cmd_health(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from bridge.health import print_health, run_health
-    from bridge.ledger import Ledger
+    from bridge.store import Ledger
 
     config = _load(args)
     ledger = Ledger(config.store.url)

@@ -21,9 +21,9 @@ from bridge.config import Config, HealthConfig
 from bridge.errors import Unreadable
 from bridge.graph.health_reads import Credential, GraphHealthReader, SyncJob
 from bridge.lag import LagStats, LagStore
-from bridge.ledger import Ledger
 from bridge.schema import grants
 from bridge.scim import ScimProbe, probe_scim, scim_token_expiry_event
+from bridge.store import Ledger
 
 LAG_WINDOW = timedelta(days=7)  # provisioning logs are kept 30 days; a week answers "lately"
 USER_SAMPLE = 5

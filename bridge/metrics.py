@@ -21,10 +21,10 @@ from sqlalchemy import func, select
 
 from bridge.health import HealthReport, State
 from bridge.lag import LagSample
-from bridge.ledger import Ledger
 from bridge.model import Reason, as_utc
 from bridge.reconcile import CycleResult
 from bridge.schema import grants
+from bridge.store import Ledger
 
 EMF_NAMESPACE = "PimBridge"
 REVOCATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)

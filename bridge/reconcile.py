@@ -21,7 +21,6 @@ from bridge.clockwatch import ClockWatch
 from bridge.config import Config
 from bridge.desired import Desired, Observation
 from bridge.errors import BridgeError
-from bridge.ledger import ADDING, Ledger
 from bridge.model import (
     Binding,
     Change,
@@ -39,6 +38,7 @@ from bridge.model import (
 )
 from bridge.ports import Clock, IdentityCenter, PimSource
 from bridge.revoke import DenialReport, RemovalTimes, denial_bound
+from bridge.store import ADDING, Ledger
 
 log = logging.getLogger(__name__)
 

@@ -93,7 +93,7 @@ def write_report_file(
     store_url: str, path: str | Path, config: Config | None = None, fmt: str | None = None
 ) -> Summary:
     """The whole ledger's report to a file, the format from its extension (the demo's HTML)."""
-    from bridge.ledger import Ledger
+    from bridge.store import Ledger
 
     path = Path(path)
     fmt = fmt or EXTENSIONS.get(path.suffix.lower(), "html")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 from bridge.config import Config
 
 if TYPE_CHECKING:
-    from bridge.ledger import Ledger
+    from bridge.store import Ledger
 
 DESCRIPTION = (
     "One row per grant from the ledger: user, mapping, targets, the events from activation to "
@@ -66,9 +66,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Config]) -> int:
     from bridge.config import parse_duration
-    from bridge.ledger import Ledger
     from bridge.report import EXTENSIONS, Names, ReportQuery, write_report
     from bridge.report.query import parse_when, split_values
+    from bridge.store import Ledger
 
     config: Config | None = None
     if args.store is None or args.config is not None:

@@ -21,13 +21,13 @@ import pytest
 from bridge.config import Config, config_from_dict
 from bridge.graph.source import GraphPimSource
 from bridge.identity_center import AwsIdentityCenter, Backoff
-from bridge.ledger import Ledger
 from bridge.model import AccountAssignment, Binding, GroupMembership, Target
 from bridge.ports import Clock, FakeClock
 from bridge.reconcile import CycleResult, Reconciler
 from bridge.revoke import Revoker
 from bridge.sandbox.world import World, running_world
 from bridge.service import Service
+from bridge.store import Ledger
 from bridge.timers import VirtualTimers
 from bridge.wiring import Bridge
 from tests.faults.invariants import check_all

@@ -22,12 +22,12 @@ import jsonschema
 import pytest
 
 from bridge.config import config_from_dict
-from bridge.ledger import Ledger
 from bridge.ports import FakeClock
 from bridge.report import Names, ReportQuery, write_report
 from bridge.report.columns import NAMES
 from bridge.report.contract import SCHEMA
 from bridge.sandbox.world import ACCOUNT_PROD, World, running_world
+from bridge.store import Ledger
 from bridge.wiring import build
 
 pytestmark = pytest.mark.integration

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bridge.config import config_from_dict
-from bridge.ledger import Ledger
 from bridge.ports import FakeClock
 from bridge.reconcile import Reconciler
+from bridge.store import Ledger
 from tests.fakes import FakeIdentityCenter, FakePim
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

@@ -11,11 +11,11 @@ import pytest
 
 from bridge.config import Config, config_from_dict
 from bridge.errors import SinkError
-from bridge.ledger import Ledger
 from bridge.model import Change, Reason
 from bridge.ports import FakeClock, PimInstance
 from bridge.reconcile import CycleResult, Reconciler
 from bridge.service import Service
+from bridge.store import Ledger
 from bridge.timers import VirtualTimers
 from bridge.wiring import Bridge
 from tests.fakes import FakeIdentityCenter, FakePim
