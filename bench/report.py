@@ -150,7 +150,7 @@ def measure(url: str, fmt: str, now: datetime, out_dir: Path) -> dict[str, Any]:
     path = out_dir / f"report.{fmt}"
     started = time.perf_counter()
     with path.open("w", encoding="utf-8", newline="") as out:
-        summary = write_report(ledger.engine, ReportQuery(now=now), fmt, out)
+        summary = write_report(ledger, ReportQuery(now=now), fmt, out)
     took = time.perf_counter() - started
     ledger.close()
     return {

@@ -102,7 +102,7 @@ def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Config]) 
         progress = sys.stderr if sys.stderr.isatty() and not live_rows else None
         try:
             summary = write_report(
-                ledger.engine, query, fmt, out, Names.from_config(config), progress=progress
+                ledger, query, fmt, out, Names.from_config(config), progress=progress
             )
         except BrokenPipeError:
             # `pim-bridge report | head` closed the pipe: the reader has what it wanted.
@@ -120,14 +120,8 @@ def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Config]) 
 
 
 def _warn_if_empty(ledger: Ledger) -> None:
-    from sqlalchemy import func, select
-
-    from bridge.schema import cycles
-
-    with ledger.engine.connect() as conn:
-        if not conn.execute(select(func.count()).select_from(cycles)).scalar_one():
-            # An empty ledger is more often a mistyped store.url than an idle bridge.
-            print(
-                "pim-bridge report: the ledger has no cycles yet (is store.url right?)",
-                file=sys.stderr,
-            )
+    if ledger.last_cycle() is None:
+        # An empty ledger is more often a mistyped store.url than an idle bridge.
+        print(
+            "pim-bridge report: the ledger has no cycles yet (is store.url right?)", file=sys.stderr
+        )

@@ -50,7 +50,7 @@ class Built:
             names = Names.from_config(
                 config_from_dict(self.config_data, {}) if with_config else None
             )
-            write_report(ledger.engine, ReportQuery(now=self.end, **filters), fmt, out, names)
+            write_report(ledger, ReportQuery(now=self.end, **filters), fmt, out, names)
         finally:
             ledger.close()
         return out.getvalue()

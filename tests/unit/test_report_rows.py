@@ -53,7 +53,7 @@ def ledger() -> Ledger:
 
 def _report(ledger: Ledger, fmt: str, now: datetime) -> str:
     out = io.StringIO(newline="")
-    write_report(ledger.engine, ReportQuery(now=now), fmt, out)
+    write_report(ledger, ReportQuery(now=now), fmt, out)
     return out.getvalue()
 
 
