@@ -22,9 +22,9 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from bridge.ledger import Ledger
 from bridge.report import ReportQuery, write_report
 from bridge.schema import changes, cycles, denials, findings, grants
+from bridge.store import Ledger
 
 RESULTS = Path(__file__).parent / "results"
 PS_ARN = "arn:aws:sso:::permissionSet/ssoins-1/ps-bench"
@@ -150,7 +150,7 @@ def measure(url: str, fmt: str, now: datetime, out_dir: Path) -> dict[str, Any]:
     path = out_dir / f"report.{fmt}"
     started = time.perf_counter()
     with path.open("w", encoding="utf-8", newline="") as out:
-        summary = write_report(ledger.engine, ReportQuery(now=now), fmt, out)
+        summary = write_report(ledger, ReportQuery(now=now), fmt, out)
     took = time.perf_counter() - started
     ledger.close()
     return {

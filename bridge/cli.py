@@ -185,7 +185,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     checks: list[tuple[str, Callable[[], str]]] = [
         ("graph", lambda: bridge.source.check([m.entra_group_id for m in config.mappings])),
         ("identity center", bridge.ic.check),
-        ("store", lambda: f"{bridge.ledger.engine.dialect.name} ok"),
+        ("store", lambda: f"{bridge.ledger.dialect} ok"),
         ("mappings", lambda: _check_mappings(bridge.reconciler)),
     ]
     try:
@@ -241,7 +241,7 @@ def cmd_health(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from bridge.health import print_health, run_health
-    from bridge.ledger import Ledger
+    from bridge.store import Ledger
 
     config = _load(args)
     ledger = Ledger(config.store.url)

@@ -15,15 +15,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TextIO
 
-from sqlalchemy import func, select
-
 from bridge.config import Config, HealthConfig
 from bridge.errors import Unreadable
 from bridge.graph.health_reads import Credential, GraphHealthReader, SyncJob
 from bridge.lag import LagStats, LagStore
-from bridge.ledger import Ledger
-from bridge.schema import grants
 from bridge.scim import ScimProbe, probe_scim, scim_token_expiry_event
+from bridge.store import Ledger
 
 LAG_WINDOW = timedelta(days=7)  # provisioning logs are kept 30 days; a week answers "lately"
 USER_SAMPLE = 5
@@ -281,7 +278,12 @@ def run_health(
     if config.scim.endpoint:
         token = config.scim.token.get_secret_value() if config.scim.token else ""
         if token:
-            probe = probe_scim(config.scim.endpoint, token, _mapped_groups(config), _users(ledger))
+            probe = probe_scim(
+                config.scim.endpoint,
+                token,
+                _mapped_groups(config),
+                ledger.recent_user_names(USER_SAMPLE),
+            )
             checks += [token_probe_check(probe), directory_check(probe)]
         else:
             checks.append(
@@ -325,17 +327,6 @@ def _mapped_groups(config: Config) -> list[str]:
     return list(
         dict.fromkeys(m.identity_center_group for m in config.mappings if m.identity_center_group)
     )
-
-
-def _users(ledger: Ledger) -> list[str]:
-    q = (
-        select(grants.c.user_name, func.max(grants.c.last_seen).label("seen"))
-        .group_by(grants.c.user_name)
-        .order_by(func.max(grants.c.last_seen).desc())
-        .limit(USER_SAMPLE)
-    )
-    with ledger.engine.connect() as conn:
-        return [r.user_name for r in conn.execute(q)]
 
 
 # -- output --------------------------------------------------------------------------------------

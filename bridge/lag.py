@@ -14,46 +14,19 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
-
-from bridge.ledger import Ledger
 from bridge.model import MembershipExport, as_utc
-from bridge.schema import changes, grants, lag_samples
+from bridge.store import LagKind, LagSample, Ledger
 
-Kind = Literal["activation", "removal"]
 # Clocks of Entra, the bridge and the database differ a little; an export logged this much
 # before the change it belongs to still counts.
 SKEW = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
-class LagSample:
-    mapping: str
-    source_instance_id: str
-    kind: Kind
-    principal_id: str
-    user_name: str
-    entra_group_id: str
-    pim_at: datetime
-    bridge_at: datetime | None
-    scim_at: datetime | None
-    scim_state: str  # exported | pending | unknown
-    detail: str | None = None
-
-    @property
-    def bridge_seconds(self) -> float | None:
-        return None if self.bridge_at is None else (self.bridge_at - self.pim_at).total_seconds()
-
-    @property
-    def scim_seconds(self) -> float | None:
-        return None if self.scim_at is None else (self.scim_at - self.pim_at).total_seconds()
-
-
-@dataclass(frozen=True)
 class LagStats:
-    kind: Kind
+    kind: LagKind
     count: int
     p50: float | None
     p95: float | None
@@ -72,7 +45,7 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 
 class LagStore:
-    """Lag samples on top of the ledger's engine; the ledger's own methods are untouched."""
+    """Lag samples computed from the ledger's grants and changes, and kept in it."""
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
@@ -89,32 +62,16 @@ class LagStore:
         ended since `since`. `exports=None` means the logs could not be read: samples not yet
         exported become `unknown` with `unknown_reason`; exported ones are kept as they are."""
         found = None if exports is None else list(exports)
-        engine = self.ledger.engine
-        with engine.connect() as conn:
-            rows = conn.execute(
-                select(grants).where(
-                    grants.c.target_key.like("group:%"),
-                    or_(grants.c.not_before >= since, grants.c.ended_at >= since),
-                )
-            ).all()
-            ops = conn.execute(
-                select(changes).where(
-                    changes.c.status == "ok", changes.c.target_key.like("group:%")
-                )
-            ).all()
-            held = conn.execute(
-                select(
-                    grants.c.ic_user_id, grants.c.target_key, grants.c.not_before, grants.c.ended_at
-                )
-            ).all()
+        read = self.ledger.lag_sources(since)
+        ops, held = read.applied, read.windows
         out: list[LagSample] = []
-        for g in rows:
+        for g in read.grants:
             group = group_of_mapping.get(g.mapping)
             if group is None:
                 continue  # a mapping removed from the config since
             start, end = as_utc(g.not_before), as_utc(g.ended_at)
             assert start is not None
-            windows: list[tuple[Kind, datetime]] = [("activation", start)]
+            windows: list[tuple[LagKind, datetime]] = [("activation", start)]
             if end is not None:
                 windows.append(("removal", end))
             for kind, pim_at in windows:
@@ -144,66 +101,13 @@ class LagStore:
                         detail,
                     )
                 )
-        self._store(out, now)
+        self.ledger.record_lag_samples(out, now)
         return out
 
-    def _store(self, samples: Sequence[LagSample], now: datetime) -> None:
-        with self.ledger._write_lock, self.ledger.engine.begin() as conn:
-            for s in samples:
-                key = and_(
-                    lag_samples.c.mapping == s.mapping,
-                    lag_samples.c.source_instance_id == s.source_instance_id,
-                    lag_samples.c.kind == s.kind,
-                )
-                existing = conn.execute(select(lag_samples.c.scim_state).where(key)).first()
-                values: dict[str, Any] = {
-                    "principal_id": s.principal_id,
-                    "user_name": s.user_name,
-                    "entra_group_id": s.entra_group_id,
-                    "pim_at": s.pim_at,
-                    "bridge_at": s.bridge_at,
-                    "scim_at": s.scim_at,
-                    "scim_state": s.scim_state,
-                    "detail": s.detail,
-                    "recorded_at": now,
-                }
-                if existing is None:
-                    conn.execute(
-                        insert(lag_samples).values(
-                            mapping=s.mapping,
-                            source_instance_id=s.source_instance_id,
-                            kind=s.kind,
-                            **values,
-                        )
-                    )
-                elif existing.scim_state != "exported" or s.scim_state == "exported":
-                    # A measured export is never overwritten by a later failed read.
-                    conn.execute(update(lag_samples).where(key).values(**values))
-
     def samples(self, since: datetime | None = None) -> list[LagSample]:
-        q = select(lag_samples).order_by(lag_samples.c.pim_at, lag_samples.c.id)
-        if since is not None:
-            q = q.where(lag_samples.c.pim_at >= since)
-        with self.ledger.engine.connect() as conn:
-            rows = conn.execute(q).all()
-        return [
-            LagSample(
-                r.mapping,
-                r.source_instance_id,
-                r.kind,
-                r.principal_id,
-                r.user_name,
-                r.entra_group_id,
-                as_utc(r.pim_at),  # type: ignore[arg-type]
-                as_utc(r.bridge_at),
-                as_utc(r.scim_at),
-                r.scim_state,
-                r.detail,
-            )
-            for r in rows
-        ]
+        return self.ledger.lag_samples(since)
 
-    def stats(self, kind: Kind, since: datetime | None = None) -> LagStats:
+    def stats(self, kind: LagKind, since: datetime | None = None) -> LagStats:
         chosen = [s for s in self.samples(since) if s.kind == kind]
         scim = [v for s in chosen if (v := s.scim_seconds) is not None]
         bridge = [v for s in chosen if (v := s.bridge_seconds) is not None]

@@ -17,14 +17,11 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from sqlalchemy import func, select
 
 from bridge.health import HealthReport, State
-from bridge.lag import LagSample
-from bridge.ledger import Ledger
-from bridge.model import Reason, as_utc
+from bridge.model import Reason
 from bridge.reconcile import CycleResult
-from bridge.schema import grants
+from bridge.store import LagSample, Ledger
 
 EMF_NAMESPACE = "PimBridge"
 REVOCATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)
@@ -230,24 +227,9 @@ class BridgeMetrics:
 def revocation_latencies(ledger: Ledger, result: CycleResult, now: datetime) -> list[float]:
     """Seconds from each expired grant's end to its removal in this cycle; removals for other
     reasons (deactivation, drift) have no PIM end to measure from."""
-    out = []
-    for change in result.applied:
-        if change.op != "remove" or change.reason != Reason.EXPIRED:
-            continue
-        q = select(func.max(grants.c.not_after)).where(
-            grants.c.ic_user_id == change.binding.ic_user_id,
-            grants.c.target_key == change.binding.target_key,
-            grants.c.end_reason == "expired",
-            grants.c.not_after <= now,
-        )
-        with ledger.engine.connect() as conn:
-            end = conn.execute(q).scalar()
-        if end is not None:
-            out.append((now - as_utc(end)).total_seconds())
-    return out
+    expired = [c for c in result.applied if c.op == "remove" and c.reason == Reason.EXPIRED]
+    return ledger.revocation_latencies(expired, now) if expired else []
 
 
 def live_grant_count(ledger: Ledger) -> int:
-    with ledger.engine.connect() as conn:
-        q = select(func.count()).select_from(grants).where(grants.c.state == "live")
-        return int(conn.execute(q).scalar() or 0)
+    return ledger.live_grant_count()

@@ -20,7 +20,6 @@ from bridge.clockwatch import ClockWatch
 from bridge.config import Config
 from bridge.desired import Desired, Observation
 from bridge.errors import BridgeError
-from bridge.ledger import ADDING, Ledger
 from bridge.model import (
     Binding,
     Change,
@@ -36,6 +35,7 @@ from bridge.model import (
 from bridge.plan import Actual, binding_of, orphan_finding, plan
 from bridge.ports import Clock, IdentityCenter, PimSource
 from bridge.revoke import SessionDenial
+from bridge.store import ADDING, Ledger
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ from bridge.graph.source import GraphPimSource
 from bridge.identity_center.adapter import AwsIdentityCenter
 from bridge.identity_center.client import make_client_factory
 from bridge.identity_center.scp import ScpTarget
-from bridge.ledger import Ledger
 from bridge.model import AccountAssignment
 from bridge.ports import Clock, SystemClock
 from bridge.reconcile import Reconciler
 from bridge.revoke import SessionDenial
+from bridge.store import Ledger
 
 
 @dataclass

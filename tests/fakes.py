@@ -10,10 +10,10 @@ from pathlib import Path
 
 from bridge.config import config_from_dict
 from bridge.errors import SinkError
-from bridge.ledger import Ledger
 from bridge.model import Target
 from bridge.ports import GroupRead, PimInstance
 from bridge.reconcile import Reconciler
+from bridge.store import Ledger
 
 
 class FakePim:

@@ -9,15 +9,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from sqlalchemy import Engine
-
 from bridge.config import Config
 from bridge.report.anomalies import from_ledger
 from bridge.report.names import Names
 from bridge.report.output import Renderer
 from bridge.report.query import ReportQuery
-from bridge.report.rows import LedgerIndex, count_grants, iter_rows
+from bridge.report.rows import LedgerIndex, iter_rows
 from bridge.report.summary import Collector, Summary
+from bridge.store import Ledger
 
 FORMATS = ("table", "csv", "json", "md", "html")
 EXTENSIONS = {".csv": "csv", ".json": "json", ".md": "md", ".html": "html", ".htm": "html"}
@@ -60,7 +59,7 @@ def renderer(fmt: str, out: TextIO, query: ReportQuery) -> Renderer:
 
 
 def write_report(
-    engine: Engine,
+    ledger: Ledger,
     query: ReportQuery,
     fmt: str,
     out: TextIO,
@@ -72,19 +71,19 @@ def write_report(
     names = names or Names()
     render = renderer(fmt, out, query)
     collector = Collector(query)
-    with engine.connect() as conn:
-        index = LedgerIndex.read(conn)
-        total = count_grants(conn, query) if progress is not None else 0
+    with ledger.report_reader() as reader:
+        index = LedgerIndex.read(reader)
+        total = reader.count_grants(query) if progress is not None else 0
         bar = _progress(progress) if total >= PROGRESS_FROM else nullcontext()
         with bar as p:
             task = p.add_task("report", total=total) if p is not None else None
-            for n, row in enumerate(iter_rows(conn, query, names, index), 1):
+            for n, row in enumerate(iter_rows(reader, query, names, index), 1):
                 collector.add(row)
                 render.row(row)
                 if p is not None and n % 1000 == 0:
                     p.update(task, completed=n)  # type: ignore[arg-type]
         user_ids = collector.ic_user_ids if query.users else None
-        summary = collector.finish(from_ledger(conn, query, user_ids))
+        summary = collector.finish(from_ledger(reader, query, user_ids))
     render.finish(summary)
     return summary
 
@@ -93,8 +92,6 @@ def write_report_file(
     store_url: str, path: str | Path, config: Config | None = None, fmt: str | None = None
 ) -> Summary:
     """The whole ledger's report to a file, the format from its extension (the demo's HTML)."""
-    from bridge.ledger import Ledger
-
     path = Path(path)
     fmt = fmt or EXTENSIONS.get(path.suffix.lower(), "html")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -102,7 +99,7 @@ def write_report_file(
     try:
         with path.open("w", encoding="utf-8", newline="") as out:
             query = ReportQuery(now=datetime.now(UTC))
-            return write_report(ledger.engine, query, fmt, out, Names.from_config(config))
+            return write_report(ledger, query, fmt, out, Names.from_config(config))
     finally:
         ledger.close()
 

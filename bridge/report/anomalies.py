@@ -11,12 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select
-
 from bridge.model import as_utc
 from bridge.report.query import ReportQuery
 from bridge.report.rows import GrantRow
-from bridge.schema import changes, denials, findings, grants
+from bridge.store import ReportReader
 
 SEVERITY = {
     "outlived_end": "critical",
@@ -86,31 +84,17 @@ def from_row(row: GrantRow, query: ReportQuery) -> list[Anomaly]:
 
 
 def from_ledger(
-    conn: Connection, query: ReportQuery, user_ids: set[str] | None = None
+    reader: ReportReader, query: ReportQuery, user_ids: set[str] | None = None
 ) -> list[Anomaly]:
     """Findings and failed denials in the report's window and filters. `user_ids`: the Identity
     Center users of the selected rows, when a user filter is given."""
-    return [*_findings(conn, query), *_denials(conn, query, user_ids)]
+    return [*_findings(reader, query), *_denials(reader, query, user_ids)]
 
 
-def _findings(conn: Connection, query: ReportQuery) -> list[Anomaly]:
-    q = select(
-        findings.c.kind,
-        findings.c.mapping,
-        findings.c.detail,
-        func.min(findings.c.at),
-        func.max(findings.c.at),
-        func.count(),
-    ).group_by(findings.c.kind, findings.c.mapping, findings.c.detail)
-    if query.since is not None:
-        q = q.where(findings.c.at >= query.since)
-    if query.until is not None:
-        q = q.where(findings.c.at <= query.until)
-    if query.mappings:
-        q = q.where(findings.c.mapping.in_(query.mappings) | findings.c.mapping.is_(None))
-    drift_removals = _drift_removals(conn)
+def _findings(reader: ReportReader, query: ReportQuery) -> list[Anomaly]:
+    drift_removals = _drift_removals(reader)
     out: list[Anomaly] = []
-    for kind, mapping, detail, first, last, count in conn.execute(q):
+    for kind, mapping, detail, first, last, count in reader.finding_groups(query):
         if query.users and not any(u.lower() in detail.lower() for u in query.users):
             continue
         text = detail
@@ -122,12 +106,9 @@ def _findings(conn: Connection, query: ReportQuery) -> list[Anomaly]:
     return out
 
 
-def _drift_removals(conn: Connection) -> dict[str, list[tuple[datetime, str]]]:
-    q = select(changes.c.ic_user_id, changes.c.status, changes.c.outcome_at).where(
-        changes.c.reason == "drift", changes.c.op == "remove"
-    )
+def _drift_removals(reader: ReportReader) -> dict[str, list[tuple[datetime, str]]]:
     out: dict[str, list[tuple[datetime, str]]] = {}
-    for uid, status, at in conn.execute(q):
+    for uid, status, at in reader.drift_removals():
         if at is not None:
             out.setdefault(uid, []).append((as_utc(at), status))  # type: ignore[arg-type]
     return out
@@ -147,16 +128,11 @@ def _drift_outcome(
     return "not removed: drift = report" if "removing" not in detail else "not removed yet"
 
 
-def _denials(conn: Connection, query: ReportQuery, user_ids: set[str] | None) -> list[Anomaly]:
-    q = select(denials).where(denials.c.status.in_(("failed", "overflow")))
-    if query.since is not None:
-        q = q.where(denials.c.at >= query.since)
-    if query.until is not None:
-        q = q.where(denials.c.at <= query.until)
-    rows = conn.execute(q).all()
+def _denials(reader: ReportReader, query: ReportQuery, user_ids: set[str] | None) -> list[Anomaly]:
+    rows = reader.failed_denials(query.since, query.until)
     if not rows:
         return []
-    names = dict(conn.execute(select(grants.c.ic_user_id, grants.c.user_name).distinct()).all())
+    names = reader.user_names()
     out: list[Anomaly] = []
     for r in rows:
         if user_ids is not None and r.ic_user_id not in user_ids:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 from bridge.config import Config
 
 if TYPE_CHECKING:
-    from bridge.ledger import Ledger
+    from bridge.store import Ledger
 
 DESCRIPTION = (
     "One row per grant from the ledger: user, mapping, targets, the events from activation to "
@@ -66,9 +66,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Config]) -> int:
     from bridge.config import parse_duration
-    from bridge.ledger import Ledger
     from bridge.report import EXTENSIONS, Names, ReportQuery, write_report
     from bridge.report.query import parse_when, split_values
+    from bridge.store import Ledger
 
     config: Config | None = None
     if args.store is None or args.config is not None:
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Config]) 
         progress = sys.stderr if sys.stderr.isatty() and not live_rows else None
         try:
             summary = write_report(
-                ledger.engine, query, fmt, out, Names.from_config(config), progress=progress
+                ledger, query, fmt, out, Names.from_config(config), progress=progress
             )
         except BrokenPipeError:
             # `pim-bridge report | head` closed the pipe: the reader has what it wanted.
@@ -120,14 +120,8 @@ def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Config]) 
 
 
 def _warn_if_empty(ledger: Ledger) -> None:
-    from sqlalchemy import func, select
-
-    from bridge.schema import cycles
-
-    with ledger.engine.connect() as conn:
-        if not conn.execute(select(func.count()).select_from(cycles)).scalar_one():
-            # An empty ledger is more often a mistyped store.url than an idle bridge.
-            print(
-                "pim-bridge report: the ledger has no cycles yet (is store.url right?)",
-                file=sys.stderr,
-            )
+    if ledger.last_cycle() is None:
+        # An empty ledger is more often a mistyped store.url than an idle bridge.
+        print(
+            "pim-bridge report: the ledger has no cycles yet (is store.url right?)", file=sys.stderr
+        )

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, inspect, select
-
-from bridge.schema import lag_samples
+from bridge.store import ReportReader
 
 # (mapping, PIM instance id): every target of one grant shares the instance's sample.
 Key = tuple[str, str]
@@ -25,18 +23,9 @@ class LagIndex:
         return self.activation.get(key), self.removal.get(key)
 
 
-def read_lags(conn: Connection) -> LagIndex:
+def read_lags(reader: ReportReader) -> LagIndex:
     idx = LagIndex()
-    if not inspect(conn).has_table(lag_samples.name):
-        return idx
-    q = select(
-        lag_samples.c.mapping,
-        lag_samples.c.source_instance_id,
-        lag_samples.c.kind,
-        lag_samples.c.pim_at,
-        lag_samples.c.scim_at,
-    ).where(lag_samples.c.scim_at.is_not(None))
-    for mapping, instance, kind, pim_at, scim_at in conn.execute(q):
+    for mapping, instance, kind, pim_at, scim_at in reader.scim_lags():
         # Both come back naive from SQLite or aware from PostgreSQL, never mixed within a row.
         seconds = (scim_at - pim_at).total_seconds()
         by_kind = idx.activation if kind == "activation" else idx.removal

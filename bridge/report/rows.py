@@ -14,13 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select
-
 from bridge.model import as_utc
 from bridge.report.lag import LagIndex, read_lags
 from bridge.report.names import Names
 from bridge.report.query import ReportQuery
-from bridge.schema import changes, denials, grants, holdings
+from bridge.store import ReportReader
 
 # A denial is written after the removals of its cycle; one further away belongs to another.
 DENIAL_WINDOW = timedelta(minutes=10)
@@ -106,106 +104,54 @@ class LedgerIndex:
     lags: LagIndex = field(default_factory=LagIndex)
 
     @classmethod
-    def read(cls, conn: Connection) -> LedgerIndex:
-        idx = cls()
-        holds: dict[Binding, list[_Hold]] = defaultdict(list)
-        q = select(
-            changes.c.op,
-            changes.c.status,
-            changes.c.ic_user_id,
-            changes.c.target_key,
-            changes.c.error,
-            changes.c.outcome_at,
-        ).order_by(changes.c.id)
-        for op, status, uid, key, error, outcome_at in conn.execute(q):
-            stretch = holds[(uid, key)]
-            current = stretch[-1] if stretch and stretch[-1].end is None else None
-            if op == "add":
-                if status == "ok" and current is None:
-                    stretch.append(_Hold(as_utc(outcome_at)))  # type: ignore[arg-type]
-            elif current is not None:
-                if status == "ok":
-                    current.end = as_utc(outcome_at)
-                else:  # failed, or interrupted by a stop: both mean another attempt was needed
-                    current.failed_removes += 1
-                    current.last_error = error or status
-        idx.holds = dict(holds)
-
-        spans: dict[Binding, list[_Span]] = defaultdict(list)
-        q2 = select(
-            grants.c.id,
-            grants.c.ic_user_id,
-            grants.c.target_key,
-            grants.c.mapping,
-            grants.c.not_before,
-            grants.c.ended_at,
-            grants.c.not_after,
+    def read(cls, reader: ReportReader) -> LedgerIndex:
+        return cls(
+            holds=_holds(reader),
+            spans=_spans(reader),
+            held_now=reader.held(),
+            denials=_denials(reader),
+            lags=read_lags(reader),
         )
-        for gid, uid, key, mapping, start, ended, not_after in conn.execute(q2):
-            spans[(uid, key)].append(_Span(gid, mapping, as_utc(start), as_utc(ended or not_after)))  # type: ignore[arg-type]
-        idx.spans = dict(spans)
-
-        idx.held_now = {
-            (r.ic_user_id, r.target_key)
-            for r in conn.execute(select(holdings.c.ic_user_id, holdings.c.target_key))
-        }
-
-        pruned_col = denials.c.get("pruned_at")
-        found: dict[str, list[_Denial]] = defaultdict(list)
-        for r in conn.execute(select(denials).order_by(denials.c.at)):
-            m = r._mapping
-            found[m["ic_user_id"]].append(
-                _Denial(
-                    as_utc(m["at"]),  # type: ignore[arg-type]
-                    m["permission_set_arn"],
-                    tuple(m["accounts"] or ()),
-                    m["status"],
-                    as_utc(m["done_at"]),
-                    as_utc(m["pruned_at"]) if pruned_col is not None else None,
-                )
-            )
-        idx.denials = dict(found)
-        idx.lags = read_lags(conn)
-        return idx
 
 
-def grant_query(query: ReportQuery) -> Any:
-    """The SQL side of the filters; `row_matches` applies the rest (names from the config)."""
-    q = select(grants)
-    if query.mappings:
-        q = q.where(grants.c.mapping.in_(query.mappings))
-    if query.accounts:
-        q = q.where(or_(*(grants.c.target_key.like(f"assignment:{a}:%") for a in query.accounts)))
-    if query.users:
-        low = [u.lower() for u in query.users]
-        name = func.lower(grants.c.user_name)
-        q = q.where(
-            or_(
-                name.in_(low),
-                grants.c.ic_user_id.in_(query.users),
-                grants.c.principal_id.in_(query.users),
-                *(name.like(f"{u}@%") for u in low if "@" not in u),
+def _holds(reader: ReportReader) -> dict[Binding, list[_Hold]]:
+    holds: dict[Binding, list[_Hold]] = defaultdict(list)
+    for op, status, uid, key, error, outcome_at in reader.changes():
+        stretch = holds[(uid, key)]
+        current = stretch[-1] if stretch and stretch[-1].end is None else None
+        if op == "add":
+            if status == "ok" and current is None:
+                stretch.append(_Hold(as_utc(outcome_at)))
+        elif current is not None:
+            if status == "ok":
+                current.end = as_utc(outcome_at)
+            else:  # failed, or interrupted by a stop: both mean another attempt was needed
+                current.failed_removes += 1
+                current.last_error = error or status
+    return dict(holds)
+
+
+def _spans(reader: ReportReader) -> dict[Binding, list[_Span]]:
+    spans: dict[Binding, list[_Span]] = defaultdict(list)
+    for gid, uid, key, mapping, start, ended, not_after in reader.grant_spans():
+        spans[(uid, key)].append(_Span(gid, mapping, as_utc(start), as_utc(ended or not_after)))
+    return dict(spans)
+
+
+def _denials(reader: ReportReader) -> dict[str, list[_Denial]]:
+    found: dict[str, list[_Denial]] = defaultdict(list)
+    for m in reader.denials():
+        found[m["ic_user_id"]].append(
+            _Denial(
+                as_utc(m["at"]),
+                m["permission_set_arn"],
+                tuple(m["accounts"] or ()),
+                m["status"],
+                as_utc(m["done_at"]),
+                as_utc(m.get("pruned_at")),
             )
         )
-    if query.until is not None:
-        q = q.where(grants.c.not_before <= query.until)
-    if query.since is not None:
-        since = query.since
-        q = q.where(
-            or_(
-                grants.c.ended_at >= since,
-                and_(
-                    grants.c.ended_at.is_(None),
-                    or_(grants.c.not_after.is_(None), grants.c.not_after >= since),
-                ),
-            )
-        )
-    return q.order_by(grants.c.not_before, grants.c.id)
-
-
-def count_grants(conn: Connection, query: ReportQuery) -> int:
-    sub = grant_query(query).order_by(None).subquery()
-    return int(conn.execute(select(func.count()).select_from(sub)).scalar_one())
+    return dict(found)
 
 
 def row_matches(row: GrantRow, query: ReportQuery) -> bool:
@@ -222,12 +168,11 @@ def row_matches(row: GrantRow, query: ReportQuery) -> bool:
 
 
 def iter_rows(
-    conn: Connection, query: ReportQuery, names: Names, index: LedgerIndex | None = None
+    reader: ReportReader, query: ReportQuery, names: Names, index: LedgerIndex | None = None
 ) -> Iterator[GrantRow]:
     """Rows in order of activation, streamed from the grants table."""
-    index = index or LedgerIndex.read(conn)
-    result = conn.execution_options(stream_results=True, yield_per=2000).execute(grant_query(query))
-    for g in result:
+    index = index or LedgerIndex.read(reader)
+    for g in reader.grants(query):
         row = build_row(g, query, names, index)
         if row_matches(row, query):
             yield row

@@ -15,13 +15,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from sqlalchemy import func, select
-
 from bridge.health import State, run_health
 from bridge.report import write_report_file
 from bridge.revoke import ARM_SLACK, RemovalTimes
 from bridge.sandbox.world import ACCOUNT_PROD, World, running_world
-from bridge.schema import findings, grants
 from bridge.service import Service
 from bridge.wiring import build
 
@@ -101,12 +98,9 @@ class Story:
         return not self.has_group(who) and not self.has_assignment(who)
 
     def end_of(self, who: str, mapping: str) -> datetime:
-        q = select(func.max(grants.c.not_after)).where(
-            grants.c.user_name == self.w.upn(who), grants.c.mapping == mapping
-        )
-        with self.ledger.engine.connect() as conn:
-            value = conn.execute(q).scalar_one()
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        end = self.ledger.last_end_of(self.w.upn(who), mapping)
+        assert end is not None, f"{who} has no grant through {mapping}"
+        return end
 
     def activate(self, who: str, mapping: str, seconds: int, why: str) -> None:
         self.asked[who] = time.monotonic()
@@ -134,10 +128,7 @@ class Story:
         )
 
     def findings_of(self, kind: str) -> list[str]:
-        with self.ledger.engine.connect() as conn:
-            return [
-                r[0] for r in conn.execute(select(findings.c.detail).where(findings.c.kind == kind))
-            ]
+        return self.ledger.finding_details(kind)
 
     def play(self) -> None:
         self.activations()

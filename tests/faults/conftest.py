@@ -23,13 +23,13 @@ from bridge.config import Config, config_from_dict
 from bridge.denial.writer import Revoker
 from bridge.graph.source import GraphPimSource
 from bridge.identity_center import AwsIdentityCenter, Backoff
-from bridge.ledger import Ledger
 from bridge.model import AccountAssignment, Binding, GroupMembership, Target
 from bridge.ports import Clock
 from bridge.reconcile import CycleResult, Reconciler
 from bridge.revoke import SessionDenial
 from bridge.sandbox.world import World, running_world
 from bridge.service import Service
+from bridge.store import Ledger
 from bridge.wiring import Bridge
 from tests.fakes import FakeClock, VirtualTimers
 from tests.faults.invariants import check_all

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bridge.identity_center import AwsIdentityCenter
-from bridge.ledger import Ledger
 from bridge.model import AccountAssignment, Target
 from bridge.ports import GroupRead
 from bridge.schema import changes, cycles, findings, grants, holdings
+from bridge.store import Ledger
 from tests.faults.conftest import HOUR, Rig, RigFactory
 
 WRITES = (

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from bridge.config import config_from_dict
 from bridge.graph.credentials import STATIC_TOKEN_ENV
 from bridge.graph.source import GraphPimSource
-from bridge.ledger import Ledger
 from bridge.reconcile import Reconciler
+from bridge.store import Ledger
 from tests.fakes import FakeClock, FakeIdentityCenter
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

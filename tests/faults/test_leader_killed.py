@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, select
 
-from bridge.ledger import Ledger
 from bridge.model import AccountAssignment, Binding, GroupMembership
 from bridge.sandbox.world import ACCOUNT_PROD, World, running_world
 from bridge.schema import changes, holdings, leader
+from bridge.store import Ledger
 from tests.faults.invariants import check_all
 
 POLL = 2.0  # the world's config: poll every 2 s, standbys look every second

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from bridge.ledger import Ledger
 from bridge.sandbox.world import World, running_world
 from bridge.schema import changes, leader
+from bridge.store import Ledger
 
 POLL = 2.0
 

@@ -9,8 +9,8 @@ import pytest
 
 from bridge.errors import ConfigError
 from bridge.leader import PostgresElection, SingleReplica
-from bridge.ledger import Fenced, Ledger
 from bridge.model import Binding, Change, Reason
+from bridge.store import Fenced, Ledger
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 CHANGE = Change("add", Binding("u-1", "group:g-1"), Reason.ACTIVATED)

@@ -22,11 +22,11 @@ import jsonschema
 import pytest
 
 from bridge.config import config_from_dict
-from bridge.ledger import Ledger
 from bridge.report import Names, ReportQuery, write_report
 from bridge.report.columns import NAMES
 from bridge.report.contract import SCHEMA
 from bridge.sandbox.world import ACCOUNT_PROD, World, running_world
+from bridge.store import Ledger
 from bridge.wiring import build
 from tests.fakes import FakeClock
 
@@ -50,7 +50,7 @@ class Built:
             names = Names.from_config(
                 config_from_dict(self.config_data, {}) if with_config else None
             )
-            write_report(ledger.engine, ReportQuery(now=self.end, **filters), fmt, out, names)
+            write_report(ledger, ReportQuery(now=self.end, **filters), fmt, out, names)
         finally:
             ledger.close()
         return out.getvalue()

@@ -12,12 +12,12 @@ import pytest
 from bridge.clockwatch import ClockWatch
 from bridge.config import Config, config_from_dict
 from bridge.errors import SinkError
-from bridge.ledger import Ledger
 from bridge.model import Change, Reason
 from bridge.ports import PimInstance
 from bridge.reconcile import CycleResult, Reconciler
 from bridge.revoke import SessionDenial
 from bridge.service import Service
+from bridge.store import Ledger
 from bridge.wiring import Bridge
 from tests.fakes import FakeClock, FakeIdentityCenter, FakePim, VirtualTimers
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bridge.config import config_from_dict
-from bridge.ledger import Ledger
 from bridge.reconcile import Reconciler
 from bridge.service import Service
+from bridge.store import Ledger
 from bridge.wiring import Bridge
 from tests.fakes import FakeClock, FakeIdentityCenter, FakePim, VirtualTimers
 

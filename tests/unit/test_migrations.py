@@ -6,8 +6,8 @@ from pathlib import Path
 
 from sqlalchemy import inspect
 
-from bridge.ledger import Ledger
 from bridge.schema import metadata
+from bridge.store import Ledger
 
 
 def test_migrations_build_every_table_and_column_the_code_uses(tmp_path: Path) -> None:

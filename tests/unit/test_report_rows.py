@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
-from bridge.ledger import Ledger
 from bridge.model import (
     Binding,
     Change,
@@ -29,6 +28,7 @@ from bridge.report.anomalies import SEVERITY
 from bridge.report.columns import NAMES
 from bridge.report.query import parse_when
 from bridge.schema import lag_samples
+from bridge.store import Ledger
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 GROUP = GroupMembership("g-1")
@@ -53,7 +53,7 @@ def ledger() -> Ledger:
 
 def _report(ledger: Ledger, fmt: str, now: datetime) -> str:
     out = io.StringIO(newline="")
-    write_report(ledger.engine, ReportQuery(now=now), fmt, out)
+    write_report(ledger, ReportQuery(now=now), fmt, out)
     return out.getvalue()
 
 

@@ -1,0 +1,172 @@
+"""The ledger: one object owning the store, delegating each concern to its part. Callers see
+one `Ledger`; each part owns its tables' SQL and every write goes through `Database`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bridge.model import Binding, Change, Finding, Grant, GrantVerdicts
+from bridge.store.audit import Audit, LagSample, LagSources
+from bridge.store.changes import Changes, Holding
+from bridge.store.cycles import Cycles
+from bridge.store.engine import Database
+from bridge.store.grants import Grants
+from bridge.store.leadership import Leadership
+from bridge.store.report_queries import ReportReader
+
+
+class Ledger:
+    """What PIM granted, what the bridge holds in Identity Center, and every change it made, in
+    SQLite or PostgreSQL (schema migrated on open unless `migrate=False`)."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self._db = Database(url, migrate=migrate)
+        self.url = url
+        self.engine: Engine = self._db.engine
+        self._leadership = Leadership(self._db)
+        self._cycles = Cycles(self._db)
+        self._grants = Grants(self._db)
+        self._changes = Changes(self._db)
+        self._audit = Audit(self._db)
+
+    @property
+    def epoch(self) -> int | None:
+        """The epoch this process leads with; None before it took leadership (unfenced)."""
+        return self._db.epoch
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def migrate(self) -> None:
+        self._db.migrate()
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- leadership -----------------------------------------------------------------------
+
+    def take_leadership(self, holder: str, now: datetime) -> int:
+        return self._leadership.take_leadership(holder, now)
+
+    def current_leader(self) -> dict[str, Any] | None:
+        return self._leadership.current_leader()
+
+    # -- cycles ---------------------------------------------------------------------------
+
+    def start_cycle(self, kind: str, now: datetime) -> int:
+        return self._cycles.start_cycle(kind, now)
+
+    def finish_cycle(
+        self, cycle_id: int, now: datetime, status: str, summary: dict[str, Any]
+    ) -> None:
+        self._cycles.finish_cycle(cycle_id, now, status, summary)
+
+    def last_cycle(
+        self, status: str | None = None, kinds: Sequence[str] = (), *, finished: bool = False
+    ) -> dict[str, Any] | None:
+        return self._cycles.last_cycle(status, kinds, finished=finished)
+
+    # -- grants ---------------------------------------------------------------------------
+
+    def record_verdicts(self, verdicts: GrantVerdicts, now: datetime) -> None:
+        self._grants.record_verdicts(verdicts, now)
+
+    def live_grants(self) -> list[Grant]:
+        return self._grants.live_grants()
+
+    def live_grant_count(self) -> int:
+        return self._grants.live_grant_count()
+
+    def last_ends(self, bindings: Iterable[Binding]) -> dict[Binding, datetime | None]:
+        return self._grants.last_ends(bindings)
+
+    def live_principals(self) -> dict[tuple[str, str, str], str]:
+        return self._grants.live_principals()
+
+    def due_mappings(self, now: datetime) -> set[str]:
+        return self._grants.due_mappings(now)
+
+    def next_expiries(self) -> list[datetime]:
+        return self._grants.next_expiries()
+
+    def ends_within(self, now: datetime, until: datetime) -> dict[Binding, datetime]:
+        return self._grants.ends_within(now, until)
+
+    def revocation_latencies(self, removals: Sequence[Change], now: datetime) -> list[float]:
+        return self._grants.revocation_latencies(removals, now)
+
+    def recent_user_names(self, limit: int) -> list[str]:
+        return self._grants.recent_user_names(limit)
+
+    def last_end_of(self, user_name: str, mapping: str) -> datetime | None:
+        return self._grants.last_end_of(user_name, mapping)
+
+    # -- holdings and changes -------------------------------------------------------------
+
+    def holdings(self) -> dict[Binding, Holding]:
+        return self._changes.holdings()
+
+    def record_intent(self, cycle_id: int | None, change: Change, now: datetime) -> int:
+        return self._changes.record_intent(cycle_id, change, now)
+
+    def record_outcome(
+        self, change_id: int, change: Change, now: datetime, error: str | None = None
+    ) -> None:
+        self._changes.record_outcome(change_id, change, now, error)
+
+    def unconfirmed(self) -> list[Binding]:
+        return self._changes.unconfirmed()
+
+    def confirm(self, binding: Binding) -> None:
+        self._changes.confirm(binding)
+
+    def release(self, binding: Binding) -> None:
+        self._changes.release(binding)
+
+    def mark_interrupted(self, now: datetime) -> int:
+        return self._changes.mark_interrupted(now)
+
+    def changes_since(self, since: datetime) -> list[dict[str, Any]]:
+        return self._changes.changes_since(since)
+
+    # -- audit ----------------------------------------------------------------------------
+
+    def record_findings(
+        self, cycle_id: int | None, found: Sequence[Finding], now: datetime
+    ) -> None:
+        self._audit.record_findings(cycle_id, found, now)
+
+    def finding_details(self, kind: str) -> list[str]:
+        return self._audit.finding_details(kind)
+
+    def record_denials(
+        self,
+        at: datetime,
+        permission_set_arn: str,
+        users: dict[str, set[str]],
+        status: str,
+        done_at: datetime | None,
+        detail: str | None = None,
+    ) -> None:
+        self._audit.record_denials(at, permission_set_arn, users, status, done_at, detail)
+
+    def lag_sources(self, since: datetime) -> LagSources:
+        return self._audit.lag_sources(since)
+
+    def record_lag_samples(self, samples: Sequence[LagSample], now: datetime) -> None:
+        self._audit.record_lag_samples(samples, now)
+
+    def lag_samples(self, since: datetime | None = None) -> list[LagSample]:
+        return self._audit.lag_samples(since)
+
+    @contextmanager
+    def report_reader(self) -> Iterator[ReportReader]:
+        """The report's reads, on one connection for as long as the report is written."""
+        with self._db.reading() as conn:
+            yield ReportReader(conn)

@@ -1,0 +1,166 @@
+"""The audit report's reads (bridge/report/): the grants streamed in order of activation, and
+the changes, holdings, denials, lag samples and findings read once beside them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import RowMapping, and_, func, inspect, or_, select
+from sqlalchemy.engine import Connection
+
+from bridge.schema import changes, denials, findings, grants, holdings, lag_samples
+from bridge.store.engine import AnyRow
+
+
+class GrantFilter(Protocol):
+    """The filters of a report the database applies (a `ReportQuery` is one)."""
+
+    @property
+    def since(self) -> datetime | None: ...
+    @property
+    def until(self) -> datetime | None: ...
+    @property
+    def users(self) -> Sequence[str]: ...
+    @property
+    def mappings(self) -> Sequence[str]: ...
+    @property
+    def accounts(self) -> Sequence[str]: ...
+
+
+class ReportReader:
+    """Every read on one connection, so the indexes and the streamed grants agree."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def changes(self) -> Iterator[AnyRow]:
+        """(op, status, ic_user_id, target_key, error, outcome_at) of every change, in order."""
+        q = select(
+            changes.c.op,
+            changes.c.status,
+            changes.c.ic_user_id,
+            changes.c.target_key,
+            changes.c.error,
+            changes.c.outcome_at,
+        ).order_by(changes.c.id)
+        return iter(self._conn.execute(q))
+
+    def grant_spans(self) -> Iterator[AnyRow]:
+        """(id, ic_user_id, target_key, mapping, not_before, ended_at, not_after) of every grant."""
+        q = select(
+            grants.c.id,
+            grants.c.ic_user_id,
+            grants.c.target_key,
+            grants.c.mapping,
+            grants.c.not_before,
+            grants.c.ended_at,
+            grants.c.not_after,
+        )
+        return iter(self._conn.execute(q))
+
+    def held(self) -> set[tuple[str, str]]:
+        """(ic_user_id, target_key) of every holding now."""
+        q = select(holdings.c.ic_user_id, holdings.c.target_key)
+        return {(r.ic_user_id, r.target_key) for r in self._conn.execute(q)}
+
+    def denials(self) -> list[RowMapping]:
+        """Every denial row, oldest first."""
+        return list(self._conn.execute(select(denials).order_by(denials.c.at)).mappings())
+
+    def failed_denials(self, since: datetime | None, until: datetime | None) -> list[AnyRow]:
+        """Denials that failed or did not fit, within [since, until]."""
+        q = select(denials).where(denials.c.status.in_(("failed", "overflow")))
+        if since is not None:
+            q = q.where(denials.c.at >= since)
+        if until is not None:
+            q = q.where(denials.c.at <= until)
+        return list(self._conn.execute(q).all())
+
+    def scim_lags(self) -> Iterator[AnyRow]:
+        """(mapping, source_instance_id, kind, pim_at, scim_at) of every exported lag sample;
+        none from a ledger without the table."""
+        if not inspect(self._conn).has_table(lag_samples.name):
+            return iter(())
+        q = select(
+            lag_samples.c.mapping,
+            lag_samples.c.source_instance_id,
+            lag_samples.c.kind,
+            lag_samples.c.pim_at,
+            lag_samples.c.scim_at,
+        ).where(lag_samples.c.scim_at.is_not(None))
+        return iter(self._conn.execute(q))
+
+    def count_grants(self, f: GrantFilter) -> int:
+        sub = _grant_query(f).order_by(None).subquery()
+        return int(self._conn.execute(select(func.count()).select_from(sub)).scalar_one())
+
+    def grants(self, f: GrantFilter) -> Iterator[AnyRow]:
+        """Whole grant rows in order of activation, streamed."""
+        conn = self._conn.execution_options(stream_results=True, yield_per=2000)
+        return iter(conn.execute(_grant_query(f)))
+
+    def finding_groups(self, f: GrantFilter) -> Iterator[AnyRow]:
+        """(kind, mapping, detail, first at, last at, count) per distinct finding in the window
+        and mappings (findings of no mapping included)."""
+        q = select(
+            findings.c.kind,
+            findings.c.mapping,
+            findings.c.detail,
+            func.min(findings.c.at),
+            func.max(findings.c.at),
+            func.count(),
+        ).group_by(findings.c.kind, findings.c.mapping, findings.c.detail)
+        if f.since is not None:
+            q = q.where(findings.c.at >= f.since)
+        if f.until is not None:
+            q = q.where(findings.c.at <= f.until)
+        if f.mappings:
+            q = q.where(findings.c.mapping.in_(f.mappings) | findings.c.mapping.is_(None))
+        return iter(self._conn.execute(q).all())
+
+    def drift_removals(self) -> Iterator[AnyRow]:
+        """(ic_user_id, status, outcome_at) of every removal made for drift."""
+        q = select(changes.c.ic_user_id, changes.c.status, changes.c.outcome_at).where(
+            changes.c.reason == "drift", changes.c.op == "remove"
+        )
+        return iter(self._conn.execute(q))
+
+    def user_names(self) -> dict[str, str]:
+        """Identity Center user id -> the name its grants were matched by."""
+        q = select(grants.c.ic_user_id, grants.c.user_name).distinct()
+        return {r[0]: r[1] for r in self._conn.execute(q)}
+
+
+def _grant_query(f: GrantFilter) -> Any:
+    """The SQL side of the filters; the report applies the rest (names from the config)."""
+    q = select(grants)
+    if f.mappings:
+        q = q.where(grants.c.mapping.in_(f.mappings))
+    if f.accounts:
+        q = q.where(or_(*(grants.c.target_key.like(f"assignment:{a}:%") for a in f.accounts)))
+    if f.users:
+        low = [u.lower() for u in f.users]
+        name = func.lower(grants.c.user_name)
+        q = q.where(
+            or_(
+                name.in_(low),
+                grants.c.ic_user_id.in_(f.users),
+                grants.c.principal_id.in_(f.users),
+                *(name.like(f"{u}@%") for u in low if "@" not in u),
+            )
+        )
+    if f.until is not None:
+        q = q.where(grants.c.not_before <= f.until)
+    if f.since is not None:
+        q = q.where(
+            or_(
+                grants.c.ended_at >= f.since,
+                and_(
+                    grants.c.ended_at.is_(None),
+                    or_(grants.c.not_after.is_(None), grants.c.not_after >= f.since),
+                ),
+            )
+        )
+    return q.order_by(grants.c.not_before, grants.c.id)

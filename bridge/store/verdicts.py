@@ -1,0 +1,154 @@
+"""Writing the plan's verdicts about PIM's grants into the grants table, inside the caller's
+fenced transaction. Tens of thousands of grants are seen every poll: rows are written in
+batches, not one statement per row, which keeps a no-change poll at a few hundred ms."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Connection
+
+from bridge.model import Ended, Grant, GrantVerdicts, Moved, as_utc
+from bridge.schema import grants
+from bridge.store.engine import chunks
+
+GrantKey = tuple[str, str, str]  # (mapping, PIM instance id, target key)
+
+
+def write_verdicts(conn: Connection, verdicts: GrantVerdicts, now: datetime) -> None:
+    rows = _live_rows(conn)
+    _touch(conn, [rows[k].id for k in map(_grant_key, verdicts.seen) if k in rows], now)
+    _move(conn, rows, verdicts.moved, now)
+    _end(conn, rows, verdicts.ended)
+    fresh = {_grant_key(g): g for g in verdicts.new}
+    if fresh:
+        _record_new(conn, fresh, now)
+
+
+def _live_rows(conn: Connection) -> dict[GrantKey, Any]:
+    q = select(
+        grants.c.id,
+        grants.c.mapping,
+        grants.c.source_instance_id,
+        grants.c.target_key,
+        grants.c.not_after,
+        grants.c.extended_count,
+    ).where(grants.c.state == "live")
+    return {(r.mapping, r.source_instance_id, r.target_key): r for r in conn.execute(q)}
+
+
+def _touch(conn: Connection, row_ids: list[int], now: datetime) -> None:
+    for chunk in chunks(row_ids):
+        conn.execute(update(grants).where(grants.c.id.in_(chunk)).values(last_seen=now))
+
+
+def _move(
+    conn: Connection, rows: Mapping[GrantKey, Any], moved: Iterable[Moved], now: datetime
+) -> None:
+    for m in moved:
+        row = rows.get(_grant_key(m.grant))
+        if row is None:
+            continue
+        values = {c: getattr(m.grant, c) for c in ("justification", "ticket", "approver")}
+        values = {c: v for c, v in values.items() if v}
+        if as_utc(row.not_after) != m.grant.not_after:
+            values.update(not_after=m.grant.not_after, extended_count=row.extended_count + 1)
+        conn.execute(update(grants).where(grants.c.id == row.id).values(**values, last_seen=now))
+
+
+def _end(conn: Connection, rows: Mapping[GrantKey, Any], ended: Iterable[Ended]) -> None:
+    params = [
+        {"row_id": rows[k].id, "at": e.at, "why": str(e.reason)}
+        for e in ended
+        if (k := _grant_key(e.grant)) in rows
+    ]
+    if params:
+        conn.execute(
+            update(grants)
+            .where(grants.c.id == bindparam("row_id"))
+            .values(state="ended", ended_at=bindparam("at"), end_reason=bindparam("why")),
+            params,
+        )
+
+
+def _record_new(conn: Connection, fresh: dict[GrantKey, Grant], now: datetime) -> None:
+    """Insert grants first seen now; a grant that ended and is listed again is revived in
+    its own row (same mapping, instance and target)."""
+    old = _known_rows(conn, sorted({g.source_instance_id for g in fresh.values()}))
+    revived = {key: g for key, g in fresh.items() if key in old}
+    if revived:
+        _revive(conn, revived, old, now)
+    inserts = [
+        {
+            **_grant_values(g),
+            "first_seen": now,
+            "last_seen": now,
+            "extended_count": 0,
+            "state": "live",
+        }
+        for key, g in fresh.items()
+        if key not in old
+    ]
+    if inserts:
+        conn.execute(insert(grants), inserts)
+
+
+def _known_rows(conn: Connection, instance_ids: list[str]) -> dict[GrantKey, int]:
+    """Row ids of every grant, live or ended, of these PIM instances."""
+    old: dict[GrantKey, int] = {}
+    for chunk in chunks(instance_ids):
+        for r in conn.execute(
+            select(
+                grants.c.id, grants.c.mapping, grants.c.source_instance_id, grants.c.target_key
+            ).where(grants.c.source_instance_id.in_(chunk))
+        ):
+            old[(r.mapping, r.source_instance_id, r.target_key)] = r.id
+    return old
+
+
+def _revive(
+    conn: Connection, revived: dict[GrantKey, Grant], old: dict[GrantKey, int], now: datetime
+) -> None:
+    # Bound names must differ from column names in an UPDATE's SET clause.
+    params = [
+        {"row_id": old[key], **{f"v_{c}": v for c, v in _grant_values(g).items()}}
+        for key, g in revived.items()
+    ]
+    columns = _grant_values(next(iter(revived.values())))
+    conn.execute(
+        update(grants)
+        .where(grants.c.id == bindparam("row_id"))
+        .values(
+            {
+                **{c: bindparam(f"v_{c}") for c in columns},
+                "last_seen": now,
+                "state": "live",
+                "ended_at": None,
+                "end_reason": None,
+            }
+        ),
+        params,
+    )
+
+
+def _grant_key(g: Grant) -> GrantKey:
+    return (g.mapping, g.source_instance_id, g.target.key)
+
+
+def _grant_values(g: Grant) -> dict[str, Any]:
+    return {
+        "mapping": g.mapping,
+        "source_instance_id": g.source_instance_id,
+        "target_key": g.target.key,
+        "principal_id": g.user.principal_id,
+        "user_name": g.user.name,
+        "ic_user_id": g.user.ic_user_id,
+        "not_before": g.not_before,
+        "not_after": g.not_after,
+        "justification": g.justification,
+        "ticket": g.ticket,
+        "approver": g.approver,
+    }
