@@ -57,6 +57,12 @@ def plan(desired: Iterable[Grant], actual: Actual, scope: Scope, now: datetime) 
     for g in carried:
         keep[binding_of(g)].append(g)
     present, releases, missing = _present(actual, scope)
+    # Gone from AWS and no longer wanted: removed anyway (a no-op in AWS), so its end is
+    # recorded and its older sessions denied like any other; only a wanted one is released
+    # and added back.
+    ended_meanwhile = releases - keep.keys()
+    present |= ended_meanwhile
+    releases -= ended_meanwhile
     recorded = _recorded_ends(actual.ledger_grants)
     orphaned = {binding_of(e.grant) for e in verdicts.ended if e.reason is Reason.ORPHANED}
     names = {g.user.ic_user_id: g.user.name for g in (*actual.ledger_grants, *desired)}

@@ -460,3 +460,17 @@ def test_the_expiry_job_revokes_from_the_ledger_when_graph_does_not_answer(
     r.pim.failing.add("eg-1")
     r.timers.advance_to(T0 + timedelta(minutes=10))
     assert r.holders() == set()
+
+
+def test_access_gone_from_aws_after_its_end_is_still_revoked_and_its_sessions_denied(
+    tmp_path: Path,
+) -> None:
+    r = Rig(tmp_path, [ADMINS])
+    r.activate("u1@x", 10)
+    r.service.poll()
+    r.ic.state[ADMIN].discard("u-u1@x")  # a removal that finished as its process died
+    r.clock.advance(11 * 60)
+    result = r.service.poll(read_aws=True)
+    assert result is not None and removed_for(result) == [("u-u1@x", "expired")]
+    assert [u for u, _ in r.denied] == ["u-u1@x"]
+    assert r.ledger.holdings() == {}
