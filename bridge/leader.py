@@ -22,12 +22,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.pool import NullPool
-
 from bridge.errors import ConfigError
 from bridge.ports import Election
+from bridge.store import AdvisoryLock, database_name
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +40,7 @@ class SingleReplica:
     """SQLite: leadership is the exclusive right to the database file."""
 
     def __init__(self, url: str) -> None:
-        database = make_url(url).database
+        database = database_name(url)
         self._fd: int | None = None
         if not database or database == ":memory:":
             return
@@ -78,78 +75,36 @@ class PostgresElection:
     lives, so a killed leader's lock goes when PostgreSQL notices the dead socket."""
 
     def __init__(self, url: str, keepalive_seconds: int = 5) -> None:
-        self.engine = create_engine(
-            url,
-            poolclass=NullPool,
-            connect_args={
-                "keepalives": 1,
-                "keepalives_idle": keepalive_seconds,
-                "keepalives_interval": 1,
-                "keepalives_count": 3,
-                "application_name": "pim-bridge-leader",
-            },
-        )
-        self._conn: Connection | None = None
+        self._db_lock = AdvisoryLock(url, LOCK_KEY, keepalive_seconds, "pim-bridge-leader")
         self._leader = False
         self._lock = threading.Lock()
 
     def try_acquire(self) -> bool:
         with self._lock:
-            if self._leader and self._alive():
+            if self._leader and self._db_lock.alive():
                 return True
             self._leader = False
             try:
-                if self._conn is None:
-                    self._conn = self.engine.connect()
-                got = self._conn.execute(
-                    text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}
-                ).scalar()
-                self._conn.commit()
+                self._leader = self._db_lock.try_lock()
             except Exception as exc:  # the database is unreachable: we are not the leader
                 log.warning("leader election: %s", exc.__class__.__name__)
-                self._drop()
                 return False
-            self._leader = bool(got)
             return self._leader
-
-    def _alive(self) -> bool:
-        try:
-            assert self._conn is not None
-            self._conn.execute(text("SELECT 1")).scalar()
-            self._conn.commit()
-            return True
-        except Exception:
-            self._drop()
-            return False
 
     def still_leader(self) -> bool:
         with self._lock:
             if not self._leader:
                 return False
-            if not self._alive():
+            if not self._db_lock.alive():
                 self._leader = False
             return self._leader
 
-    def _drop(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.invalidate()
-                self._conn.close()
-            except Exception:
-                log.debug("closing a dead leader connection", exc_info=True)
-            self._conn = None
-
     def release(self) -> None:
         with self._lock:
-            if self._conn is not None and self._leader:
-                try:
-                    self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
-                    self._conn.commit()
-                except Exception:
-                    log.debug("unlock on a dead connection", exc_info=True)
+            if self._leader:
+                self._db_lock.unlock()
             self._leader = False
-            self._drop()
-            self.engine.dispose()
+            self._db_lock.close()
 
 
 @contextmanager

@@ -1,15 +1,15 @@
 """The ports between the core and the edges. The core (reconcile, revoke, service) depends only
-on these; adapters (graph/, identity_center/, ledger.py) and the sandbox implement them."""
+on these; adapters (graph/, identity_center/, store/) and the sandbox implement them."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
-from bridge.model import Target
+from bridge.model import Binding, Change, Finding, Grant, GrantVerdicts, Target
 
 
 @dataclass(frozen=True)
@@ -163,3 +163,98 @@ class Election(Protocol):
     def still_leader(self) -> bool: ...
 
     def release(self) -> None: ...
+
+
+# A holding whose creation was sent and not yet confirmed (see `Ledger.record_intent`).
+ADDING = "adding"
+
+
+class HeldBinding(Protocol):
+    """One binding the ledger records the bridge as holding in Identity Center."""
+
+    @property
+    def state(self) -> str:
+        """`held`, `adding` (its creation not yet confirmed) or `remove_failed`."""
+        ...
+
+
+class Ledger(Protocol):
+    """The store as the core uses it: PIM's grants, the bridge's holdings, and every change,
+    cycle, finding and denial recorded around them. Writes other than outcomes, cycle ends and
+    denials raise `Fenced` once another replica leads."""
+
+    def take_leadership(self, holder: str, now: datetime) -> int:
+        """Bump the epoch: from now on, writes of any earlier leader are refused."""
+        ...
+
+    def start_cycle(self, kind: str, now: datetime) -> int: ...
+
+    def finish_cycle(
+        self, cycle_id: int, now: datetime, status: str, summary: dict[str, Any]
+    ) -> None: ...
+
+    def record_verdicts(self, verdicts: GrantVerdicts, now: datetime) -> None:
+        """Write down what the plan decided about PIM's grants; the ledger decides nothing."""
+        ...
+
+    def live_grants(self) -> list[Grant]: ...
+
+    def last_ends(self, bindings: Iterable[Binding]) -> Mapping[Binding, datetime | None]:
+        """The latest end of any grant, live or ended, per binding (None: one had no end)."""
+        ...
+
+    def live_principals(self) -> Mapping[tuple[str, str, str], str]:
+        """(PIM instance id, principal id, matched name) -> Identity Center user id."""
+        ...
+
+    def due_mappings(self, now: datetime) -> set[str]:
+        """Mappings with a live grant whose end has come."""
+        ...
+
+    def next_expiries(self) -> list[datetime]:
+        """Distinct end times still to act on, soonest first: one expiry job each."""
+        ...
+
+    def ends_within(self, now: datetime, until: datetime) -> Mapping[Binding, datetime]:
+        """Held bindings whose access ends after `now` and by `until`, with that end."""
+        ...
+
+    def holdings(self) -> Mapping[Binding, HeldBinding]: ...
+
+    def record_intent(self, cycle_id: int | None, change: Change, now: datetime) -> int:
+        """Before the AWS call; returns the id its outcome is recorded against."""
+        ...
+
+    def record_outcome(
+        self, change_id: int, change: Change, now: datetime, error: str | None = None
+    ) -> None:
+        """After the AWS call, even by a deposed leader: what it did to AWS must be known."""
+        ...
+
+    def confirm(self, binding: Binding) -> None:
+        """An unconfirmed addition that AWS now lists: held like any other."""
+        ...
+
+    def release(self, binding: Binding) -> None:
+        """Forget a holding that is already gone from Identity Center."""
+        ...
+
+    def mark_interrupted(self, now: datetime) -> int:
+        """Intents with no outcome were cut off by a stop: say so; returns how many."""
+        ...
+
+    def record_findings(
+        self, cycle_id: int | None, found: Sequence[Finding], now: datetime
+    ) -> None: ...
+
+    def record_denials(
+        self,
+        at: datetime,
+        permission_set_arn: str,
+        users: dict[str, set[str]],
+        status: str,
+        done_at: datetime | None,
+        detail: str | None = None,
+    ) -> None:
+        """One row per user denied on a permission set, sessions issued before `at`."""
+        ...

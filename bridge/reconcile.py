@@ -33,9 +33,8 @@ from bridge.model import (
     target_from_key,
 )
 from bridge.plan import Actual, binding_of, orphan_finding, plan
-from bridge.ports import Clock, IdentityCenter, PimSource
+from bridge.ports import ADDING, Clock, IdentityCenter, Ledger, PimSource
 from bridge.revoke import SessionDenial
-from bridge.store import ADDING, Ledger
 
 log = logging.getLogger(__name__)
 

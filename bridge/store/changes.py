@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from bridge.model import Binding, Change, as_utc
+from bridge.ports import ADDING
 from bridge.schema import changes, holdings
 from bridge.store.engine import inserted_id
 
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
     from bridge.store.engine import Database
 
 # A holding whose creation was sent and not yet confirmed.
-ADDING = "adding"
 
 
 @dataclass(frozen=True)
