@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint fmt sandbox clean diagrams
+.PHONY: demo test soak bench lint fmt sandbox clean diagrams
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest -n 2 -q
+
+# The model-based test of the invariant with 20,000 examples instead of `make test`'s 300.
+soak: $(STAMP)
+	PIM_BRIDGE_SOAK=1 $(BIN)/pytest -q -p no:xdist tests/model
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -90,6 +90,10 @@ class Service:
             log.error("expiry cycle failed: %s", exc)
             return None
         self._after(result)
+        if result.plan.grants.moved:
+            # Graph, asked as the end came, moved it (a last-second extension): the new end
+            # needs its timer now, not at the next poll.
+            self.schedule_expiries()
         if result.failed or result.deferred:
             # A revocation that failed stays held in the ledger, and one another cycle was still
             # applying is unsettled: look again soon, not at the next poll.

@@ -449,6 +449,9 @@ def test_an_extension_a_second_before_the_end_is_honoured_not_revoked(tmp_path: 
     assert r.holders() == {"u-u1@x"}
     assert [c["op"] for c in r.ledger.changes_since(T0)] == ["add"]
     assert r.ledger.next_expiries() == [end + timedelta(hours=1)]
+    # The new end has its timer at once, with no poll in between.
+    r.timers.advance_to(end + timedelta(hours=1))
+    assert r.holders() == set()
 
 
 def test_the_expiry_job_revokes_from_the_ledger_when_graph_does_not_answer(
