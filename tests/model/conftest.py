@@ -27,7 +27,10 @@ _COMMON = {
     # minutes to report instead of seconds.
     "phases": [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
 }
-settings.register_profile("model", max_examples=300, **_COMMON)
+# `make test` runs the same 300 examples every time (derandomized), so CI fails only when a change
+# breaks one of them, never by luck; `make soak` explores afresh, and what it finds is fixed and
+# kept as a named regression (test_regressions.py) or listed in KNOWN_DEFECTS.
+settings.register_profile("model", max_examples=300, derandomize=True, **_COMMON)
 settings.register_profile("model-soak", max_examples=20_000, **_COMMON)
 
 

@@ -136,7 +136,8 @@ class Promise:
             end = self.deadlines.get(b)
             if owner != "bridge" or not isinstance(end, datetime):
                 continue
-            if w.true_now() <= end + TOLERANCE or w.clock.now() <= w.first_chance(end) + TOLERANCE:
+            chance = max(w.first_chance(end), w.started_at or w.first_chance(end))
+            if w.true_now() <= end + TOLERANCE or w.clock.now() <= chance + TOLERANCE:
                 continue
             if "orphan_never_ends" in self.known and b.target_key not in managed:
                 continue

@@ -157,6 +157,7 @@ class BridgeMachine(RuleBasedStateMachine):
     def _start(self) -> None:
         """Start a process on the ledger as `pim-bridge run` does (lead, which recovers), again
         while one is killed on the way."""
+        self.world.started_at = self.world.clock.now()
         for _ in range(2 * MAX_FAULTS + 2):
             self.targets = self.layout.targets(self.world)
             self.proc = build_process(self.world, self.layout, self.url, records=self.records)

@@ -112,6 +112,8 @@ class World:
     # The machine's clock minus the world's time: a wall-clock jump moves only the machine's.
     skew: timedelta = timedelta(0)
     jumps: list[tuple[datetime, datetime]] = field(default_factory=list)  # forward: from, to
+    # When the running process started: one that was down could act on nothing before.
+    started_at: datetime | None = None
     instances: list[Instance] = field(default_factory=list)
     graph_faults: dict[str, GraphFault] = field(default_factory=dict)
     ic_faults: list[IcFault] = field(default_factory=list)  # taken by the next add or remove
