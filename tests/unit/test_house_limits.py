@@ -24,7 +24,6 @@ EXCEPTIONS: dict[str, str] = {
     # and leaves this list in its own change.
     "health.py:run_health": "to be split",
     "report/plots.py:timeline": "to be split",
-    "report/rows.py:build_row": "to be split",
     "sandbox/aws/sandbox.py:AwsSandbox": "to be split",
 }
 
