@@ -54,7 +54,7 @@ class Service:
         self.metrics = BridgeMetrics(
             emf=bridge.config.service.emf,
             last_ok=lambda: self.last_ok,
-            now=bridge.clock.now,
+            clock=bridge.clock,
             leader=lambda: self.is_leader,
         )
         self.http: HealthServer | None = None

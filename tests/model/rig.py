@@ -192,7 +192,7 @@ def build_process(
     graph, ic = GraphView(world, life), IdentityCenterView(world, life)
     election = election_for(store_url) if elect else None
     ledger = Ledger(store_url, migrate=False)
-    revoker = Revoker(ic, ic.group_assignments, ledger, world.clock.now)
+    revoker = Revoker(ic, ic.group_assignments, ledger, world.clock)
     watch = ClockWatch(world.clock)
     denial = SessionDenial(
         revoker.deny,
