@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import total_ordering
 from typing import Literal, overload
 
 
@@ -100,16 +101,26 @@ class Reason(StrEnum):
     DRIFT = "drift"
 
 
-@dataclass(frozen=True, order=True)
+@total_ordering
+@dataclass(frozen=True)
 class Binding:
     """A user holding a target: what exists (or should) in Identity Center."""
 
     ic_user_id: str
-    target_key: str
+    target: Target
+
+    @classmethod
+    def of(cls, ic_user_id: str, target_key: str) -> Binding:
+        """From the key a store or a log wrote."""
+        return cls(ic_user_id, target_from_key(target_key))
 
     @property
-    def target(self) -> Target:
-        return target_from_key(self.target_key)
+    def target_key(self) -> str:
+        return self.target.key
+
+    def __lt__(self, other: Binding) -> bool:
+        # By key: targets of different kinds do not compare with each other.
+        return (self.ic_user_id, self.target.key) < (other.ic_user_id, other.target.key)
 
 
 @dataclass(frozen=True)

@@ -169,7 +169,7 @@ def _present(actual: Actual, scope: Scope) -> tuple[set[Binding], set[Binding], 
     present: set[Binding] = set()
     for key, users in actual.aws_holders.items():
         if key in scope.managed:
-            present.update(Binding(u, key) for u in users)
+            present.update(Binding.of(u, key) for u in users)
     recorded = {binding_of(g) for g in actual.ledger_grants} | actual.past_ends.keys()
     releases: set[Binding] = set()
     missing: set[Binding] = set()
@@ -250,7 +250,7 @@ def _drift_finding(b: Binding, scope: Scope, action: str | None) -> Finding:
 
 
 def binding_of(g: Grant) -> Binding:
-    return Binding(g.user.ic_user_id, g.target.key)
+    return Binding(g.user.ic_user_id, g.target)
 
 
 def _grant_key(g: Grant) -> tuple[str, str, str, str]:

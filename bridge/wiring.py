@@ -56,7 +56,7 @@ def build(config: Config, clock: Clock | None = None) -> Bridge:
                 lambda: _longest_session(reconciler, ic),
             )
         revoker = Revoker(ic, ic.group_assignments, ledger, clock, scp)
-        denial = SessionDenial(revoker.deny, revoker.arm, ledger.ends_within, watch.bound_now)
+        denial = SessionDenial(revoker.deny, revoker.arm, ledger.ends_within, watch.bounding())
     reconciler = Reconciler(config, source, ic, ledger, clock, denial=denial, watch=watch)
     return Bridge(config, source, ic, ledger, clock, reconciler, revoker)
 
