@@ -197,13 +197,13 @@ class Scope:
             return mapping in self.mappings
         return mapping in self.targets_of or mapping in self.unreadable
 
-    def orphaned(self, g: Grant) -> bool:
+    def orphaned(self, grant: Grant) -> bool:
         """The grant's mapping no longer names its target (removed, renamed, edited)."""
-        if not self.configured(g.mapping):
+        if not self.configured(grant.mapping):
             return True
-        if g.mapping in self.unreadable:
+        if grant.mapping in self.unreadable:
             return False
-        return g.target.key not in self.targets_of.get(g.mapping, frozenset())
+        return grant.target.key not in self.targets_of.get(grant.mapping, frozenset())
 
     def permanent_allowed(self, mapping: str) -> bool:
         return self.permanent_ok is None or mapping in self.permanent_ok

@@ -160,5 +160,8 @@ def _hold_if_new(conn: Connection, change: Change, now: datetime) -> None:
     )
 
 
-def _holding(b: Binding) -> tuple[Any, Any]:
-    return (holdings.c.ic_user_id == b.ic_user_id, holdings.c.target_key == b.target_key)
+def _holding(binding: Binding) -> tuple[Any, Any]:
+    return (
+        holdings.c.ic_user_id == binding.ic_user_id,
+        holdings.c.target_key == binding.target_key,
+    )
