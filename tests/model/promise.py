@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bridge.model import Binding, Change, Reason
-from bridge.ports import ADDING
 from bridge.store import Ledger
 from tests.model.rig import CycleRecord, Layout, ledger_ends
 from tests.model.world import IC_USERS, Instance, Op, World
@@ -51,8 +50,8 @@ class Step:
     swept: bool  # a drift sweep ran, and nothing since could have undone its work
     recovered: bool  # a process started (and recovered) during the step
     # The target keys the bridge itself resolves now, so its sweep reads them: a mapping whose
-    # name does not resolve has its targets left unread, and an unconfirmed creation there
-    # stays unconfirmed.
+    # name does not resolve has its targets left unread, and what the ledger holds there stays
+    # as it was.
     readable: frozenset[str] = frozenset()
 
     def managed(self) -> frozenset[str]:
@@ -236,8 +235,9 @@ class Promise:
         # A call that failed, perhaps after taking effect, is settled by the next cycle.
         unsettled = {o.binding for o in step.ops if o.by == "bridge" and o.outcome == "error"}
         present = self.world.present
-        adding = {b for b, h in step.ledger.holdings().items() if h.state == ADDING}
-        unread = {b for b in adding if b.target_key not in step.readable}
+        # A target the bridge cannot resolve now is not read by its sweep: nothing there is
+        # settled, neither an unconfirmed creation nor a holding removed out of band.
+        unread = {b for b in held if b.target_key not in step.readable}
         lies = sorted(
             b for b in held - unsettled - unread if b.target_key in managed and b not in present
         )

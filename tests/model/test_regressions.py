@@ -211,3 +211,17 @@ def test_a_creation_cut_off_where_a_renamed_group_stops_the_sweep_stays_unconfir
         ("drift_sweep", {}),
         ("time_passes", {"seconds": 60}),
     )
+
+
+def test_a_holding_removed_out_of_band_where_a_renamed_group_stops_the_sweep_is_kept(
+    play: Callable[[str], Play],
+) -> None:
+    play("unread_holding_called_a_lie")(
+        start(ALICE_ADMIN),
+        ("rename_identity_center_group", {"gid": "gid-admins"}),
+        ("killed_at_the_next_write", {"down_for": 0, "when": "before"}),
+        ("member_removed_out_of_band", {"pick": 0}),
+        ("activate", {"group": "eg-1", "minutes": 0.5, "user": "bob@x"}),
+        ("poll", {}),
+        ("time_passes", {"seconds": 60}),
+    )
