@@ -21,9 +21,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# ruff on all the code; mypy on bridge/ (settings in pyproject.toml [tool.mypy]).
 lint: $(STAMP)
 	$(BIN)/ruff check bridge tests bench
 	$(BIN)/ruff format --check bridge tests bench
+	$(BIN)/mypy
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix bridge tests bench
@@ -40,4 +42,4 @@ diagrams:
 	$(BIN)/python diagrams/build.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache pim-bridge.db
+	rm -rf $(VENV) .pytest_cache .mypy_cache .import_linter_cache pim-bridge.db

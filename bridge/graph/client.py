@@ -31,13 +31,14 @@ from kiota_authentication_azure.azure_identity_authentication_provider import (
     AzureIdentityAuthenticationProvider,
 )
 from kiota_http.middleware.options import ResponseHandlerOption, RetryHandlerOption
-from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.identity_governance.privileged_access.group.assignment_schedule_instances.assignment_schedule_instances_request_builder import (  # noqa: E501
     AssignmentScheduleInstancesRequestBuilder,
 )
 from msgraph.generated.identity_governance.privileged_access.group.assignment_schedule_requests.assignment_schedule_requests_request_builder import (  # noqa: E501
     AssignmentScheduleRequestsRequestBuilder,
 )
+from msgraph.graph_request_adapter import GraphRequestAdapter
+from msgraph.graph_service_client import GraphServiceClient
 from msgraph_core import GraphClientFactory
 
 from bridge.config import EntraConfig
@@ -203,7 +204,8 @@ class GraphWire:
         responses = envelope.body.get("responses") if isinstance(envelope.body, dict) else None
         for item in responses if isinstance(responses, list) else []:
             if isinstance(item, dict) and str(item.get("id")) in dict(requests):
-                headers = item.get("headers") if isinstance(item.get("headers"), dict) else {}
+                raw = item.get("headers")
+                headers = raw if isinstance(raw, dict) else {}
                 out[str(item["id"])] = Reply(
                     int(item.get("status") or 0),
                     {str(k): str(v) for k, v in headers.items()},
