@@ -21,11 +21,13 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-# ruff on all the code; mypy on bridge/ (settings in pyproject.toml [tool.mypy]).
+# ruff on all the code; mypy and import-linter's contracts on bridge/ (both configured in
+# pyproject.toml, [tool.mypy] and [tool.importlinter]).
 lint: $(STAMP)
 	$(BIN)/ruff check bridge tests bench
 	$(BIN)/ruff format --check bridge tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix bridge tests bench
