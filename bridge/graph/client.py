@@ -137,8 +137,11 @@ class GraphWire:
         auth = AzureIdentityAuthenticationProvider(
             credential, scopes=graph_scopes(entra), allowed_hosts=[host]
         )
+        # msgraph-core wraps the client's transport in one whose aclose() does not close the
+        # wrapped pool, so the wire keeps the pool to close its connections itself.
+        self._pool = httpx.AsyncHTTPTransport()
         http = GraphClientFactory.create_with_default_middleware(
-            client=httpx.AsyncClient(timeout=timeout),
+            client=httpx.AsyncClient(timeout=timeout, transport=self._pool),
             options={
                 RetryHandlerOption.get_key(): RetryHandlerOption(
                     delay=0, max_retries=0, should_retry=False
@@ -153,6 +156,7 @@ class GraphWire:
 
     async def close(self) -> None:
         await self._http.aclose()
+        await self._pool.aclose()
 
     # -- URLs, built by the SDK's request builders ---------------------------------------------
 
@@ -282,6 +286,8 @@ class GraphSession:
         loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if not loop.is_running():
+            loop.close()  # its selector and self-pipe sockets; a stopped loop is not reused
         self._loop = self._thread = None
 
     async def _aclose(self) -> None:

@@ -36,12 +36,14 @@ def world() -> Iterator[World]:
 
 def start(world: World, config: Path, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, **world.env(), "PIM_BRIDGE_SERVICE__LISTEN": '"127.0.0.1:0"'}
-    return subprocess.Popen(
-        [sys.executable, "-m", "bridge", "run", "-c", str(config)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
-    )
+    # The child gets its own copy of the log's descriptor; ours is closed at once.
+    with log.open("wb") as stderr:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bridge", "run", "-c", str(config)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
 
 
 def wait_for(pred: Callable[[], bool], timeout: float) -> bool:

@@ -34,12 +34,14 @@ def start_replica(world: World, config: Path, log: Path) -> subprocess.Popen[byt
         **world.env(),
         "PIM_BRIDGE_SERVICE__LISTEN": '"127.0.0.1:0"',
     }
-    return subprocess.Popen(
-        [sys.executable, "-m", "bridge", "run", "-c", str(config)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
-    )
+    # The child gets its own copy of the log's descriptor; ours is closed at once.
+    with log.open("wb") as stderr:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bridge", "run", "-c", str(config)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
 
 
 def wait_for(pred, timeout: float) -> float | None:  # type: ignore[no-untyped-def]
