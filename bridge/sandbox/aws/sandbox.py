@@ -21,7 +21,7 @@ import threading
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import boto3
 from botocore.client import BaseClient
@@ -29,6 +29,7 @@ from botocore.config import Config
 
 from bridge.config import AwsConfig
 from bridge.identity_center.adapter import parse_iso_duration
+from bridge.identity_center.client import AwsService
 from bridge.sandbox.aws.api import SEED_HEADER
 from bridge.sandbox.aws.async_requests import AsyncRequest, Kind
 from bridge.sandbox.aws.middleware import IdentityCenterExtensions
@@ -54,6 +55,15 @@ def _mark_seed(request: Any, **_: Any) -> None:
     request.headers.add_header(SEED_HEADER, "1")
 
 
+class _Settings(TypedDict):
+    """The extensions' knobs as given; they take effect when the server starts."""
+
+    async_delay: float
+    latency: float
+    rate_limit: float | None
+    dedupe_assignments: bool
+
+
 class AwsSandbox(ServerLifecycle):
     """moto on 127.0.0.1 with a free port, plus the extensions in `middleware`."""
 
@@ -68,7 +78,7 @@ class AwsSandbox(ServerLifecycle):
         dedupe_assignments: bool = True,
     ) -> None:
         self.account_id = _sandbox_account_id()
-        self._settings = {
+        self._settings: _Settings = {
             "async_delay": async_delay,
             "latency": latency,
             "rate_limit": rate_limit,
@@ -78,7 +88,7 @@ class AwsSandbox(ServerLifecycle):
         self._server: MotoServer | None = None
         self.endpoint_url = ""
         self._session = boto3.session.Session()
-        self._clients: dict[tuple[str, int, bool], BaseClient] = {}
+        self._clients: dict[tuple[AwsService, int, bool], BaseClient] = {}
         self._clients_lock = threading.Lock()
         self._sessions: dict[str, Session] = {}
         self.scp_policy_id: str | None = None  # an SCP to evaluate sessions against
@@ -173,23 +183,24 @@ class AwsSandbox(ServerLifecycle):
 
     # -- clients and config -----------------------------------------------------------------
 
-    def client(self, service: str, *, max_attempts: int = 1) -> BaseClient:
+    def client(self, service: AwsService, *, max_attempts: int = 1) -> BaseClient:
         """A boto3 client on the sandbox with dummy credentials; its calls are counted."""
         return self._client(service, max_attempts, seed=False)
 
-    def _seed_client(self, service: str) -> BaseClient:
-        """A client whose calls skip latency, throttling, faults and counters."""
+    def _seed_client(self, service: AwsService) -> Any:
+        """A client whose calls skip latency, throttling, faults and counters. Typed Any: boto3
+        builds its methods at run time, from the service model."""
         return self._client(service, 1, seed=True)
 
-    def _client(self, service: str, max_attempts: int, *, seed: bool) -> BaseClient:
+    def _client(self, service: AwsService, max_attempts: int, *, seed: bool) -> BaseClient:
         if not self.endpoint_url:
             raise RuntimeError("AwsSandbox is not started")
         key = (service, max_attempts, seed)
         with self._clients_lock:
             if key not in self._clients:
                 # One session for all clients: it loads each service model once.
-                c = self._session.client(
-                    service,  # type: ignore[call-overload]
+                c: BaseClient = self._session.client(
+                    service,
                     region_name=self.region,
                     endpoint_url=self.endpoint_url,
                     aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
