@@ -252,13 +252,13 @@ def run_health(
             groups = {m.name: m.entra_group_id for m in config.mappings}
             lag.collect(
                 groups,
-                None if unreadable else exports,  # type: ignore[arg-type]
+                None if isinstance(exports, Unreadable) else exports,
                 now - LAG_WINDOW,
                 now,
                 str(unreadable) if unreadable else "",
             )
             for kind in ("activation", "removal"):
-                checks.append(lag_check(lag.stats(kind, now - LAG_WINDOW), unreadable))  # type: ignore[arg-type]
+                checks.append(lag_check(lag.stats(kind, now - LAG_WINDOW), unreadable))
             checks.append(saml_check(reader.saml_certificate(sp), now, h))
         else:
             checks.append(

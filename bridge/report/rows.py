@@ -9,7 +9,7 @@ the membership added for the first and removed after the last.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -181,8 +181,8 @@ def iter_rows(
 def build_row(g: Any, query: ReportQuery, names: Names, idx: LedgerIndex) -> GrantRow:
     binding = (g.ic_user_id, g.target_key)
     target = names.target(g.mapping, g.target_key)
-    activated: datetime = as_utc(g.not_before)  # type: ignore[assignment]
-    seen: datetime = as_utc(g.first_seen)  # type: ignore[assignment]
+    activated: datetime = as_utc(g.not_before)
+    seen: datetime = as_utc(g.first_seen)
     ended = as_utc(g.ended_at) if g.state == "ended" else None
 
     hold = _hold_for(idx.holds.get(binding, ()), seen)
@@ -267,7 +267,7 @@ def build_row(g: Any, query: ReportQuery, names: Names, idx: LedgerIndex) -> Gra
     )
 
 
-def _hold_for(stretches: Any, seen: datetime) -> _Hold | None:
+def _hold_for(stretches: Iterable[_Hold], seen: datetime) -> _Hold | None:
     """The stretch that gave this grant its access: the first not closed before PIM's grant was
     first seen (the add is written in the same cycle, just after)."""
     for h in stretches:
@@ -276,7 +276,7 @@ def _hold_for(stretches: Any, seen: datetime) -> _Hold | None:
     return None
 
 
-def _continued_by(spans: Any, grant_id: int, ended: datetime) -> str | None:
+def _continued_by(spans: Iterable[_Span], grant_id: int, ended: datetime) -> str | None:
     """Another grant of the same user and target live at this one's end keeps access rightly."""
     for s in spans:
         if s.grant_id == grant_id or s.start > ended:
@@ -287,7 +287,7 @@ def _continued_by(spans: Any, grant_id: int, ended: datetime) -> str | None:
 
 
 def _denial_for(
-    found: Any, revoked: datetime, account: str | None, ps_arn: str | None
+    found: Iterable[_Denial], revoked: datetime, account: str | None, ps_arn: str | None
 ) -> _Denial | None:
     for d in found:
         if d.at < revoked - SKEW or d.at > revoked + DENIAL_WINDOW:
