@@ -20,7 +20,7 @@ test: $(STAMP)
 
 # The model-based test of the invariant with 20,000 examples instead of `make test`'s 300.
 soak: $(STAMP)
-	PIM_BRIDGE_SOAK=1 $(BIN)/pytest -q -p no:xdist tests/model
+	PIM_BRIDGE_SOAK=1 $(BIN)/pytest -q -n 2 tests/model
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -292,13 +292,21 @@ def _counts(m: MappingConfig, inst: PimInstance, found: list[Finding]) -> bool:
 def _distinct(
     instances: Iterable[PimInstance], m: MappingConfig, found: list[Finding]
 ) -> list[PimInstance]:
-    """One instance per id. Graph listing the same id twice (a page repeated, a bad payload)
-    is reported; the copy that grants longest wins, so access does not flip with their order."""
-    by_id: dict[str, PimInstance] = {}
+    """One instance per id and principal. Graph listing the same id twice (a page repeated, a
+    bad payload) is reported; the copy that grants longest wins, so access does not flip with
+    their order. Two principals under one id are two grants, each reported."""
+    by_id: dict[tuple[str, str], PimInstance] = {}
+    principals: dict[str, str] = {}
     for inst in instances:
-        seen = by_id.get(inst.id)
+        if principals.setdefault(inst.id, inst.principal_id) != inst.principal_id:
+            detail = f"instance {inst.id} listed for more than one principal"
+            finding = Finding("duplicate_instance", detail, m.name)
+            if finding not in found:
+                found.append(finding)
+        key = (inst.id, inst.principal_id)
+        seen = by_id.get(key)
         if seen is None:
-            by_id[inst.id] = inst
+            by_id[key] = inst
             continue
         if seen != inst:
             detail = f"instance {inst.id} listed twice with different contents"
@@ -306,7 +314,7 @@ def _distinct(
             if finding not in found:
                 found.append(finding)
         if _longer(inst, seen):
-            by_id[inst.id] = inst
+            by_id[key] = inst
     return list(by_id.values())
 
 

@@ -6,7 +6,8 @@
     └── SinkError            reading or writing AWS failed   (temporary or permanent)
 
 `temporary` says whether the same call may succeed later (throttling, outage) so the
-caller retries or withholds, rather than giving up on the grant.
+caller retries or withholds, rather than giving up on the grant; `unsettled`, whether a failed
+write may have taken effect anyway.
 
 `Unreadable` is not raised: health reads return it in place of a value they could not read.
 """
@@ -30,9 +31,12 @@ class ConfigError(BridgeError):
 
 
 class _CallError(BridgeError):
-    def __init__(self, message: str, *, temporary: bool) -> None:
+    def __init__(self, message: str, *, temporary: bool, unsettled: bool = False) -> None:
         super().__init__(message)
         self.temporary = temporary
+        # The call may have taken effect all the same (a request still running when waiting
+        # gave up, a connection lost after sending): what it would have made may exist.
+        self.unsettled = unsettled
 
 
 class SourceError(_CallError):

@@ -39,9 +39,10 @@ class Actual:
     # (None: one of them had no end). A removal past that end is an expiry, even when PIM
     # deactivated the grant earlier and the safety brake held that removal back.
     past_ends: Mapping[Binding, datetime | None] = field(default_factory=dict)
-    # Held bindings whose creation a stop cut off: they may exist or not (an asynchronous
-    # creation still in progress is not listed yet), so they are never released, only added
-    # again while wanted or removed (removing what is absent costs nothing).
+    # Held bindings whose creation is unconfirmed (a stop cut it off, or its call failed): they
+    # may exist or not (an asynchronous creation still in progress is not listed yet, a timed
+    # out one may have finished), so they are never released, only added again while wanted
+    # or removed (removing what is absent costs nothing).
     unconfirmed: frozenset[Binding] = frozenset()
 
 
@@ -105,7 +106,7 @@ def _grant_verdicts(
 ) -> tuple[GrantVerdicts, list[Grant]]:
     """What the ledger records about PIM's grants, and the ledger grants carried this cycle
     (their mapping could not be read, or is gone: they last until their own recorded end)."""
-    listed: dict[tuple[str, str, str], Grant] = {}
+    listed: dict[tuple[str, str, str, str], Grant] = {}
     for g in desired:
         listed.setdefault(_grant_key(g), g)
     moved: list[Moved] = []
@@ -185,6 +186,8 @@ def _present(actual: Actual, scope: Scope) -> tuple[set[Binding], set[Binding], 
         elif b.target_key in scope.managed or b in recorded:
             # Outside every mapping, only what the ledger recorded a grant for is ours to end.
             present.add(b)
+            if b in actual.unconfirmed:
+                missing.add(b)  # made again while wanted, without waiting for a sweep
     return present, releases, missing
 
 
@@ -250,8 +253,10 @@ def binding_of(g: Grant) -> Binding:
     return Binding(g.user.ic_user_id, g.target.key)
 
 
-def _grant_key(g: Grant) -> tuple[str, str, str]:
-    return (g.mapping, g.source_instance_id, g.target.key)
+def _grant_key(g: Grant) -> tuple[str, str, str, str]:
+    # An instance has one principal in Graph; two listed under one id (a malformed payload)
+    # are two grants, so neither displaces the other's in the ledger.
+    return (g.mapping, g.source_instance_id, g.user.principal_id, g.target.key)
 
 
 def _end_sort_key(g: Grant) -> datetime:

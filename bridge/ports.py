@@ -226,9 +226,16 @@ class Ledger(Protocol):
         ...
 
     def record_outcome(
-        self, change_id: int, change: Change, now: datetime, error: str | None = None
+        self,
+        change_id: int,
+        change: Change,
+        now: datetime,
+        error: str | None = None,
+        *,
+        unsettled: bool = False,
     ) -> None:
-        """After the AWS call, even by a deposed leader: what it did to AWS must be known."""
+        """After the AWS call, even by a deposed leader: what it did to AWS must be known. An
+        `unsettled` failed addition stays held, unconfirmed: it may exist."""
         ...
 
     def confirm(self, binding: Binding) -> None:

@@ -320,7 +320,10 @@ class Reconciler:
                 self.identity_center.remove(change.binding.ic_user_id, target)
         except BridgeError as exc:
             log.error("%s failed: %s", change.render(self.desired.labels), exc)
-            self.ledger.record_outcome(change_id, change, self.clock.now(), error=str(exc))
+            unsettled = getattr(exc, "unsettled", False)
+            self.ledger.record_outcome(
+                change_id, change, self.clock.now(), error=str(exc), unsettled=unsettled
+            )
             return str(exc)
         self.ledger.record_outcome(change_id, change, self.clock.now())
         log.info("%s", change.render(self.desired.labels))

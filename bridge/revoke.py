@@ -45,6 +45,15 @@ DenyNow = Callable[[list[Change], datetime], DenialReport | None]
 ArmAhead = Callable[[Mapping[Binding, tuple[datetime, datetime]], list[Binding]], DenialReport]
 # Held bindings whose access ends after `now` and by `until`, with that end (`Ledger.ends_within`).
 EndsWithin = Callable[[datetime, datetime], Mapping[Binding, datetime]]
+# Starts a piece of work beside the caller's and returns what waits for it to finish.
+Beside = Callable[[Callable[[], None]], Callable[[], None]]
+
+
+def in_a_thread(work: Callable[[], None]) -> Callable[[], None]:
+    """A removal's denial runs in a thread beside it: both wait on Identity Center."""
+    thread = threading.Thread(target=work, name="deny-ahead", daemon=True)
+    thread.start()
+    return thread.join
 
 
 class RemovalTimes:
@@ -88,6 +97,7 @@ class SessionDenial:
         now: Callable[[], datetime],
         *,
         sleep: Callable[[float], None] = time.sleep,
+        beside: Beside = in_a_thread,
     ) -> None:
         self._deny_now = deny
         self._arm_ahead = arm
@@ -96,6 +106,7 @@ class SessionDenial:
         # forward jump of the wall clock) would deny a later re-activation's sessions.
         self.now = now
         self.sleep = sleep
+        self._beside = beside
         self.removal_times = RemovalTimes()
         self._lock = threading.Lock()
         self._arm_lock = threading.Lock()
@@ -126,15 +137,10 @@ class SessionDenial:
             user = change.binding.ic_user_id
             self._denied_until[user] = max(self._denied_until.get(user, bound), bound)
         problems: list[str] = []
-        ahead = threading.Thread(
-            target=lambda: problems.extend(self._deny(change, bound)),
-            name="deny-ahead",
-            daemon=True,
-        )
-        ahead.start()
+        denied = self._beside(lambda: problems.extend(self._deny(change, bound)))
         error = call()
         done = self.now()
-        ahead.join()
+        denied()
         if error is None:
             self.removal_times.record(target, done - start)
             if denial_bound(done) > denial_bound(bound):

@@ -18,7 +18,7 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
-# One row per (PIM instance, target): what PIM granted and when it must end.
+# One row per (PIM instance, its principal, target): what PIM granted and when it must end.
 grants = Table(
     "grants",
     metadata,
@@ -41,7 +41,9 @@ grants = Table(
     Column("state", String(16), nullable=False, default="live"),
     Column("ended_at", DateTime(timezone=True), nullable=True),
     Column("end_reason", String(32), nullable=True),
-    UniqueConstraint("mapping", "source_instance_id", "target_key", name="uq_grant_instance"),
+    UniqueConstraint(
+        "mapping", "source_instance_id", "principal_id", "target_key", name="uq_grant_instance"
+    ),
     Index("ix_grants_state_not_after", "state", "not_after"),
 )
 

@@ -54,7 +54,7 @@ class Service:
         self.metrics = BridgeMetrics(
             emf=bridge.config.service.emf,
             last_ok=lambda: self.last_ok,
-            now=bridge.clock.now,
+            clock=bridge.clock,
             leader=lambda: self.is_leader,
         )
         self.http: HealthServer | None = None
@@ -73,6 +73,7 @@ class Service:
         self._after(result)
         self.schedule_expiries()
         self.arm()  # an extension or early end seen by this poll moves or withdraws an armed denial
+        self._retry_soon(result)
         now = self.bridge.clock.now()
         if result.deferred or any(
             c.not_after is not None and c.not_after <= now for c in result.applied if c.op == "add"
@@ -90,16 +91,19 @@ class Service:
             log.error("expiry cycle failed: %s", exc)
             return None
         self._after(result)
-        if result.plan.grants.moved:
-            # Graph, asked as the end came, moved it (a last-second extension): the new end
-            # needs its timer now, not at the next poll.
+        if result.plan.grants.moved or result.plan.grants.new:
+            # Graph, asked as the end came, moved it (a last-second extension) or listed a grant
+            # the ledger did not have: each new end needs its timer now, not at the next poll.
             self.schedule_expiries()
+        self._retry_soon(result)
+        return result
+
+    def _retry_soon(self, result: CycleResult) -> None:
+        """A revocation that failed stays held in the ledger, and one another cycle was still
+        applying is unsettled: look again soon, not at the next poll."""
         if result.failed or result.deferred:
-            # A revocation that failed stays held in the ledger, and one another cycle was still
-            # applying is unsettled: look again soon, not at the next poll.
             when = self.bridge.clock.now() + RETRY_AFTER
             self.timers.set(f"retry@{when.isoformat()}", when, self.expire)
-        return result
 
     def arm(self) -> None:
         if not self.is_leader:

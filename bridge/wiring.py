@@ -55,7 +55,7 @@ def build(config: Config, clock: Clock | None = None) -> Bridge:
                 make_client_factory(config.aws),
                 lambda: _longest_session(reconciler, ic),
             )
-        revoker = Revoker(ic, ic.group_assignments, ledger, clock.now, scp)
+        revoker = Revoker(ic, ic.group_assignments, ledger, clock, scp)
         denial = SessionDenial(revoker.deny, revoker.arm, ledger.ends_within, watch.bound_now)
     reconciler = Reconciler(config, source, ic, ledger, clock, denial=denial, watch=watch)
     return Bridge(config, source, ic, ledger, clock, reconciler, revoker)

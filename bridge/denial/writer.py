@@ -10,12 +10,12 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from bridge.denial.policy import POLICY_LIMIT, Denial, iso_bound, merge_denials
 from bridge.errors import BridgeError, SinkError
 from bridge.model import AccountAssignment, Binding, Change, GroupMembership
-from bridge.ports import DenialLedger, DenialSink, PolicyTarget
+from bridge.ports import Clock, DenialLedger, DenialSink, PolicyTarget, SystemClock
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class Revoker:
         sink: DenialSink,
         group_assignments: Callable[[str], list[AccountAssignment]] = lambda _gid: [],
         ledger: DenialLedger | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock | None = None,
         scp: PolicyTarget | None = None,
     ) -> None:
         self.sink = sink
@@ -80,7 +80,7 @@ class Revoker:
         # a member who leaves the group loses those, so their sessions there are denied too.
         self.group_assignments = group_assignments
         self.ledger = ledger
-        self.clock = clock
+        self.clock: Clock = clock or SystemClock()
         self.scp = scp
         self._guard = threading.Lock()
         self._policy_locks: dict[str, threading.Lock] = {}
@@ -169,7 +169,7 @@ class Revoker:
                 u for u in users if (target.name, u) not in latest
             )
         for target, entry in by_target.values():
-            at = max((d.revoked_at for d in entry.denials), default=self.clock())
+            at = max((d.revoked_at for d in entry.denials), default=self.clock.now())
             self._write(target, entry, at, report)
         return report
 
@@ -187,7 +187,7 @@ class Revoker:
         report.unarmed |= entry.unarmed
         if self.ledger is None:
             return
-        done = self.clock() if status == "provisioned" else None
+        done = self.clock.now() if status == "provisioned" else None
         by_time: dict[tuple[datetime, datetime | None], dict[str, set[str]]] = defaultdict(dict)
         for d in entry.denials:
             if d.effective_at is not None and d.ic_user_id in entry.unarmed:
@@ -268,7 +268,7 @@ class Revoker:
         now: datetime | None = None,
     ) -> tuple[bool, set[str]]:
         duration = target.session_duration()
-        now = now or self.clock()
+        now = now or self.clock.now()
         try:
             merged = merge_denials(
                 target.read(), denials, now, duration, target.limit, disarm=disarm

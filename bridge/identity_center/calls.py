@@ -21,7 +21,13 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    HTTPClientError,
+    ReadTimeoutError,
+)
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from bridge.errors import SinkError
@@ -67,11 +73,21 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+# Failures after which AWS may have carried the call out: it was sent, and no answer said no.
+UNSETTLED_CODES = frozenset(
+    {"InternalServerException", "RequestTimeout", "RequestTimeoutException"}
+)
+
+
 class AwsCallError(SinkError):
     """An AWS call failed. `code` is the AWS error code, e.g. ThrottlingException."""
 
-    def __init__(self, operation: str, code: str, message: str, *, temporary: bool) -> None:
-        super().__init__(f"{operation} failed: {code}: {message}", temporary=temporary)
+    def __init__(
+        self, operation: str, code: str, message: str, *, temporary: bool, unsettled: bool = False
+    ) -> None:
+        super().__init__(
+            f"{operation} failed: {code}: {message}", temporary=temporary, unsettled=unsettled
+        )
         self.operation = operation
         self.code = code
 
@@ -101,7 +117,13 @@ def to_sink_error(exc: BaseException, operation: str) -> AwsCallError:
         operation = exc.operation_name or operation
     else:
         message = str(exc)
-    return AwsCallError(operation, error_code(exc), message, temporary=is_temporary(exc))
+    code = error_code(exc)
+    unsettled = (
+        code in UNSETTLED_CODES
+        or code.startswith("HTTP5")
+        or isinstance(exc, ReadTimeoutError | ConnectionClosedError)  # sent, answer lost
+    )
+    return AwsCallError(operation, code, message, temporary=is_temporary(exc), unsettled=unsettled)
 
 
 def translated(operation: str) -> Callable[[Callable[P, R]], Callable[P, R]]:

@@ -38,6 +38,7 @@ class RequestPoller:
                     "Timeout",
                     f"request {request_id} still {status.get('Status')} after {self.timeout:g}s",
                     temporary=True,
+                    unsettled=True,  # AWS goes on with it
                 )
             self._api.sleep(next(delays))
             status = self._api.call(operation, lambda: {"Status": describe(request_id)})["Status"]

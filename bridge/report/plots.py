@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
@@ -60,6 +61,37 @@ def histogram(values: Sequence[float], title: str, xlabel: str, target: float | 
 # Tick steps for the timeline's time axis, in seconds: the first giving at most eight ticks wins.
 _STEPS = (1, 5, 10, 30, 60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400)
 _LANE, _TOP, _BOTTOM, _LABELS, _WIDTH = 18, 28, 34, 360, 1000
+_PLOT_W = _WIDTH - _LABELS - 20
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """Where the timeline draws: its time span mapped across the plot, and one lane per (user,
+    target) in order of first appearance."""
+
+    t0: float
+    t1: float
+    lanes: dict[tuple[str, str], int]
+
+    @classmethod
+    def of(cls, spans: Sequence[Span], now: datetime) -> _Frame:
+        lanes: dict[tuple[str, str], int] = {}
+        for s in spans:
+            lanes.setdefault((s.user, s.target), len(lanes))
+        t0 = min(s.start for s in spans).timestamp()
+        t1 = max((s.end or now) for s in spans).timestamp()
+        return cls(t0, max(t1, t0 + 1), lanes)
+
+    @property
+    def axis_y(self) -> int:
+        return _TOP + _LANE * len(self.lanes)
+
+    @property
+    def height(self) -> int:
+        return self.axis_y + _BOTTOM
+
+    def x(self, t: float) -> float:
+        return _LABELS + (t - self.t0) / (self.t1 - self.t0) * _PLOT_W
 
 
 def timeline(mapping: str, spans: Sequence[Span], now: datetime) -> str:
@@ -67,30 +99,30 @@ def timeline(mapping: str, spans: Sequence[Span], now: datetime) -> str:
 
     Drawn as plain SVG rather than with matplotlib: a report has one per mapping, and text
     layout of dozens of tick labels made each matplotlib figure take a second."""
-    lanes: dict[tuple[str, str], int] = {}
-    for s in spans:
-        lanes.setdefault((s.user, s.target), len(lanes))
-    t0 = min(s.start for s in spans).timestamp()
-    t1 = max((s.end or now) for s in spans).timestamp()
-    t1 = max(t1, t0 + 1)
-    plot_w = _WIDTH - _LABELS - 20
-    height = _TOP + _LANE * len(lanes) + _BOTTOM
-
-    def x(t: float) -> float:
-        return _LABELS + (t - t0) / (t1 - t0) * plot_w
-
+    frame = _Frame.of(spans, now)
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{height}" '
-        f'viewBox="0 0 {_WIDTH} {height}" font-family="sans-serif" font-size="11">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{frame.height}" '
+        f'viewBox="0 0 {_WIDTH} {frame.height}" font-family="sans-serif" font-size="11">',
         f'<text x="0" y="16" font-size="13">{escape(mapping)}: grants over time (UTC; '
         "outlined = still live, red = anomaly)</text>",
+        *_ticks(frame),
+        *_lane_labels(frame),
+        *(_bar(s, frame, now) for s in spans),
+        f'<line x1="{_LABELS}" y1="{frame.axis_y}" x2="{_LABELS + _PLOT_W}" y2="{frame.axis_y}" '
+        f'stroke="{GREY}"/></svg>',
     ]
+    return "".join(parts)
+
+
+def _ticks(frame: _Frame) -> list[str]:
+    """Grid lines with their times along the axis, then the day the timeline starts."""
+    t0, t1, axis_y = frame.t0, frame.t1, frame.axis_y
     step = next((st for st in _STEPS if (t1 - t0) / st <= 8), _STEPS[-1])
     fmt = "%H:%M:%S" if step < 60 else "%H:%M" if step < 86400 else "%Y-%m-%d"
+    parts = []
     tick = (int(t0) // step + 1) * step
-    axis_y = _TOP + _LANE * len(lanes)
     while tick <= t1:
-        tx = x(tick)
+        tx = frame.x(tick)
         label = datetime.fromtimestamp(tick, UTC).strftime(fmt)
         parts.append(
             f'<line x1="{tx:.1f}" y1="{_TOP}" x2="{tx:.1f}" y2="{axis_y}" stroke="#dddddd"/>'
@@ -102,28 +134,26 @@ def timeline(mapping: str, spans: Sequence[Span], now: datetime) -> str:
     parts.append(
         f'<text x="{_WIDTH - 20}" y="{axis_y + 28}" text-anchor="end" fill="{GREY}">{day}</text>'
     )
-    for (user, target), lane in lanes.items():
-        y = _TOP + _LANE * lane
-        parts.append(
-            f'<text x="{_LABELS - 6}" y="{y + 13}" text-anchor="end">'
-            f"{escape(_clip(f'{user}  {target}', 60))}</text>"
-        )
-    for s in spans:
-        y = _TOP + _LANE * lanes[(s.user, s.target)] + 3
-        left = x(s.start.timestamp())
-        width = max(x((s.end or now).timestamp()) - left, 1.5)
-        colour = RED if s.anomalous else BLUE
-        fill = f'fill="{colour}"' if s.end else f'fill="{colour}" fill-opacity="0.25"'
-        stroke = "" if s.end else f' stroke="{colour}" stroke-width="1.5"'
-        parts.append(
-            f'<rect x="{left:.1f}" y="{y}" width="{width:.1f}" height="{_LANE - 6}" '
-            f"{fill}{stroke}/>"
-        )
-    parts.append(
-        f'<line x1="{_LABELS}" y1="{axis_y}" x2="{_LABELS + plot_w}" y2="{axis_y}" '
-        f'stroke="{GREY}"/></svg>'
-    )
-    return "".join(parts)
+    return parts
+
+
+def _lane_labels(frame: _Frame) -> list[str]:
+    return [
+        f'<text x="{_LABELS - 6}" y="{_TOP + _LANE * lane + 13}" text-anchor="end">'
+        f"{escape(_clip(f'{user}  {target}', 60))}</text>"
+        for (user, target), lane in frame.lanes.items()
+    ]
+
+
+def _bar(s: Span, frame: _Frame, now: datetime) -> str:
+    """A grant's bar: solid once it ended, outlined while live; red when anomalous."""
+    y = _TOP + _LANE * frame.lanes[(s.user, s.target)] + 3
+    left = frame.x(s.start.timestamp())
+    width = max(frame.x((s.end or now).timestamp()) - left, 1.5)
+    colour = RED if s.anomalous else BLUE
+    fill = f'fill="{colour}"' if s.end else f'fill="{colour}" fill-opacity="0.25"'
+    stroke = "" if s.end else f' stroke="{colour}" stroke-width="1.5"'
+    return f'<rect x="{left:.1f}" y="{y}" width="{width:.1f}" height="{_LANE - 6}" {fill}{stroke}/>'
 
 
 def _clip(text: str, n: int) -> str:

@@ -178,15 +178,47 @@ def iter_rows(
             yield row
 
 
-def build_row(g: Any, query: ReportQuery, names: Names, idx: LedgerIndex) -> GrantRow:
+@dataclass(frozen=True, slots=True)
+class _Access:
+    """What the ledger shows of one grant's access: the stretch of holding that gave it, and,
+    once PIM ended the grant, whether another grant carried it on or it was revoked."""
+
+    activated: datetime
+    seen: datetime
+    ended: datetime | None
+    hold: _Hold | None
+    continued_by: str | None
+    revoked: datetime | None
+    still_held: bool
+    failures: int
+
+    @property
+    def provisioned(self) -> datetime | None:
+        return self.hold.start if self.hold else None
+
+    @property
+    def revoke_error(self) -> str | None:
+        return self.hold.last_error if self.failures and self.hold else None
+
+    @property
+    def activation_to_access_s(self) -> float | None:
+        if self.provisioned is None:
+            return None
+        # Access already held through another grant counts as immediate.
+        return max(0.0, (self.provisioned - self.activated).total_seconds())
+
+    @property
+    def end_to_revoked_s(self) -> float | None:
+        if self.revoked is None or self.ended is None:
+            return None
+        return (self.revoked - self.ended).total_seconds()
+
+
+def _access(g: Any, idx: LedgerIndex) -> _Access:
     binding = (g.ic_user_id, g.target_key)
-    target = names.target(g.mapping, g.target_key)
-    activated: datetime = as_utc(g.not_before)
     seen: datetime = as_utc(g.first_seen)
     ended = as_utc(g.ended_at) if g.state == "ended" else None
-
     hold = _hold_for(idx.holds.get(binding, ()), seen)
-    provisioned = hold.start if hold else None
     continued = _continued_by(idx.spans.get(binding, ()), g.id, ended) if ended else None
     revoked = hold.end if hold and ended and continued is None else None
     still_held = (
@@ -196,37 +228,40 @@ def build_row(g: Any, query: ReportQuery, names: Names, idx: LedgerIndex) -> Gra
         and binding in idx.held_now
         and hold is not None
     )
-    failures = hold.failed_removes if hold and continued is None else 0
-
-    access_s = None
-    if provisioned is not None:
-        # Access already held through another grant counts as immediate.
-        access_s = max(0.0, (provisioned - activated).total_seconds())
-    revoke_s = None
-    if revoked is not None and ended is not None:
-        revoke_s = (revoked - ended).total_seconds()
-
-    denial = (
-        _denial_for(
-            idx.denials.get(g.ic_user_id, ()),
-            revoked,
-            target.account_id,
-            target.permission_set_arn,
-        )
-        if revoked is not None
-        else None
+    return _Access(
+        activated=as_utc(g.not_before),
+        seen=seen,
+        ended=ended,
+        hold=hold,
+        continued_by=continued,
+        revoked=revoked,
+        still_held=still_held,
+        failures=hold.failed_removes if hold and continued is None else 0,
     )
 
-    scim_add, scim_remove = idx.lags.lag_for(g.mapping, g.source_instance_id)
-    anomalies: list[str] = []
-    target_s = query.revoke_target.total_seconds()
-    late = revoke_s is not None and revoke_s > target_s
-    lingering = still_held and ended is not None and query.now - ended > query.revoke_target
-    if late or lingering:
-        anomalies.append("outlived_end")
-    if failures:
-        anomalies.append("revocation_failed")
 
+def _anomalies(access: _Access, query: ReportQuery) -> tuple[str, ...]:
+    found: list[str] = []
+    revoke_s = access.end_to_revoked_s
+    late = revoke_s is not None and revoke_s > query.revoke_target.total_seconds()
+    lingering = (
+        access.still_held
+        and access.ended is not None
+        and query.now - access.ended > query.revoke_target
+    )
+    if late or lingering:
+        found.append("outlived_end")
+    if access.failures:
+        found.append("revocation_failed")
+    return tuple(found)
+
+
+def build_row(g: Any, query: ReportQuery, names: Names, idx: LedgerIndex) -> GrantRow:
+    target = names.target(g.mapping, g.target_key)
+    access = _access(g, idx)
+    found = idx.denials.get(g.ic_user_id, ())
+    denial = _denial_for(found, access.revoked, target.account_id, target.permission_set_arn)
+    scim_add, scim_remove = idx.lags.lag_for(g.mapping, g.source_instance_id)
     return GrantRow(
         grant_id=g.id,
         user=g.user_name,
@@ -243,27 +278,27 @@ def build_row(g: Any, query: ReportQuery, names: Names, idx: LedgerIndex) -> Gra
         justification=g.justification,
         ticket=g.ticket,
         approver=g.approver,
-        activated_at=activated,
+        activated_at=access.activated,
         scheduled_end=as_utc(g.not_after),
-        seen_at=seen,
-        provisioned_at=provisioned,
+        seen_at=access.seen,
+        provisioned_at=access.provisioned,
         extended_count=g.extended_count or 0,
         state=g.state,
-        ended_at=ended,
-        end_reason=g.end_reason if ended else None,
-        revoked_at=revoked,
-        continued_by=continued,
-        still_held=still_held,
-        revoke_failures=failures,
-        revoke_error=hold.last_error if failures and hold else None,
+        ended_at=access.ended,
+        end_reason=g.end_reason if access.ended else None,
+        revoked_at=access.revoked,
+        continued_by=access.continued_by,
+        still_held=access.still_held,
+        revoke_failures=access.failures,
+        revoke_error=access.revoke_error,
         denial_status=denial.status if denial else None,
         denial_applied_at=denial.done_at if denial else None,
         denial_pruned_at=denial.pruned_at if denial else None,
-        activation_to_access_s=access_s,
-        end_to_revoked_s=revoke_s,
+        activation_to_access_s=access.activation_to_access_s,
+        end_to_revoked_s=access.end_to_revoked_s,
         scim_lag_s=scim_add,
         scim_removal_lag_s=scim_remove,
-        anomalies=tuple(anomalies),
+        anomalies=_anomalies(access, query),
     )
 
 
@@ -287,8 +322,11 @@ def _continued_by(spans: Iterable[_Span], grant_id: int, ended: datetime) -> str
 
 
 def _denial_for(
-    found: Iterable[_Denial], revoked: datetime, account: str | None, ps_arn: str | None
+    found: Iterable[_Denial], revoked: datetime | None, account: str | None, ps_arn: str | None
 ) -> _Denial | None:
+    """The denial written for a revocation: none where access was not revoked."""
+    if revoked is None:
+        return None
     for d in found:
         if d.at < revoked - SKEW or d.at > revoked + DENIAL_WINDOW:
             continue

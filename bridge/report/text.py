@@ -1,10 +1,12 @@
-"""Short human renderings of a row's cells, shared by the table, Markdown and HTML formats."""
+"""Short human renderings of a row's cells (and an anomaly's), shared by the table, Markdown and
+HTML formats."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
 
+from bridge.report.anomalies import Anomaly
 from bridge.report.rows import GrantRow
 
 
@@ -95,3 +97,16 @@ def grant_header(*, why: bool = True) -> tuple[str, ...]:
 def grant_cells(row: GrantRow, *, why: bool = True) -> list[str]:
     """One grant as the human formats show it, under `grant_header(why=why)`."""
     return [cell(row) for _, cell in _columns(why)]
+
+
+def anomaly_cells(a: Anomaly) -> tuple[str, ...]:
+    """One anomaly as the human formats show it."""
+    return (
+        a.severity,
+        a.kind,
+        when(a.first_at),
+        str(a.count),
+        a.user or "",
+        a.mapping or "",
+        a.detail,
+    )

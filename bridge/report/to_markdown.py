@@ -9,9 +9,9 @@ from bridge.report.query import ReportQuery, iso
 from bridge.report.rows import GrantRow
 from bridge.report.summary import Summary
 from bridge.report.text import (
+    anomaly_cells,
     grant_cells,
     grant_header,
-    when,
 )
 
 HEADER = grant_header()
@@ -45,19 +45,7 @@ class MarkdownRenderer:
             out.write(line(["severity", "kind", "when", "count", "user", "mapping", "detail"]))
             out.write(line(["---"] * 7))
             for a in summary.anomalies:
-                out.write(
-                    line(
-                        [
-                            a.severity,
-                            a.kind,
-                            when(a.first_at),
-                            str(a.count),
-                            a.user or "",
-                            a.mapping or "",
-                            a.detail,
-                        ]
-                    )
-                )
+                out.write(line(anomaly_cells(a)))
         else:
             out.write("None.\n")
         out.write(f"\n## Grants ({summary.data.grants})\n\n")

@@ -8,15 +8,14 @@ from typing import TextIO
 from rich.console import Console
 from rich.table import Table
 
-from bridge.report.anomalies import Anomaly
 from bridge.report.output import Spool
 from bridge.report.query import ReportQuery
 from bridge.report.rows import GrantRow
 from bridge.report.summary import Summary
 from bridge.report.text import (
+    anomaly_cells,
     grant_cells,
     grant_header,
-    when,
 )
 
 # A rich table lays out all its rows before printing; past this many, plain aligned lines.
@@ -89,12 +88,12 @@ class TableRenderer:
             for name in ANOMALY_HEADER:
                 t.add_column(name, overflow="fold")
             for a in found:
-                t.add_row(*_anomaly_cells(a), style=STYLE[a.severity])
+                t.add_row(*anomaly_cells(a), style=STYLE[a.severity])
             c.print(t)
         elif found:
             c.file.write(f"Anomalies ({len(found)})\n{_plain(ANOMALY_HEADER, ANOMALY_WIDTHS)}\n")
             for a in found:
-                c.file.write(_plain(_anomaly_cells(a), ANOMALY_WIDTHS) + "\n")
+                c.file.write(_plain(anomaly_cells(a), ANOMALY_WIDTHS) + "\n")
         else:
             c.print("Anomalies: none")
         c.print(f"[bold]Grants ({summary.data.grants})[/bold]")
@@ -104,18 +103,6 @@ class TableRenderer:
 
 def _cells(r: GrantRow) -> tuple[str, ...]:
     return tuple(grant_cells(r, why=False))
-
-
-def _anomaly_cells(a: Anomaly) -> tuple[str, ...]:
-    return (
-        a.severity,
-        a.kind,
-        when(a.first_at),
-        str(a.count),
-        a.user or "",
-        a.mapping or "",
-        a.detail,
-    )
 
 
 def _plain(cells: tuple[str, ...], widths: tuple[int, ...] = WIDTHS) -> str:

@@ -18,8 +18,6 @@ from bridge.store.engine import inserted_id
 if TYPE_CHECKING:
     from bridge.store.engine import Database
 
-# A holding whose creation was sent and not yet confirmed.
-
 
 @dataclass(frozen=True)
 class Holding:
@@ -65,7 +63,13 @@ class Changes:
             return inserted_id(result)
 
     def record_outcome(
-        self, change_id: int, change: Change, now: datetime, error: str | None = None
+        self,
+        change_id: int,
+        change: Change,
+        now: datetime,
+        error: str | None = None,
+        *,
+        unsettled: bool = False,
     ) -> None:
         # Not fenced: the call it records has been made, and a deposed leader's knowledge of
         # what it did to AWS is worth more to its successor than a clean epoch.
@@ -85,6 +89,14 @@ class Changes:
                     )
                 else:
                     conn.execute(delete(holdings).where(*where))
+            elif error and unsettled:
+                # Kept unconfirmed: AWS may have made it (a request that timed out while it
+                # ran), so it is read back or removed at its end, never forgotten.
+                conn.execute(
+                    update(holdings)
+                    .where(*where, holdings.c.state == ADDING)
+                    .values(last_error=error)
+                )
             elif error:
                 conn.execute(delete(holdings).where(*where, holdings.c.state == ADDING))
             else:

@@ -116,9 +116,15 @@ class Ledger:
         return self._changes.record_intent(cycle_id, change, now)
 
     def record_outcome(
-        self, change_id: int, change: Change, now: datetime, error: str | None = None
+        self,
+        change_id: int,
+        change: Change,
+        now: datetime,
+        error: str | None = None,
+        *,
+        unsettled: bool = False,
     ) -> None:
-        self._changes.record_outcome(change_id, change, now, error)
+        self._changes.record_outcome(change_id, change, now, error, unsettled=unsettled)
 
     def unconfirmed(self) -> list[Binding]:
         return self._changes.unconfirmed()

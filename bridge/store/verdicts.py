@@ -15,7 +15,7 @@ from bridge.model import Ended, Grant, GrantVerdicts, Moved, as_utc
 from bridge.schema import grants
 from bridge.store.engine import chunks
 
-GrantKey = tuple[str, str, str]  # (mapping, PIM instance id, target key)
+GrantKey = tuple[str, str, str, str]  # (mapping, PIM instance id, principal id, target key)
 
 
 def write_verdicts(conn: Connection, verdicts: GrantVerdicts, now: datetime) -> None:
@@ -33,11 +33,12 @@ def _live_rows(conn: Connection) -> dict[GrantKey, Any]:
         grants.c.id,
         grants.c.mapping,
         grants.c.source_instance_id,
+        grants.c.principal_id,
         grants.c.target_key,
         grants.c.not_after,
         grants.c.extended_count,
     ).where(grants.c.state == "live")
-    return {(r.mapping, r.source_instance_id, r.target_key): r for r in conn.execute(q)}
+    return {_row_key(r): r for r in conn.execute(q)}
 
 
 def _touch(conn: Connection, row_ids: list[int], now: datetime) -> None:
@@ -102,10 +103,14 @@ def _known_rows(conn: Connection, instance_ids: list[str]) -> dict[GrantKey, int
     for chunk in chunks(instance_ids):
         for r in conn.execute(
             select(
-                grants.c.id, grants.c.mapping, grants.c.source_instance_id, grants.c.target_key
+                grants.c.id,
+                grants.c.mapping,
+                grants.c.source_instance_id,
+                grants.c.principal_id,
+                grants.c.target_key,
             ).where(grants.c.source_instance_id.in_(chunk))
         ):
-            old[(r.mapping, r.source_instance_id, r.target_key)] = r.id
+            old[_row_key(r)] = r.id
     return old
 
 
@@ -135,7 +140,11 @@ def _revive(
 
 
 def _grant_key(g: Grant) -> GrantKey:
-    return (g.mapping, g.source_instance_id, g.target.key)
+    return (g.mapping, g.source_instance_id, g.user.principal_id, g.target.key)
+
+
+def _row_key(r: Any) -> GrantKey:
+    return (r.mapping, r.source_instance_id, r.principal_id, r.target_key)
 
 
 def _grant_values(g: Grant) -> dict[str, Any]:

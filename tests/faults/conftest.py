@@ -196,7 +196,7 @@ def build_rig(
     real_ic = AwsIdentityCenter(cfg.aws, **(ic_knobs | (ic_options or {})))
     port = wrap_ic(real_ic) if wrap_ic is not None else real_ic
     ledger = Ledger(cfg.store.url)
-    revoker = Revoker(real_ic, real_ic.group_assignments, ledger, clock.now, None)
+    revoker = Revoker(real_ic, real_ic.group_assignments, ledger, clock, None)
     watch = ClockWatch(clock)
     denial = SessionDenial(revoker.deny, None, ledger.ends_within, watch.bound_now)
     reconciler = Reconciler(cfg, source, port, ledger, clock, denial=denial, watch=watch)

@@ -27,7 +27,7 @@ _COMMON = {
     # minutes to report instead of seconds.
     "phases": [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
 }
-# `make test` runs the same 300 examples every time (derandomized), so CI fails only when a change
+# `make test` runs the same 300 examples every time (fixed seeds), so CI fails only when a change
 # breaks one of them, never by luck; `make soak` explores afresh, and what it finds is fixed and
 # kept as a named regression (test_regressions.py) or listed in KNOWN_DEFECTS.
 settings.register_profile("model", max_examples=300, derandomize=True, **_COMMON)
@@ -45,24 +45,11 @@ def model_settings() -> settings:
     return settings.get_profile("model-soak" if SOAK else "model")
 
 
-# The state machine still finds failures whose outcome depends on thread timing (listed in the
-# project's open work), so the same examples pass on one run and fail on another: until those
-# are fixed it runs on request (PIM_BRIDGE_MODEL=1) and in `make soak`, and the defects it found
-# run in every `make test` as the named regressions of test_regressions.py.
-RUN_MACHINE = SOAK or os.environ.get("PIM_BRIDGE_MODEL") == "1"
-MACHINE_OFF = pytest.mark.skip(
-    reason="the state machine runs with PIM_BRIDGE_MODEL=1 or `make soak`: it still finds "
-    "timing-dependent failures; its shrunk defects run in test_regressions.py"
-)
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     for item in items:
         if item.path.is_relative_to(here):
             item.add_marker(pytest.mark.timeout(TIMEOUT))
-            if item.name == "test_the_bridge_keeps_its_promise" and not RUN_MACHINE:
-                item.add_marker(MACHINE_OFF)
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ F. after a drift sweep, the ledger's holdings agree with Identity Center on mana
 G. every add has a basis (a user's activation with an end, in a mapping naming the target),
    and nothing is held for good.
 
-`known` names defects not fixed yet (see KNOWN_DEFECTS in test_invariant.py): each one switches
+`known` names defects not fixed yet (see KNOWN_DEFECTS in machine.py): each one switches
 off the part of a check that defect breaks, so the rest stays checked.
 """
 

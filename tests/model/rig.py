@@ -192,10 +192,15 @@ def build_process(
     graph, ic = GraphView(world, life), IdentityCenterView(world, life)
     election = election_for(store_url) if elect else None
     ledger = Ledger(store_url, migrate=False)
-    revoker = Revoker(ic, ic.group_assignments, ledger, world.clock.now)
+    revoker = Revoker(ic, ic.group_assignments, ledger, world.clock)
     watch = ClockWatch(world.clock)
     denial = SessionDenial(
-        revoker.deny, revoker.arm, ledger.ends_within, watch.bound_now, sleep=world.sleep
+        revoker.deny,
+        revoker.arm,
+        ledger.ends_within,
+        watch.bound_now,
+        sleep=world.sleep,
+        beside=in_sequence,
     )
     reconciler = Reconciler(
         config, graph, ic, ledger, world.clock, denial=denial, watch=watch, workers=1
@@ -204,6 +209,14 @@ def build_process(
     timers = VirtualTimers(world.clock)
     service = RecordingService(bridge, timers, election, [] if records is None else records)
     return Process(life, bridge, service, timers, election)
+
+
+def in_sequence(work: Callable[[], None]) -> Callable[[], None]:
+    """A removal's denial before the removal, in the caller's thread: production runs the two
+    side by side, and the order they interleave in would make an example's outcome depend on
+    the scheduler. Denying first is the order in which a removal is safe soonest."""
+    work()
+    return lambda: None
 
 
 def ledger_ends(ledger: Ledger, *, due: bool = False) -> Ends:

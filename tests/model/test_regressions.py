@@ -2,7 +2,7 @@
 replayed on the state machine with that defect's checks switched on (and the other known
 defects' off, so each test fails for its own reason only).
 
-A defect not fixed yet is xfail(strict) and listed in KNOWN_DEFECTS (test_invariant.py): when
+A defect not fixed yet is xfail(strict) and listed in KNOWN_DEFECTS (machine.py): when
 its fix lands the test passes, the strict mark fails the run, and whoever removes the mark also
 removes the name. The others are fixed and stay as regression tests.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.model.test_invariant import KNOWN_DEFECTS, BridgeMachine
+from tests.model.machine import KNOWN_DEFECTS, BridgeMachine
 
 Step = tuple[str, dict[str, Any]]
 Play = Callable[..., None]
@@ -100,9 +100,6 @@ def test_an_add_cut_off_by_a_crash_still_ends(play: Callable[[str], Play]) -> No
     )
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="an add that timed out yet took effect never ends"
-)
 def test_an_add_that_timed_out_but_took_effect_still_ends(play: Callable[[str], Play]) -> None:
     play("timed_out_add_outlives_end")(
         start(),
@@ -175,4 +172,29 @@ def test_sync_is_refused_while_the_service_holds_the_sqlite_ledger(
         start(),
         ("activate", {"user": "bob@x", "group": "eg-1", "minutes": 5}),
         ("sync_beside_the_service", {}),
+    )
+
+
+def test_a_grant_an_expiry_job_reads_first_ends_at_its_own_end(
+    play: Callable[[str], Play],
+) -> None:
+    reused = {"how": "reusing_an_instance_id", "user": "bob@x", "group": "eg-1", "pick": 0}
+    play("expiry_read_never_timed")(
+        start(ALICE_ADMIN),
+        ("activate_oddly", reused),
+        ("time_passes_to_an_end", {"offset": 11.0, "pick": 1}),
+    )
+
+
+def test_a_removal_throttled_after_a_restart_is_retried_within_seconds(
+    play: Callable[[str], Play],
+) -> None:
+    play("failed_removal_waits_for_a_poll")(
+        start(ALICE_ADMIN),
+        ("killed_at_the_next_write", {"when": "before", "down_for": 10}),
+        ("identity_center_fault", {"fault": "throttled"}),
+        ("service_down_for", {"seconds": 60}),
+        ("time_passes", {"seconds": 1}),
+        ("time_passes", {"seconds": 5}),
+        ("time_passes", {"seconds": 5}),  # no poll on the way: only a retry removes it
     )

@@ -320,7 +320,9 @@ class IdentityCenterView:
             if fault == "timed_out_applied":
                 # Still IN_PROGRESS when the adapter gave up; AWS finished it anyway.
                 w.apply(op, b, "bridge", "error", at=at)
-                raise SinkError("request still IN_PROGRESS after 60s", temporary=True)
+                raise SinkError(
+                    "request still IN_PROGRESS after 60s", temporary=True, unsettled=True
+                )
             w.apply(op, b, "bridge", at=at)
 
     def _die(

@@ -405,6 +405,22 @@ def test_duplicate_instance_ids_are_reported_and_do_not_flip_access(tmp_path: Pa
     assert r.ledger.next_expiries() == [T0 + timedelta(minutes=60)]
 
 
+def test_two_principals_listed_under_one_instance_id_both_keep_their_access(
+    tmp_path: Path,
+) -> None:
+    r = Rig(tmp_path, [ADMINS])
+    r.activate("u1@x", 60, instance="i-dup")
+    r.activate("u2@x", 30, instance="i-dup")
+    for _ in range(4):
+        result = r.rec.cycle()
+        r.pim.groups["eg-1"].reverse()  # Graph lists the copies in either order
+        r.clock.advance(10)
+    assert [c["op"] for c in r.ledger.changes_since(T0)] == ["add", "add"]
+    assert r.holders() == {"u-u1@x", "u-u2@x"}
+    assert any("more than one principal" in f.detail for f in result.findings)
+    assert r.ledger.next_expiries() == [T0 + timedelta(minutes=30), T0 + timedelta(minutes=60)]
+
+
 def test_a_principal_is_a_user_only_when_graph_says_so(tmp_path: Path) -> None:
     r = Rig(tmp_path, [ADMINS])
     r.pim.groups["eg-1"] = [

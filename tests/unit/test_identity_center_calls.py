@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from bridge.errors import SinkError
 from bridge.identity_center.adapter import parse_iso_duration
@@ -209,6 +209,23 @@ def test_an_html_500_page_is_a_temporary_error() -> None:
 
     assert err.code == "HTTP500"
     assert err.temporary
+
+
+@pytest.mark.parametrize(
+    ("error", "unsettled"),
+    [
+        (client_error("ThrottlingException"), False),  # refused: nothing was done
+        (client_error("ConflictException"), False),
+        (client_error("ValidationException"), False),
+        (client_error("InternalServerException", status=500), True),  # may have been done
+        (EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), False),  # never sent
+        (ReadTimeoutError(endpoint_url="http://127.0.0.1:1"), True),  # sent, answer lost
+    ],
+)
+def test_a_write_failure_says_whether_aws_may_have_carried_it_out(
+    error: Exception, unsettled: bool
+) -> None:
+    assert to_sink_error(error, "CreateGroupMembership").unsettled is unsettled
 
 
 @pytest.mark.parametrize(

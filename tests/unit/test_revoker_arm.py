@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from bridge.denial.writer import Revoker
 from bridge.model import AccountAssignment, Binding, GroupMembership
+from tests.fakes import FakeClock
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 ADMIN = "arn:aws:sso:::permissionSet/ssoins-1/ps-admin"
@@ -51,7 +52,7 @@ def test_a_user_reaching_one_permission_set_twice_is_armed_for_the_later_end() -
         reads.append(group_id)
         return [AccountAssignment("111111111111", ADMIN), AccountAssignment("111111111111", READ)]
 
-    revoker = Revoker(sink, group_assignments, clock=lambda: NOW)
+    revoker = Revoker(sink, group_assignments, clock=FakeClock(NOW))
     soon, later = NOW + timedelta(seconds=10), NOW + timedelta(seconds=25)
     direct = Binding("u-1", AccountAssignment("111111111111", ADMIN).key)
     via_group = Binding("u-1", GroupMembership("g-1").key)

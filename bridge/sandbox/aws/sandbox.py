@@ -17,42 +17,21 @@ from __future__ import annotations
 
 import itertools
 import os
-import threading
-import uuid
 from collections import Counter
-from datetime import UTC, datetime
 from typing import Any, TypedDict
 
-import boto3
-from botocore.client import BaseClient
-from botocore.config import Config
-
-from bridge.config import AwsConfig
-from bridge.identity_center.adapter import parse_iso_duration
-from bridge.identity_center.client import AwsService
-from bridge.sandbox.aws.api import SEED_HEADER
 from bridge.sandbox.aws.async_requests import AsyncRequest, Kind
 from bridge.sandbox.aws.middleware import IdentityCenterExtensions
+from bridge.sandbox.aws.role_sessions import RoleSessions
 from bridge.sandbox.aws.server import MotoServer
-from bridge.sandbox.aws.sessions import Session
-from bridge.sandbox.aws.sessions import is_allowed as session_allowed
 from bridge.sandbox.lifecycle import ServerLifecycle
 
-DUMMY_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}
 _accounts = itertools.count(1)
 
 
 def _sandbox_account_id() -> str:
     # Distinct per sandbox so concurrent sandboxes in one process keep separate moto backends.
     return f"9{os.getpid() % 10**6:06d}{next(_accounts) % 10**5:05d}"
-
-
-def _mark_seed(request: Any, **_: Any) -> None:
-    request.headers.add_header(SEED_HEADER, "1")
 
 
 class _Settings(TypedDict):
@@ -64,10 +43,9 @@ class _Settings(TypedDict):
     dedupe_assignments: bool
 
 
-class AwsSandbox(ServerLifecycle):
-    """moto on 127.0.0.1 with a free port, plus the extensions in `middleware`."""
-
-    region = "us-east-1"
+class AwsSandbox(ServerLifecycle, RoleSessions):
+    """moto on 127.0.0.1 with a free port, plus the extensions in `middleware`. Its clients
+    come from `clients`, seeding from `seeding`, simulated sessions from `role_sessions`."""
 
     def __init__(
         self,
@@ -77,6 +55,7 @@ class AwsSandbox(ServerLifecycle):
         rate_limit: float | None = None,
         dedupe_assignments: bool = True,
     ) -> None:
+        super().__init__()
         self.account_id = _sandbox_account_id()
         self._settings: _Settings = {
             "async_delay": async_delay,
@@ -86,14 +65,6 @@ class AwsSandbox(ServerLifecycle):
         }
         self._ext: IdentityCenterExtensions | None = None
         self._server: MotoServer | None = None
-        self.endpoint_url = ""
-        self._session = boto3.session.Session()
-        self._clients: dict[tuple[AwsService, int, bool], BaseClient] = {}
-        self._clients_lock = threading.Lock()
-        self._sessions: dict[str, Session] = {}
-        self.scp_policy_id: str | None = None  # an SCP to evaluate sessions against
-        self.instance_arn = ""
-        self.identity_store_id = ""
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -117,6 +88,9 @@ class AwsSandbox(ServerLifecycle):
         if self._ext is None:
             raise RuntimeError("AwsSandbox is not started")
         return self._ext
+
+    def _provisioned_policy(self, permission_set_arn: str, account_id: str) -> str:
+        return self.ext.async_requests.provisioned_policy.get((permission_set_arn, account_id), "")
 
     # -- knobs (readable and settable while running) ----------------------------------------
 
@@ -180,196 +154,3 @@ class AwsSandbox(ServerLifecycle):
     def requests(self) -> list[AsyncRequest]:
         """Every asynchronous request so far, settled as of now."""
         return self.ext.async_requests.requests()
-
-    # -- clients and config -----------------------------------------------------------------
-
-    def client(self, service: AwsService, *, max_attempts: int = 1) -> BaseClient:
-        """A boto3 client on the sandbox with dummy credentials; its calls are counted."""
-        return self._client(service, max_attempts, seed=False)
-
-    def _seed_client(self, service: AwsService) -> Any:
-        """A client whose calls skip latency, throttling, faults and counters. Typed Any: boto3
-        builds its methods at run time, from the service model."""
-        return self._client(service, 1, seed=True)
-
-    def _client(self, service: AwsService, max_attempts: int, *, seed: bool) -> BaseClient:
-        if not self.endpoint_url:
-            raise RuntimeError("AwsSandbox is not started")
-        key = (service, max_attempts, seed)
-        with self._clients_lock:
-            if key not in self._clients:
-                # One session for all clients: it loads each service model once.
-                c: BaseClient = self._session.client(
-                    service,
-                    region_name=self.region,
-                    endpoint_url=self.endpoint_url,
-                    aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                    aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-                    aws_session_token=DUMMY_CREDENTIALS["AWS_SESSION_TOKEN"],
-                    config=Config(retries={"mode": "standard", "total_max_attempts": max_attempts}),
-                )
-                if seed:
-                    c.meta.events.register("before-sign.*.*", _mark_seed)
-                self._clients[key] = c
-            return self._clients[key]
-
-    def aws_config(self, **overrides: Any) -> AwsConfig:
-        values: dict[str, Any] = {
-            "region": self.region,
-            "identity_store_id": self.identity_store_id,
-            "instance_arn": self.instance_arn,
-            "endpoint_url": self.endpoint_url,
-        }
-        return AwsConfig(**(values | overrides))
-
-    @staticmethod
-    def credentials_env() -> dict[str, str]:
-        """Environment variables giving boto3 dummy credentials (never real AWS)."""
-        return dict(DUMMY_CREDENTIALS)
-
-    # -- seeding, over HTTP through boto3 ---------------------------------------------------
-
-    def create_user(
-        self, user_name: str, display_name: str | None = None, email: str | None = None
-    ) -> str:
-        display = display_name or user_name.split("@", 1)[0]
-        given, _, family = display.partition(" ")
-        kwargs: dict[str, Any] = {
-            "IdentityStoreId": self.identity_store_id,
-            "UserName": user_name,
-            "DisplayName": display,
-            "Name": {"GivenName": given or display, "FamilyName": family or display},
-        }
-        if email:
-            kwargs["Emails"] = [{"Value": email, "Type": "work", "Primary": True}]
-        return str(self._seed_client("identitystore").create_user(**kwargs)["UserId"])
-
-    def create_group(self, display_name: str, description: str | None = None) -> str:
-        kwargs = {"IdentityStoreId": self.identity_store_id, "DisplayName": display_name}
-        if description:
-            kwargs["Description"] = description
-        return str(self._seed_client("identitystore").create_group(**kwargs)["GroupId"])
-
-    def create_permission_set(
-        self, name: str, session_duration: str = "PT1H", inline_policy: str | None = None
-    ) -> str:
-        sso = self._seed_client("sso-admin")
-        arn = str(
-            sso.create_permission_set(
-                InstanceArn=self.instance_arn, Name=name, SessionDuration=session_duration
-            )["PermissionSet"]["PermissionSetArn"]
-        )
-        if inline_policy:
-            sso.put_inline_policy_to_permission_set(
-                InstanceArn=self.instance_arn, PermissionSetArn=arn, InlinePolicy=inline_policy
-            )
-        return arn
-
-    def add_member(self, group_id: str, user_id: str) -> str:
-        return str(
-            self._seed_client("identitystore").create_group_membership(
-                IdentityStoreId=self.identity_store_id,
-                GroupId=group_id,
-                MemberId={"UserId": user_id},
-            )["MembershipId"]
-        )
-
-    def assign(
-        self,
-        account_id: str,
-        permission_set_arn: str,
-        principal_id: str,
-        principal_type: str = "USER",
-    ) -> None:
-        """Create an assignment that takes effect at once, whatever `async_delay` is."""
-        self._seed_client("sso-admin").create_account_assignment(
-            InstanceArn=self.instance_arn,
-            TargetId=account_id,
-            TargetType="AWS_ACCOUNT",
-            PermissionSetArn=permission_set_arn,
-            PrincipalType=principal_type,
-            PrincipalId=principal_id,
-        )
-
-    def members(self, group_id: str) -> list[str]:
-        pages = self._seed_client("identitystore").get_paginator("list_group_memberships")
-        return [
-            m["MemberId"]["UserId"]
-            for page in pages.paginate(IdentityStoreId=self.identity_store_id, GroupId=group_id)
-            for m in page["GroupMemberships"]
-        ]
-
-    def assignments(self, account_id: str, permission_set_arn: str) -> list[tuple[str, str]]:
-        """(principal type, principal id) pairs as ListAccountAssignments lists them."""
-        pages = self._seed_client("sso-admin").get_paginator("list_account_assignments")
-        return [
-            (a["PrincipalType"], a["PrincipalId"])
-            for page in pages.paginate(
-                InstanceArn=self.instance_arn,
-                AccountId=account_id,
-                PermissionSetArn=permission_set_arn,
-            )
-            for a in page["AccountAssignments"]
-        ]
-
-    # -- simulated role sessions (see aws_sessions) -----------------------------------------
-
-    def _holds(self, user_id: str, account_id: str, permission_set_arn: str) -> bool:
-        principals = self.assignments(account_id, permission_set_arn)
-        if ("USER", user_id) in principals:
-            return True
-        groups = {pid for ptype, pid in principals if ptype == "GROUP"}
-        if not groups:
-            return False
-        pages = self._seed_client("identitystore").get_paginator(
-            "list_group_memberships_for_member"
-        )
-        return any(
-            m["GroupId"] in groups
-            for page in pages.paginate(
-                IdentityStoreId=self.identity_store_id, MemberId={"UserId": user_id}
-            )
-            for m in page["GroupMemberships"]
-        )
-
-    def issue_session(
-        self, user_id: str, permission_set_arn: str, account_id: str, issued_at: datetime
-    ) -> str:
-        """Sign the user in through the permission set, as the AWS access portal would; refused
-        (PermissionError) unless the user holds the assignment, directly or through a group."""
-        if not self._holds(user_id, account_id, permission_set_arn):
-            raise PermissionError(
-                f"{user_id} holds no assignment of {permission_set_arn} on {account_id}"
-            )
-        described = self._seed_client("sso-admin").describe_permission_set(
-            InstanceArn=self.instance_arn, PermissionSetArn=permission_set_arn
-        )["PermissionSet"]
-        duration = parse_iso_duration(described.get("SessionDuration") or "PT1H")
-        session = Session(
-            str(uuid.uuid4()), user_id, permission_set_arn, account_id, issued_at, duration
-        )
-        with self._clients_lock:
-            self._sessions[session.session_id] = session
-        return session.session_id
-
-    def is_allowed(
-        self, session_id: str, action: str = "s3:ListBucket", now: datetime | None = None
-    ) -> bool:
-        """Whether the session may still call `action`: not expired, not denied by the
-        permission set's inline policy as last provisioned to the session's account (as in
-        AWS, a policy change reaches an account's role only when provisioned there), nor by
-        the SCP named in `scp_policy_id` (every sandbox account is a member account)."""
-        session = self._sessions[session_id]
-        policy = self.ext.async_requests.provisioned_policy.get(
-            (session.permission_set_arn, session.account_id), ""
-        )
-        when = now or datetime.now(UTC)
-        if not session_allowed(policy, session, action, when):
-            return False
-        if self.scp_policy_id:
-            scp = self._seed_client("organizations").describe_policy(PolicyId=self.scp_policy_id)
-            return session_allowed(scp["Policy"]["Content"], session, action, when)
-        return True
-
-    def session(self, session_id: str) -> Session:
-        return self._sessions[session_id]

@@ -1,29 +1,20 @@
-"""Health checks: SCIM provisioning job and lag, SCIM token, app credentials and the SAML
-signing certificate (docs/architecture.md). One `Check` per row, each with its value, threshold and
-state; `pim-bridge health` exits 0 when all are ok, 1 on a warning or an unknown, 2 on a critical.
-
-Reading (Graph, SCIM, AWS Health, the ledger) happens in `run_health`; deciding a state from
-what was read happens in the small pure `*_check` functions, which the unit tests drive.
-"""
+"""The health checks' rows and the pure decisions behind them: from what was read (a job, a
+credential, lag figures, a SCIM probe, the last cycle) to one `Check` with its value, threshold
+and state. The unit tests drive these directly."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, TextIO
+from typing import Any
 
-from bridge.config import Config, HealthConfig
+from bridge.config import HealthConfig
 from bridge.errors import Unreadable
-from bridge.graph.health_reads import Credential, GraphHealthReader, SyncJob
-from bridge.lag import LagStats, LagStore
-from bridge.scim import ScimProbe, probe_scim, scim_token_expiry_event
-from bridge.store import Ledger
-
-LAG_WINDOW = timedelta(days=7)  # provisioning logs are kept 30 days; a week answers "lately"
-USER_SAMPLE = 5
+from bridge.graph.health_reads import Credential, SyncJob
+from bridge.lag import LagStats
+from bridge.scim import ScimProbe
 
 
 class State(StrEnum):
@@ -209,99 +200,6 @@ def health_event_check(found: datetime | Unreadable | None) -> Check:
     )
 
 
-# -- reading -------------------------------------------------------------------------------------
-
-
-@dataclass
-class HealthReport:
-    checks: list[Check]
-    lag: LagStore | None = None
-
-    @property
-    def exit_code(self) -> int:
-        return exit_code(self.checks)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "status": overall(self.checks),
-            "exit_code": self.exit_code,
-            "checks": [{**asdict(c), "state": str(c.state)} for c in self.checks],
-        }
-
-
-def run_health(
-    config: Config,
-    ledger: Ledger,
-    now: datetime,
-    *,
-    reader: GraphHealthReader | None = None,
-    aws_health: Callable[[], datetime | Unreadable | None] | None = None,
-) -> HealthReport:
-    """Read everything the checks need and decide each row. Also stores the lag samples."""
-    h = config.health
-    checks: list[Check] = []
-    own_reader = reader is None
-    reader = reader or GraphHealthReader(config.entra, max_retries=2)
-    lag = LagStore(ledger)
-    try:
-        sp = config.scim.provisioning_app_id
-        if sp:
-            checks.append(job_check(reader.sync_job(sp), now, h))
-            exports = reader.membership_exports(sp, now - LAG_WINDOW)
-            unreadable = exports if isinstance(exports, Unreadable) else None
-            groups = {m.name: m.entra_group_id for m in config.mappings}
-            lag.collect(
-                groups,
-                None if isinstance(exports, Unreadable) else exports,
-                now - LAG_WINDOW,
-                now,
-                str(unreadable) if unreadable else "",
-            )
-            for kind in ("activation", "removal"):
-                checks.append(lag_check(lag.stats(kind, now - LAG_WINDOW), unreadable))
-            checks.append(saml_check(reader.saml_certificate(sp), now, h))
-        else:
-            checks.append(
-                Check(
-                    "scim.job", State.SKIPPED, "not configured", "-", "set scim.provisioning_app_id"
-                )
-            )
-        if config.entra.client_id:
-            checks += credentials_checks(reader.app_credentials(config.entra.client_id), now, h)
-        else:
-            checks.append(
-                Check("entra.app", State.SKIPPED, "not configured", "-", "set entra.client_id")
-            )
-    finally:
-        if own_reader:
-            reader.close()
-    if config.scim.endpoint:
-        token = config.scim.token.get_secret_value() if config.scim.token else ""
-        if token:
-            probe = probe_scim(
-                config.scim.endpoint,
-                token,
-                _mapped_groups(config),
-                ledger.recent_user_names(USER_SAMPLE),
-            )
-            checks += [token_probe_check(probe), directory_check(probe)]
-        else:
-            checks.append(
-                Check(
-                    "scim.token",
-                    State.UNKNOWN,
-                    "unknown",
-                    "accepted",
-                    "no token: set PIM_BRIDGE_SCIM_TOKEN",
-                )
-            )
-        checks.append(expiry_check("scim.token.expiry", config.scim.token_expires_at, now, h))
-        read_event = aws_health or (lambda: scim_token_expiry_event(config.aws))
-        checks.append(health_event_check(read_event()))
-    checks.append(removals_check(ledger.last_cycle(kinds=("poll", "drift", "sync"), finished=True)))
-    return HealthReport(checks, lag)
-
-
 def removals_check(cycle: Mapping[str, Any] | None) -> Check:
     """Removals the last PIM-reading cycle decided and did not make: access someone's PIM end
     no longer backs is still there, which is critical whatever the cause."""
@@ -321,31 +219,6 @@ def removals_check(cycle: Mapping[str, Any] | None) -> Check:
         return Check("bridge.removals", State.CRITICAL, value, "0 held, 0 unplaced", "; ".join(why))
     state = State.WARNING if failed else State.OK
     return Check("bridge.removals", state, value, "0 held, 0 unplaced")
-
-
-def _mapped_groups(config: Config) -> list[str]:
-    return list(
-        dict.fromkeys(m.identity_center_group for m in config.mappings if m.identity_center_group)
-    )
-
-
-# -- output --------------------------------------------------------------------------------------
-
-
-def print_health(report: HealthReport, fmt: str, out: TextIO) -> None:
-    if fmt == "json":
-        json.dump(report.to_json(), out, indent=2, default=str)
-        out.write("\n")
-        return
-    rows = [("check", "state", "value", "threshold", "detail")] + [
-        (c.name, str(c.state), c.value, c.threshold, c.detail) for c in report.checks
-    ]
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for r in rows:
-        out.write(
-            "  ".join(v.ljust(w) for v, w in zip(r[:4], widths, strict=True)) + "  " + r[4] + "\n"
-        )
-    out.write(f"\n{overall(report.checks)} (exit {report.exit_code})\n")
 
 
 def _secs(value: float | None) -> str:
