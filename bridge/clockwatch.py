@@ -68,6 +68,23 @@ class ClockWatch:
         of now, so no bound lies in the future."""
         return min(self.clock.now(), self.read().trusted)
 
+    def bounding(self) -> BoundingClock:
+        """A Clock whose now() is `bound_now`: the one session denial measures by."""
+        return BoundingClock(self)
+
+
+class BoundingClock:
+    """The Clock port over a ClockWatch: wall time never ahead of the monotonic estimate."""
+
+    def __init__(self, watch: ClockWatch) -> None:
+        self._watch = watch
+
+    def now(self) -> datetime:
+        return self._watch.bound_now()
+
+    def monotonic(self) -> float:
+        return self._watch.clock.monotonic()
+
 
 def _finding(relation: str, by: timedelta, effect: str) -> Finding:
     seconds = round(by.total_seconds())

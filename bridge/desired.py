@@ -84,28 +84,30 @@ class Desired:
                     self._resolve_mapping(i, m)
             return dict(self._resolved)
 
-    def _resolve_mapping(self, i: int, m: MappingConfig) -> None:
+    def _resolve_mapping(self, index: int, mapping: MappingConfig) -> None:
         ts: list[Target] = []
         labels: dict[str, str] = {}
-        key = f"mappings[{i}].identity_center_group"
+        key = f"mappings[{index}].identity_center_group"
         try:
-            if m.identity_center_group:
+            if mapping.identity_center_group:
                 ts.append(
-                    GroupMembership(self.identity_center.resolve_group(m.identity_center_group))
+                    GroupMembership(
+                        self.identity_center.resolve_group(mapping.identity_center_group)
+                    )
                 )
-                labels[ts[-1].key] = m.identity_center_group
-            for j, a in enumerate(m.assignments):
-                key = f"mappings[{i}].assignments[{j}].permission_set"
+                labels[ts[-1].key] = mapping.identity_center_group
+            for j, a in enumerate(mapping.assignments):
+                key = f"mappings[{index}].assignments[{j}].permission_set"
                 arn = self.identity_center.resolve_permission_set(a.permission_set)
                 ts.append(AccountAssignment(a.account_id, arn))
                 labels[ts[-1].key] = f"{a.permission_set.rsplit('/', 1)[-1]} @ {a.account_id}"
         except SinkError as exc:
-            if m.name not in self.unresolved:
-                log.warning("mapping %s unresolved: %s: %s", m.name, key, exc)
-            self.unresolved[m.name] = (key, exc)
+            if mapping.name not in self.unresolved:
+                log.warning("mapping %s unresolved: %s: %s", mapping.name, key, exc)
+            self.unresolved[mapping.name] = (key, exc)
             return
-        self.unresolved.pop(m.name, None)
-        self._resolved[m.name] = tuple(ts)
+        self.unresolved.pop(mapping.name, None)
+        self._resolved[mapping.name] = tuple(ts)
         self.labels.update(labels)
 
     def scope(self, unknown: Iterable[str] = ()) -> Scope:
@@ -261,21 +263,21 @@ def _grant(user: User, target: Target, inst: PimInstance, mapping: str) -> Grant
     )
 
 
-def _not_a_user(m: MappingConfig, inst: PimInstance) -> str:
+def _not_a_user(mapping: MappingConfig, inst: PimInstance) -> str:
     what = inst.principal.get("displayName") or inst.principal_id
     if inst.principal_type == "unknown":
         return (
-            f"principal {what} in group {m.entra_group_id} has no @odata.type: "
+            f"principal {what} in group {mapping.entra_group_id} has no @odata.type: "
             "not granted (a principal is a user only when Graph says so)"
         )
     return (
-        f"{inst.principal_type} {what} in group {m.entra_group_id} ({inst.member_type}): "
+        f"{inst.principal_type} {what} in group {mapping.entra_group_id} ({inst.member_type}): "
         "transitive members are not mirrored"
     )
 
 
-def _counts(m: MappingConfig, inst: PimInstance, found: list[Finding]) -> bool:
-    if inst.access_id != m.access:
+def _counts(mapping: MappingConfig, inst: PimInstance, found: list[Finding]) -> bool:
+    if inst.access_id != mapping.access:
         return False
     if inst.assignment_type == "activated":
         if inst.end is None:
@@ -283,10 +285,10 @@ def _counts(m: MappingConfig, inst: PimInstance, found: list[Finding]) -> bool:
             # granting it would make it permanent.
             who = inst.principal.get("userPrincipalName") or inst.principal_id
             detail = f"activated instance {inst.id} of {who} has no endDateTime: not granted"
-            found.append(Finding("bad_payload", detail, m.name))
+            found.append(Finding("bad_payload", detail, mapping.name))
             return False
         return True
-    return inst.assignment_type == "assigned" and m.include_permanent
+    return inst.assignment_type == "assigned" and mapping.include_permanent
 
 
 def _distinct(
@@ -318,7 +320,7 @@ def _distinct(
     return list(by_id.values())
 
 
-def _longer(a: PimInstance, b: PimInstance) -> bool:
-    if a.end is None or b.end is None:
-        return a.end is None and b.end is not None
-    return a.end > b.end
+def _longer(first: PimInstance, second: PimInstance) -> bool:
+    if first.end is None or second.end is None:
+        return first.end is None and second.end is not None
+    return first.end > second.end

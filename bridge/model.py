@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import total_ordering
 from typing import Literal, overload
 
 
@@ -100,16 +101,26 @@ class Reason(StrEnum):
     DRIFT = "drift"
 
 
-@dataclass(frozen=True, order=True)
+@total_ordering
+@dataclass(frozen=True)
 class Binding:
     """A user holding a target: what exists (or should) in Identity Center."""
 
     ic_user_id: str
-    target_key: str
+    target: Target
+
+    @classmethod
+    def of(cls, ic_user_id: str, target_key: str) -> Binding:
+        """From the key a store or a log wrote."""
+        return cls(ic_user_id, target_from_key(target_key))
 
     @property
-    def target(self) -> Target:
-        return target_from_key(self.target_key)
+    def target_key(self) -> str:
+        return self.target.key
+
+    def __lt__(self, other: Binding) -> bool:
+        # By key: targets of different kinds do not compare with each other.
+        return (self.ic_user_id, self.target.key) < (other.ic_user_id, other.target.key)
 
 
 @dataclass(frozen=True)
@@ -186,13 +197,13 @@ class Scope:
             return mapping in self.mappings
         return mapping in self.targets_of or mapping in self.unreadable
 
-    def orphaned(self, g: Grant) -> bool:
+    def orphaned(self, grant: Grant) -> bool:
         """The grant's mapping no longer names its target (removed, renamed, edited)."""
-        if not self.configured(g.mapping):
+        if not self.configured(grant.mapping):
             return True
-        if g.mapping in self.unreadable:
+        if grant.mapping in self.unreadable:
             return False
-        return g.target.key not in self.targets_of.get(g.mapping, frozenset())
+        return grant.target.key not in self.targets_of.get(grant.mapping, frozenset())
 
     def permanent_allowed(self, mapping: str) -> bool:
         return self.permanent_ok is None or mapping in self.permanent_ok

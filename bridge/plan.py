@@ -169,7 +169,7 @@ def _present(actual: Actual, scope: Scope) -> tuple[set[Binding], set[Binding], 
     present: set[Binding] = set()
     for key, users in actual.aws_holders.items():
         if key in scope.managed:
-            present.update(Binding(u, key) for u in users)
+            present.update(Binding.of(u, key) for u in users)
     recorded = {binding_of(g) for g in actual.ledger_grants} | actual.past_ends.keys()
     releases: set[Binding] = set()
     missing: set[Binding] = set()
@@ -216,10 +216,10 @@ def _brake(
     """The brake guards against a bad read (or a jumping clock) looking like mass removal.
     Expiries at ends the ledger recorded before this read are never held back."""
 
-    def judged(c: Change) -> bool:
-        if c.reason is not Reason.EXPIRED:
+    def judged(change: Change) -> bool:
+        if change.reason is not Reason.EXPIRED:
             return True
-        end = actual.past_ends.get(c.binding) or recorded.get(c.binding)
+        end = actual.past_ends.get(change.binding) or recorded.get(change.binding)
         return scope.judge_after is not None and end is not None and end > scope.judge_after
 
     held = [c for c in removes if judged(c)]
@@ -235,32 +235,32 @@ def _brake(
     return [c for c in removes if not judged(c)], held
 
 
-def orphan_finding(g: Grant, scope: Scope) -> Finding:
-    end = f"{g.not_after:%Y-%m-%d %H:%M:%SZ}" if g.not_after else "no end"
+def orphan_finding(grant: Grant, scope: Scope) -> Finding:
+    end = f"{grant.not_after:%Y-%m-%d %H:%M:%SZ}" if grant.not_after else "no end"
     detail = (
-        f"{g.user.name} -> {scope.label(g.target.key)}: mapping {g.mapping!r} no longer names "
-        f"it; removed at its recorded end ({end})"
+        f"{grant.user.name} -> {scope.label(grant.target.key)}: mapping {grant.mapping!r} "
+        f"no longer names it; removed at its recorded end ({end})"
     )
-    return Finding("orphan", detail, g.mapping)
+    return Finding("orphan", detail, grant.mapping)
 
 
-def _drift_finding(b: Binding, scope: Scope, action: str | None) -> Finding:
-    detail = f"{b.ic_user_id} on {scope.label(b.target_key)} has no PIM basis"
+def _drift_finding(binding: Binding, scope: Scope, action: str | None) -> Finding:
+    detail = f"{binding.ic_user_id} on {scope.label(binding.target_key)} has no PIM basis"
     return Finding("drift", f"{detail}: {action}" if action else detail)
 
 
-def binding_of(g: Grant) -> Binding:
-    return Binding(g.user.ic_user_id, g.target.key)
+def binding_of(grant: Grant) -> Binding:
+    return Binding(grant.user.ic_user_id, grant.target)
 
 
-def _grant_key(g: Grant) -> tuple[str, str, str, str]:
+def _grant_key(grant: Grant) -> tuple[str, str, str, str]:
     # An instance has one principal in Graph; two listed under one id (a malformed payload)
     # are two grants, so neither displaces the other's in the ledger.
-    return (g.mapping, g.source_instance_id, g.user.principal_id, g.target.key)
+    return (grant.mapping, grant.source_instance_id, grant.user.principal_id, grant.target.key)
 
 
-def _end_sort_key(g: Grant) -> datetime:
-    return g.not_after or datetime.max.replace(tzinfo=g.not_before.tzinfo)
+def _end_sort_key(grant: Grant) -> datetime:
+    return grant.not_after or datetime.max.replace(tzinfo=grant.not_before.tzinfo)
 
 
 def _recorded_ends(ledger: Iterable[Grant]) -> dict[Binding, datetime]:

@@ -8,8 +8,8 @@ from bridge.model import Change
 from bridge.reconcile import CycleResult
 
 
-def _line(c: Change, labels: dict[str, str]) -> str:
-    return "  " + c.render(labels, full=True)
+def _line(change: Change, labels: dict[str, str]) -> str:
+    return "  " + change.render(labels, full=True)
 
 
 def print_cycle(result: CycleResult, labels: dict[str, str], out: TextIO) -> None:

@@ -25,6 +25,7 @@ from bridge.denial.policy import denial_bound
 from bridge.denial.writer import DenialReport
 from bridge.errors import BridgeError
 from bridge.model import Binding, Change, Target
+from bridge.ports import Clock
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class SessionDenial:
         deny: DenyNow,
         arm: ArmAhead | None,
         ends_within: EndsWithin,
-        now: Callable[[], datetime],
+        clock: Clock,
         *,
         sleep: Callable[[float], None] = time.sleep,
         beside: Beside = in_a_thread,
@@ -102,9 +103,10 @@ class SessionDenial:
         self._deny_now = deny
         self._arm_ahead = arm
         self._ends_within = ends_within
-        # Never later than the monotonic estimate of now: a bound in the future (after a
-        # forward jump of the wall clock) would deny a later re-activation's sessions.
-        self.now = now
+        # Never later than the monotonic estimate of now (`ClockWatch.bounding`): a bound in
+        # the future (after a forward jump of the wall clock) would deny a later
+        # re-activation's sessions.
+        self.clock = clock
         self.sleep = sleep
         self._beside = beside
         self.removal_times = RemovalTimes()
@@ -126,7 +128,7 @@ class SessionDenial:
         than after: both wait on Identity Center's asynchronous requests, so in sequence they
         would take twice as long. Returns the removal's error and the denial's problems."""
         target = change.binding.target
-        start = self.now()
+        start = self.clock.now()
         bound = start + self.removal_times.margin(target)
         with self._lock:
             armed = self._armed.get(change.binding)
@@ -139,7 +141,7 @@ class SessionDenial:
         problems: list[str] = []
         denied = self._beside(lambda: problems.extend(self._deny(change, bound)))
         error = call()
-        done = self.now()
+        done = self.clock.now()
         denied()
         if error is None:
             self.removal_times.record(target, done - start)
@@ -152,11 +154,11 @@ class SessionDenial:
         (a re-activation within seconds of the end) waits until the bound has passed."""
         with self._lock:
             until = self._denied_until.get(user)
-            if until is not None and denial_bound(until) <= self.now():
+            if until is not None and denial_bound(until) <= self.clock.now():
                 del self._denied_until[user]
                 return
         if until is not None:
-            wait = (denial_bound(until) - self.now()).total_seconds()
+            wait = (denial_bound(until) - self.clock.now()).total_seconds()
             if wait > 0:
                 log.info("access for %s waits %.1fs for its session denial's bound", user, wait)
                 self.sleep(wait)
@@ -169,7 +171,7 @@ class SessionDenial:
         if self._arm_ahead is None:
             return
         with self._arm_lock:
-            now = self.now()
+            now = self.clock.now()
             want = self._ends_within(now, now + ARM_LEAD)
             with self._lock:
                 fresh = {

@@ -56,12 +56,12 @@ def build(config: Config, clock: Clock | None = None) -> Bridge:
                 lambda: _longest_session(reconciler, ic),
             )
         revoker = Revoker(ic, ic.group_assignments, ledger, clock, scp)
-        denial = SessionDenial(revoker.deny, revoker.arm, ledger.ends_within, watch.bound_now)
+        denial = SessionDenial(revoker.deny, revoker.arm, ledger.ends_within, watch.bounding())
     reconciler = Reconciler(config, source, ic, ledger, clock, denial=denial, watch=watch)
     return Bridge(config, source, ic, ledger, clock, reconciler, revoker)
 
 
-def _longest_session(reconciler: Reconciler, ic: AwsIdentityCenter) -> timedelta:
+def _longest_session(reconciler: Reconciler, identity_center: AwsIdentityCenter) -> timedelta:
     arns = {
         t.permission_set_arn
         for ts in reconciler.targets().values()
@@ -69,4 +69,4 @@ def _longest_session(reconciler: Reconciler, ic: AwsIdentityCenter) -> timedelta
         if isinstance(t, AccountAssignment)
     }
     # With no permission set in the mapping, keep denials for Identity Center's maximum.
-    return max((ic.session_duration(a) for a in arns), default=timedelta(hours=12))
+    return max((identity_center.session_duration(a) for a in arns), default=timedelta(hours=12))

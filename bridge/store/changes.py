@@ -37,7 +37,7 @@ class Changes:
             rows = conn.execute(select(holdings)).all()
         out: dict[Binding, Holding] = {}
         for r in rows:
-            b = Binding(r.ic_user_id, r.target_key)
+            b = Binding.of(r.ic_user_id, r.target_key)
             out[b] = Holding(b, r.user_name, as_utc(r.since), r.state, r.last_error)
         return out
 
@@ -114,7 +114,7 @@ class Changes:
                     holdings.c.state == ADDING
                 )
             ).all()
-        return [Binding(r[0], r[1]) for r in rows]
+        return [Binding.of(r[0], r[1]) for r in rows]
 
     def confirm(self, binding: Binding) -> None:
         """An unconfirmed addition that AWS now lists: held like any other."""
@@ -160,5 +160,8 @@ def _hold_if_new(conn: Connection, change: Change, now: datetime) -> None:
     )
 
 
-def _holding(b: Binding) -> tuple[Any, Any]:
-    return (holdings.c.ic_user_id == b.ic_user_id, holdings.c.target_key == b.target_key)
+def _holding(binding: Binding) -> tuple[Any, Any]:
+    return (
+        holdings.c.ic_user_id == binding.ic_user_id,
+        holdings.c.target_key == binding.target_key,
+    )

@@ -59,7 +59,7 @@ class Grants:
                     grants.c.ic_user_id.in_(chunk)
                 )
                 for r in conn.execute(q):
-                    b = Binding(r.ic_user_id, r.target_key)
+                    b = Binding.of(r.ic_user_id, r.target_key)
                     if b not in wanted:
                         continue
                     end = as_utc(r.not_after)
@@ -84,7 +84,7 @@ class Grants:
                     )
                     .group_by(grants.c.ic_user_id, grants.c.target_key)
                 )
-                ends.update({Binding(r[0], r[1]): as_utc(r[2]) for r in conn.execute(q)})
+                ends.update({Binding.of(r[0], r[1]): as_utc(r[2]) for r in conn.execute(q)})
         found = (ends.get(c.binding) for c in removals)
         return [(now - end).total_seconds() for end in found if end is not None]
 
@@ -173,7 +173,7 @@ class Grants:
             .group_by(grants.c.ic_user_id, grants.c.target_key)
         )
         with self._db.reading() as conn:
-            return {Binding(r[0], r[1]): as_utc(r[2]) for r in conn.execute(q)}
+            return {Binding.of(r[0], r[1]): as_utc(r[2]) for r in conn.execute(q)}
 
 
 @lru_cache(maxsize=1 << 16)

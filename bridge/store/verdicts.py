@@ -139,25 +139,25 @@ def _revive(
     )
 
 
-def _grant_key(g: Grant) -> GrantKey:
-    return (g.mapping, g.source_instance_id, g.user.principal_id, g.target.key)
+def _grant_key(grant: Grant) -> GrantKey:
+    return (grant.mapping, grant.source_instance_id, grant.user.principal_id, grant.target.key)
 
 
 def _row_key(r: Any) -> GrantKey:
     return (r.mapping, r.source_instance_id, r.principal_id, r.target_key)
 
 
-def _grant_values(g: Grant) -> dict[str, Any]:
+def _grant_values(grant: Grant) -> dict[str, Any]:
     return {
-        "mapping": g.mapping,
-        "source_instance_id": g.source_instance_id,
-        "target_key": g.target.key,
-        "principal_id": g.user.principal_id,
-        "user_name": g.user.name,
-        "ic_user_id": g.user.ic_user_id,
-        "not_before": g.not_before,
-        "not_after": g.not_after,
-        "justification": g.justification,
-        "ticket": g.ticket,
-        "approver": g.approver,
+        "mapping": grant.mapping,
+        "source_instance_id": grant.source_instance_id,
+        "target_key": grant.target.key,
+        "principal_id": grant.user.principal_id,
+        "user_name": grant.user.name,
+        "ic_user_id": grant.user.ic_user_id,
+        "not_before": grant.not_before,
+        "not_after": grant.not_after,
+        "justification": grant.justification,
+        "ticket": grant.ticket,
+        "approver": grant.approver,
     }

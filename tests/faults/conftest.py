@@ -131,7 +131,7 @@ class Rig:
                     for kind, pid in self.world.aws.assignments(t.account_id, t.permission_set_arn)
                     if kind == "USER"
                 }
-            out |= {Binding(u, t.key) for u in users}
+            out |= {Binding(u, t) for u in users}
         return out
 
     def group_key(self) -> str:
@@ -198,7 +198,7 @@ def build_rig(
     ledger = Ledger(cfg.store.url)
     revoker = Revoker(real_ic, real_ic.group_assignments, ledger, clock, None)
     watch = ClockWatch(clock)
-    denial = SessionDenial(revoker.deny, None, ledger.ends_within, watch.bound_now)
+    denial = SessionDenial(revoker.deny, None, ledger.ends_within, watch.bounding())
     reconciler = Reconciler(cfg, source, port, ledger, clock, denial=denial, watch=watch)
     bridge = Bridge(cfg, source, real_ic, ledger, clock, reconciler, revoker)
     timers = VirtualTimers(clock)

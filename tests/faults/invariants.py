@@ -34,7 +34,7 @@ def overdue(engine: Engine, present: Iterable[Binding], now: datetime) -> list[s
     member someone else added (drift left in place by `drift = "report"`) is not a grant."""
     last_end: dict[Binding, datetime | None] = {}
     for g in _rows(engine, grants):
-        b = Binding(g.ic_user_id, g.target_key)
+        b = Binding.of(g.ic_user_id, g.target_key)
         end = as_utc(g.not_after)
         if b in last_end and last_end[b] is None:
             continue
@@ -57,7 +57,7 @@ def unmeant_removals(engine: Engine, drift_remove: Iterable[str] = ()) -> list[s
         if g.state == "ended" and g.ended_at is not None:
             ended = as_utc(g.ended_at)
             stop = ended if stop is None else min(stop, ended)  # type: ignore[type-var]
-        covered[Binding(g.ic_user_id, g.target_key)].append((as_utc(g.not_before), stop))  # type: ignore[arg-type]
+        covered[Binding.of(g.ic_user_id, g.target_key)].append((as_utc(g.not_before), stop))  # type: ignore[arg-type]
     allowed_drift = set(drift_remove)
     out = []
     for c in _rows(engine, changes):
@@ -65,7 +65,7 @@ def unmeant_removals(engine: Engine, drift_remove: Iterable[str] = ()) -> list[s
             continue
         at = as_utc(c.intent_at)
         assert at is not None
-        b = Binding(c.ic_user_id, c.target_key)
+        b = Binding.of(c.ic_user_id, c.target_key)
         if c.reason == "drift":
             if b.target_key not in allowed_drift:
                 out.append(f"drift removal of {b} on a report-only target")
@@ -83,7 +83,7 @@ def untruths(engine: Engine, present: set[Binding], foreign: Iterable[Binding] =
         for c in _rows(engine, changes)
         if c.status == "intent"
     ]
-    held = {Binding(h.ic_user_id, h.target_key): h.state for h in _rows(engine, holdings)}
+    held = {Binding.of(h.ic_user_id, h.target_key): h.state for h in _rows(engine, holdings)}
     for b, state in held.items():
         if b not in present:
             out.append(f"ledger holds {b} ({state}) but Identity Center does not")

@@ -135,7 +135,7 @@ def test_scim_re_adding_a_removed_member_is_reported_where_drift_is_report(rig: 
     assert rig.members() == {"alice", "bob"}
     assert [f.kind for f in result.findings] == ["drift"]
     assert alice in result.findings[0].detail
-    rig.check(foreign={Binding(alice, rig.group_key())})
+    rig.check(foreign={Binding.of(alice, rig.group_key())})
 
 
 def test_mass_removal_is_held_back_but_expiries_still_land_on_time(

@@ -140,7 +140,7 @@ def test_leader_killed_mid_cycle_and_its_successor_mid_expiry_lose_nothing(
                 except subprocess.TimeoutExpired:
                     proc.send_signal(signal.SIGKILL)
                     proc.wait(10)
-    present = {Binding(u, group) for u in world.ic_members()} | {
-        Binding(u, assignment) for u in world.ic_assigned()
+    present = {Binding.of(u, group) for u in world.ic_members()} | {
+        Binding.of(u, assignment) for u in world.ic_assigned()
     }
     check_all(engine, present, datetime.now(UTC))

@@ -13,7 +13,7 @@ from bridge.model import Binding, Change, Reason
 from bridge.store import Fenced, Ledger
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-CHANGE = Change("add", Binding("u-1", "group:g-1"), Reason.ACTIVATED)
+CHANGE = Change("add", Binding.of("u-1", "group:g-1"), Reason.ACTIVATED)
 
 
 def test_only_one_replica_leads_and_a_standby_takes_over_when_it_goes(pg_url: str) -> None:

@@ -326,7 +326,7 @@ class BridgeMachine(RuleBasedStateMachine):
     @rule(user=st.sampled_from(sorted(IC_USERS.values())), pick=PICK)
     def member_added_out_of_band(self, user: str, pick: int) -> None:
         targets = all_targets()
-        binding = Binding(user, targets[pick % len(targets)].key)
+        binding = Binding(user, targets[pick % len(targets)])
         if "readd_over_a_held_binding" in self.known and self._still_held(binding):
             return
         self.world.apply("add", binding, "out-of-band")
@@ -443,6 +443,9 @@ class BridgeMachine(RuleBasedStateMachine):
 
     # -- the promise -------------------------------------------------------------------------
 
+    def _readable(self) -> frozenset[str]:
+        return self.process.bridge.reconciler.scope().managed
+
     @invariant()
     def keeps_its_promise(self) -> None:
         if self.proc is None:
@@ -455,6 +458,9 @@ class BridgeMachine(RuleBasedStateMachine):
             ledger=self.process.ledger,
             swept=self.swept and not self.process.down,
             recovered=self.recovered,
+            readable=frozenset()
+            if self.process.down
+            else self.process.bridge.reconciler.scope().managed,
         )
         try:
             self.promise.check(step)

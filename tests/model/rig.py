@@ -198,7 +198,7 @@ def build_process(
         revoker.deny,
         revoker.arm,
         ledger.ends_within,
-        watch.bound_now,
+        watch.bounding(),
         sleep=world.sleep,
         beside=in_sequence,
     )
@@ -226,10 +226,10 @@ def ledger_ends(ledger: Ledger, *, due: bool = False) -> Ends:
         rows = conn.execute(
             select(grants.c.ic_user_id, grants.c.target_key, grants.c.not_after, grants.c.state)
         ).all()
-    live = {Binding(r[0], r[1]) for r in rows if r[3] == "live"}
+    live = {Binding.of(r[0], r[1]) for r in rows if r[3] == "live"}
     out: Ends = {}
     for user, key, end, state in rows:
-        b = Binding(user, key)
+        b = Binding.of(user, key)
         if due and b in live and state != "live":
             continue
         end = _utc(end)

@@ -198,3 +198,16 @@ def test_a_removal_throttled_after_a_restart_is_retried_within_seconds(
         ("time_passes", {"seconds": 5}),
         ("time_passes", {"seconds": 5}),  # no poll on the way: only a retry removes it
     )
+
+
+def test_a_creation_cut_off_where_a_renamed_group_stops_the_sweep_stays_unconfirmed(
+    play: Callable[[str], Play],
+) -> None:
+    play("unread_unconfirmed_called_a_lie")(
+        start(),
+        ("killed_at_the_next_write", {"down_for": 0, "when": "before"}),
+        ("activate", {"group": "eg-1", "minutes": 0.5, "user": "alice@x"}),
+        ("rename_identity_center_group", {"gid": "gid-admins"}),
+        ("drift_sweep", {}),
+        ("time_passes", {"seconds": 60}),
+    )

@@ -297,10 +297,10 @@ class IdentityCenterView:
         return self.world.holders(target.key)
 
     def add(self, user_id: str, target: Target) -> None:
-        self._write("add", Binding(user_id, target.key))
+        self._write("add", Binding(user_id, target))
 
     def remove(self, user_id: str, target: Target) -> None:
-        self._write("remove", Binding(user_id, target.key))
+        self._write("remove", Binding(user_id, target))
 
     def _write(self, op: Literal["add", "remove"], b: Binding) -> None:
         w = self.world

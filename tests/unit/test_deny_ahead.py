@@ -45,7 +45,7 @@ def with_denial(  # type: ignore[no-untyped-def]
     sleep: Callable[[float], None] = time.sleep,
 ):
     """The same reconciler, built again with session denial wired in as production does."""
-    denial = SessionDenial(deny, arm, rec.ledger.ends_within, rec.clock.now, sleep=sleep)
+    denial = SessionDenial(deny, arm, rec.ledger.ends_within, rec.clock, sleep=sleep)
     port = ic or rec.identity_center
     return Reconciler(rec.config, rec.desired.source, port, rec.ledger, rec.clock, denial=denial)  # type: ignore[arg-type]
 
@@ -157,7 +157,7 @@ def arming(tmp_path: Path, deny: DenyNow = lambda changes, before: None):  # typ
     return pim, clock, rec, recorder, end
 
 
-GROUP = Binding(ALICE, "group:gid-AWS-Admin")
+GROUP = Binding.of(ALICE, "group:gid-AWS-Admin")
 
 
 def test_a_grant_is_armed_within_the_lead_of_its_end_and_only_once(tmp_path: Path) -> None:
@@ -244,4 +244,4 @@ def test_a_binding_that_a_standing_assignment_keeps_is_not_armed(tmp_path: Path)
     rec.denial.arm()
 
     bound = end + RemovalTimes.DEFAULT + ARM_SLACK
-    assert recorder.calls == [({Binding("u-bob@x", GROUP.target_key): (bound, end)}, [])]
+    assert recorder.calls == [({Binding("u-bob@x", GROUP.target): (bound, end)}, [])]

@@ -90,7 +90,7 @@ class Rig:
         self.denied: list[tuple[str, datetime]] = world.denied if world else []
         self.ledger = Ledger(self.cfg.store.url)
         watch = ClockWatch(self.clock)
-        denial = SessionDenial(self._deny, None, self.ledger.ends_within, watch.bound_now)
+        denial = SessionDenial(self._deny, None, self.ledger.ends_within, watch.bounding())
         self.rec = Reconciler(
             self.cfg, self.pim, self.ic, self.ledger, self.clock, denial=denial, watch=watch
         )
@@ -253,7 +253,7 @@ def test_a_cut_off_creation_still_wanted_is_made_again_if_aws_lacks_it(tmp_path:
 def _binding(user: str) -> Any:
     from bridge.model import Binding
 
-    return Binding(user, ADMIN)
+    return Binding.of(user, ADMIN)
 
 
 # -- a mapping that does not resolve stops no expiry ----------------------------------------------

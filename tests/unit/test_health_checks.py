@@ -167,7 +167,7 @@ def test_percentiles_are_measured_values_never_interpolated() -> None:
 def test_emf_line_carries_cycle_figures_for_cloudwatch() -> None:
     out = io.StringIO()
     metrics = BridgeMetrics(emf=True, emf_out=out)
-    change = Change("add", Binding("u1", "group:g1"), Reason.ACTIVATED)
+    change = Change("add", Binding.of("u1", "group:g1"), Reason.ACTIVATED)
     metrics.observe_cycle(CycleResult("poll", Plan((change,)), applied=[change]), 3, [])
     line = json.loads(out.getvalue())
     declared = line["_aws"]["CloudWatchMetrics"][0]

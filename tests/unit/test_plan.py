@@ -48,7 +48,7 @@ def scope(**kw: object) -> Scope:
 
 
 def b(user: User, target: GroupMembership | AccountAssignment) -> Binding:
-    return Binding(user.ic_user_id, target.key)
+    return Binding(user.ic_user_id, target)
 
 
 def test_activated_grant_is_added_with_reason_activated() -> None:
@@ -94,13 +94,13 @@ def test_foreign_member_is_removed_where_the_mapping_says_drift_remove() -> None
     actual = Actual(frozenset(), aws_holders={ADMIN.key: frozenset({"u-stranger"})})
     p = plan([], actual, scope(drift_remove=frozenset({ADMIN.key})), NOW)
     assert [(c.op, c.binding, c.reason) for c in p.changes] == [
-        ("remove", Binding("u-stranger", ADMIN.key), Reason.DRIFT)
+        ("remove", Binding("u-stranger", ADMIN), Reason.DRIFT)
     ]
 
 
 def test_targets_outside_the_mapping_are_never_touched() -> None:
     actual = Actual(
-        frozenset({Binding("u-alice", OTHER.key)}), aws_holders={OTHER.key: frozenset({"u-x"})}
+        frozenset({Binding("u-alice", OTHER)}), aws_holders={OTHER.key: frozenset({"u-x"})}
     )
     p = plan([grant(target=OTHER)], actual, scope(drift_remove=frozenset({OTHER.key})), NOW)
     assert p.empty
@@ -172,7 +172,7 @@ bindings_st = st.frozensets(
     st.builds(
         Binding,
         st.sampled_from([u.ic_user_id for u in USERS] + ["u-foreign"]),
-        st.sampled_from([t.key for t in TARGETS]),
+        st.sampled_from(TARGETS),
     ),
     max_size=10,
 )
@@ -193,7 +193,7 @@ def test_property_outside_managed_targets_only_what_the_bridge_made_is_removed(
     live_map = {k: frozenset(x.ic_user_id for x in live if x.target_key == k) for k in MANAGED}
     s = scope(drift_remove=MANAGED if remove else frozenset())
     p = plan(desired, Actual(held, live_map, tuple(desired)), s, NOW)
-    recorded = {Binding(g.user.ic_user_id, g.target.key) for g in desired}
+    recorded = {Binding(g.user.ic_user_id, g.target) for g in desired}
     for c in (*p.changes, *p.held):
         if c.binding.target_key not in MANAGED:
             # An orphan: held by the bridge, with a grant the ledger recorded, ended or endless.
@@ -230,5 +230,5 @@ def test_property_no_grant_survives_its_end(desired: list[Grant], later: int) ->
     after = _apply(held, second.changes)
     for x in after:
         assert any(
-            Binding(g.user.ic_user_id, g.target.key) == x and g.live_at(when) for g in desired
+            Binding(g.user.ic_user_id, g.target) == x and g.live_at(when) for g in desired
         ), f"{x} survives with no live grant at {when}"

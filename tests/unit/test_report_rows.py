@@ -40,9 +40,7 @@ def _grant(who: str, end: datetime, justification: str = "work") -> Grant:
 
 
 def _provision(ledger: Ledger, g: Grant, at: datetime) -> None:
-    change = Change(
-        "add", Binding(g.user.ic_user_id, GROUP.key), Reason.ACTIVATED, "m", g.user.name
-    )
+    change = Change("add", Binding(g.user.ic_user_id, GROUP), Reason.ACTIVATED, "m", g.user.name)
     ledger.record_outcome(ledger.record_intent(None, change, at), change, at)
 
 

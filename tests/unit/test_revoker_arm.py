@@ -54,9 +54,9 @@ def test_a_user_reaching_one_permission_set_twice_is_armed_for_the_later_end() -
 
     revoker = Revoker(sink, group_assignments, clock=FakeClock(NOW))
     soon, later = NOW + timedelta(seconds=10), NOW + timedelta(seconds=25)
-    direct = Binding("u-1", AccountAssignment("111111111111", ADMIN).key)
-    via_group = Binding("u-1", GroupMembership("g-1").key)
-    other = Binding("u-2", GroupMembership("g-1").key)
+    direct = Binding("u-1", AccountAssignment("111111111111", ADMIN))
+    via_group = Binding("u-1", GroupMembership("g-1"))
+    other = Binding("u-2", GroupMembership("g-1"))
 
     revoker.arm(
         {

@@ -32,7 +32,7 @@ def _grant(user: str, group: str, minutes: int, instance: str) -> Grant:
 
 
 def _removal(user: str, group: str, reason: Reason = Reason.EXPIRED) -> Change:
-    return Change("remove", Binding(f"u-{user}", f"group:{group}"), reason)
+    return Change("remove", Binding.of(f"u-{user}", f"group:{group}"), reason)
 
 
 def test_revocation_latencies_measure_from_the_latest_expired_end_of_each_removal() -> None:
