@@ -25,9 +25,13 @@ soak: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# ruff on all the code; mypy and import-linter's contracts on bridge/ (both configured in
+# pyproject.toml, [tool.mypy] and [tool.importlinter]).
 lint: $(STAMP)
 	$(BIN)/ruff check bridge tests bench
 	$(BIN)/ruff format --check bridge tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix bridge tests bench
@@ -44,4 +48,4 @@ diagrams:
 	$(BIN)/python diagrams/build.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache pim-bridge.db
+	rm -rf $(VENV) .pytest_cache .mypy_cache .import_linter_cache pim-bridge.db

@@ -243,10 +243,10 @@ class AssignmentConfig(_Section):
     @field_validator("account_id", mode="before")
     @classmethod
     def _account(cls, v: Any) -> str:
-        v = str(v)
-        if not re.fullmatch(r"\d{12}", v):
+        account = str(v)
+        if not re.fullmatch(r"\d{12}", account):
             raise ValueError("must be a 12-digit AWS account id (quote it in TOML)")
-        return v
+        return account
 
 
 class MappingConfig(_Section):

@@ -143,8 +143,8 @@ def _bridge_time(
     if op == "remove" and any(
         h.ic_user_id == g.ic_user_id
         and h.target_key == g.target_key
-        and as_utc(h.not_before) <= pim_at  # type: ignore[operator]
-        and (h.ended_at is None or as_utc(h.ended_at) > pim_at)  # type: ignore[operator]
+        and as_utc(h.not_before) <= pim_at
+        and (h.ended_at is None or as_utc(h.ended_at) > pim_at)
         for h in held
     ):
         return None, "still held through another grant"
@@ -155,10 +155,10 @@ def _bridge_time(
         and c.ic_user_id == g.ic_user_id
         and c.target_key == g.target_key
         and c.outcome_at is not None
-        and as_utc(c.outcome_at) >= pim_at - SKEW  # type: ignore[operator]
+        and as_utc(c.outcome_at) >= pim_at - SKEW
     ]
     if times:
-        return min(times), None  # type: ignore[type-var]
+        return min(times), None
     if op == "add":
         return None, "no bridge add recorded (already held, or not applied yet)"
     return None, None

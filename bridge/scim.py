@@ -100,7 +100,8 @@ def scim_token_expiry_event(aws: AwsConfig) -> datetime | Unreadable | None:
     if aws.endpoint_url:
         # moto and LocalStack do not serve AWS Health; asking them only logs their errors.
         return Unreadable("AWS Health is not read through an endpoint override")
-    client = make_client_factory(aws.model_copy(update={"region": "us-east-1"}))("health")
+    # boto3 builds the client's methods at run time, from the service model.
+    client: Any = make_client_factory(aws.model_copy(update={"region": "us-east-1"}))("health")
     try:
         reply = client.describe_events(
             filter={

@@ -31,13 +31,14 @@ from kiota_authentication_azure.azure_identity_authentication_provider import (
     AzureIdentityAuthenticationProvider,
 )
 from kiota_http.middleware.options import ResponseHandlerOption, RetryHandlerOption
-from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.identity_governance.privileged_access.group.assignment_schedule_instances.assignment_schedule_instances_request_builder import (  # noqa: E501
     AssignmentScheduleInstancesRequestBuilder,
 )
 from msgraph.generated.identity_governance.privileged_access.group.assignment_schedule_requests.assignment_schedule_requests_request_builder import (  # noqa: E501
     AssignmentScheduleRequestsRequestBuilder,
 )
+from msgraph.graph_request_adapter import GraphRequestAdapter
+from msgraph.graph_service_client import GraphServiceClient
 from msgraph_core import GraphClientFactory
 
 from bridge.config import EntraConfig
@@ -136,8 +137,11 @@ class GraphWire:
         auth = AzureIdentityAuthenticationProvider(
             credential, scopes=graph_scopes(entra), allowed_hosts=[host]
         )
+        # msgraph-core wraps the client's transport in one whose aclose() does not close the
+        # wrapped pool, so the wire keeps the pool to close its connections itself.
+        self._pool = httpx.AsyncHTTPTransport()
         http = GraphClientFactory.create_with_default_middleware(
-            client=httpx.AsyncClient(timeout=timeout),
+            client=httpx.AsyncClient(timeout=timeout, transport=self._pool),
             options={
                 RetryHandlerOption.get_key(): RetryHandlerOption(
                     delay=0, max_retries=0, should_retry=False
@@ -152,6 +156,7 @@ class GraphWire:
 
     async def close(self) -> None:
         await self._http.aclose()
+        await self._pool.aclose()
 
     # -- URLs, built by the SDK's request builders ---------------------------------------------
 
@@ -203,7 +208,8 @@ class GraphWire:
         responses = envelope.body.get("responses") if isinstance(envelope.body, dict) else None
         for item in responses if isinstance(responses, list) else []:
             if isinstance(item, dict) and str(item.get("id")) in dict(requests):
-                headers = item.get("headers") if isinstance(item.get("headers"), dict) else {}
+                raw = item.get("headers")
+                headers = raw if isinstance(raw, dict) else {}
                 out[str(item["id"])] = Reply(
                     int(item.get("status") or 0),
                     {str(k): str(v) for k, v in headers.items()},
@@ -280,6 +286,8 @@ class GraphSession:
         loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if not loop.is_running():
+            loop.close()  # its selector and self-pipe sockets; a stopped loop is not reused
         self._loop = self._thread = None
 
     async def _aclose(self) -> None:

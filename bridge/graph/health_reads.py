@@ -51,9 +51,12 @@ class SyncJob:
     quarantine: str | None
 
 
+CredentialKind = Literal["secret", "certificate", "saml"]
+
+
 @dataclass(frozen=True)
 class Credential:
-    kind: Literal["secret", "certificate", "saml"]
+    kind: CredentialKind
     name: str
     key_id: str
     end: datetime
@@ -77,7 +80,8 @@ def parse_job(item: Any) -> SyncJob | None:
     quarantine = status.get("quarantine")
     reason = None
     if isinstance(quarantine, dict):
-        error = quarantine.get("error") if isinstance(quarantine.get("error"), dict) else {}
+        raw = quarantine.get("error")
+        error = raw if isinstance(raw, dict) else {}
         reason = str(error.get("code") or quarantine.get("reason") or "quarantined")
     failures = status.get("countSuccessiveCompleteFailures")
     return SyncJob(
@@ -128,7 +132,7 @@ def _ids(value: Any) -> set[str]:
 
 
 def parse_credentials(
-    obj: Any, kinds: tuple[str, str] = ("secret", "certificate")
+    obj: Any, kinds: tuple[CredentialKind, CredentialKind] = ("secret", "certificate")
 ) -> list[Credential]:
     out: list[Credential] = []
     if not isinstance(obj, dict):
@@ -140,7 +144,7 @@ def parse_credentials(
                 log.warning("skipped a %s without a valid endDateTime", field)
                 continue
             out.append(
-                Credential(kind, str(c.get("displayName") or ""), str(c.get("keyId") or ""), end)  # type: ignore[arg-type]
+                Credential(kind, str(c.get("displayName") or ""), str(c.get("keyId") or ""), end)
             )
     return out
 

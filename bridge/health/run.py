@@ -64,7 +64,7 @@ def _lag_checks(s: _Sources, sp: str) -> list[Check]:
     groups = {m.name: m.entra_group_id for m in s.config.mappings}
     s.lag.collect(
         groups,
-        None if unreadable else exports,  # type: ignore[arg-type]
+        None if isinstance(exports, Unreadable) else exports,
         since,
         s.now,
         str(unreadable) if unreadable else "",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -17,17 +17,18 @@ class TtlCache(Generic[K, V]):
         self._items: dict[K, tuple[float | None, V]] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: K) -> tuple[bool, V]:
+    def get(self, key: K) -> tuple[Literal[True], V] | tuple[Literal[False], None]:
         """(True, value) while the entry lives; (False, None) otherwise. A cached None is a
-        remembered miss, which is why presence is returned apart from the value."""
+        remembered miss, which is why presence is returned apart from the value; match on the
+        pair (`case True, value:`) so the type checker knows the value is there."""
         with self._lock:
             item = self._items.get(key)
             if item is None:
-                return False, None  # type: ignore[return-value]
+                return False, None
             expires, value = item
             if expires is not None and self._clock() >= expires:
                 del self._items[key]
-                return False, None  # type: ignore[return-value]
+                return False, None
             return True, value
 
     def put(self, key: K, value: V, ttl: float | None) -> None:

@@ -8,7 +8,7 @@ from STS AssumeRole that botocore refreshes before they expire.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 import botocore.session
@@ -23,7 +23,11 @@ from botocore.credentials import (
 
 from bridge.config import AwsConfig
 
-ClientFactory = Callable[[str], BaseClient]
+# Every AWS service the bridge and its sandbox call. boto3's stubs type `client()` per service
+# name, so the name is a literal: a misspelt service fails the type check, not a deployment.
+AwsService = Literal["health", "identitystore", "organizations", "sso-admin", "sts"]
+ClientFactory = Callable[[AwsService], BaseClient]
+RetryMode = Literal["legacy", "standard", "adaptive"]
 
 ROLE_SESSION_NAME = "pim-bridge"
 # Retries belong to the adapter, which rate-limits every attempt; botocore retrying on its own
@@ -31,7 +35,7 @@ ROLE_SESSION_NAME = "pim-bridge"
 DEFAULT_MAX_ATTEMPTS = 1
 
 
-class _AssumeRoleProvider(CredentialProvider):  # type: ignore[misc]
+class _AssumeRoleProvider(CredentialProvider):
     METHOD = "pim-bridge-assume-role"
 
     def __init__(self, fetcher: AssumeRoleCredentialFetcher) -> None:
@@ -45,7 +49,7 @@ class _AssumeRoleProvider(CredentialProvider):  # type: ignore[misc]
 
 
 def botocore_config(
-    *, max_attempts: int = DEFAULT_MAX_ATTEMPTS, retry_mode: str = "standard", **extra: Any
+    *, max_attempts: int = DEFAULT_MAX_ATTEMPTS, retry_mode: RetryMode = "standard", **extra: Any
 ) -> Config:
     return Config(
         retries={"mode": retry_mode, "total_max_attempts": max_attempts},
@@ -59,7 +63,7 @@ def make_client_factory(
     aws: AwsConfig,
     *,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-    retry_mode: str = "standard",
+    retry_mode: RetryMode = "standard",
     session: boto3.session.Session | None = None,
 ) -> ClientFactory:
     """A factory of clients for `aws.region` and `aws.endpoint_url`, assuming `aws.role_arn`
@@ -71,10 +75,11 @@ def make_client_factory(
     if aws.role_arn:
         base = _assuming_session(base, aws, config)
 
-    def factory(service: str) -> BaseClient:
-        return base.client(  # type: ignore[call-overload,no-any-return]
+    def factory(service: AwsService) -> BaseClient:
+        client: BaseClient = base.client(
             service, region_name=aws.region, endpoint_url=endpoint_url, config=config
         )
+        return client
 
     return factory
 
@@ -84,15 +89,16 @@ def _assuming_session(
 ) -> boto3.session.Session:
     source_credentials = source.get_credentials()
 
-    def sts_client(service: str, **kwargs: Any) -> BaseClient:
+    def sts_client(service: AwsService, **kwargs: Any) -> BaseClient:
         # The STS call itself goes to the same endpoint override (moto in the sandbox).
-        return source.client(  # type: ignore[call-overload,no-any-return]
+        client: BaseClient = source.client(
             service,
             region_name=aws.region,
             endpoint_url=aws.endpoint_url or None,
             config=config,
             **kwargs,
         )
+        return client
 
     fetcher = AssumeRoleCredentialFetcher(
         client_creator=sts_client,

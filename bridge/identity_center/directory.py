@@ -46,9 +46,9 @@ class Directory:
     @translated("GetUserId")
     def find_user_id(self, attribute: str, value: str) -> str | None:
         key = (attribute.lower(), value)
-        found, cached = self._users.get(key)
-        if found:
-            return cached
+        match self._users.get(key):
+            case True, cached:
+                return cached
         answer = self._api.find(
             "GetUserId",
             self._api.ids.get_user_id,
@@ -64,9 +64,9 @@ class Directory:
 
     @translated("DescribeGroup")
     def resolve_group(self, name_or_id: str) -> str:
-        found, cached = self._groups.get(name_or_id)
-        if found:
-            return cached
+        match self._groups.get(name_or_id):
+            case True, cached:
+                return cached
         group_id = self._group_by_id(name_or_id) if _GROUP_ID.match(name_or_id) else None
         if group_id is None:
             group_id = self._group_by_name(name_or_id)

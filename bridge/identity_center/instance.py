@@ -37,7 +37,9 @@ def _describe(api: InstanceApi) -> dict[str, Any]:
             raise
         # A role scoped to the bridge's own calls may lack sso:DescribeInstance.
         instances = api.pages("ListInstances", api.sso.list_instances, "Instances")
-        instance = next((i for i in instances if i["InstanceArn"] == api.aws.instance_arn), {})
+        instance: dict[str, Any] = next(
+            (i for i in instances if i["InstanceArn"] == api.aws.instance_arn), {}
+        )
         if not instance:
             raise not_found(
                 "ListInstances",

@@ -41,14 +41,14 @@ class PermissionSets:
         """The ARN of the permission set named or given by ARN; AwsCallError when none is."""
         if name_or_arn.startswith("arn:"):
             return str(self.describe(name_or_arn)["PermissionSetArn"])
-        found, arn = self._arns.get(name_or_arn)
-        if found:
-            return arn
+        match self._arns.get(name_or_arn):
+            case True, arn:
+                return arn
         # A permission set created since the last listing is found by listing again, once.
         self._list()
-        found, arn = self._arns.get(name_or_arn)
-        if found:
-            return arn
+        match self._arns.get(name_or_arn):
+            case True, arn:
+                return arn
         raise not_found(
             "ListPermissionSets",
             f"no permission set named {name_or_arn!r} in {self._api.aws.instance_arn}",
@@ -61,9 +61,9 @@ class PermissionSets:
 
     def describe(self, arn: str) -> dict[str, Any]:
         """DescribePermissionSet's answer, cached; AwsCallError when there is no such set."""
-        found, ps = self._described.get(arn)
-        if found:
-            return ps
+        match self._described.get(arn):
+            case True, cached:
+                return cached
         answer = self._api.find(
             "DescribePermissionSet",
             self._api.sso.describe_permission_set,
@@ -72,7 +72,7 @@ class PermissionSets:
         )
         if answer is None:
             raise not_found("DescribePermissionSet", f"no permission set {arn}")
-        ps = answer["PermissionSet"]
+        ps: dict[str, Any] = answer["PermissionSet"]
         self._described.put(arn, ps, self._lookup_ttl)
         self._arns.put(ps["Name"], arn, self._lookup_ttl)
         return ps

@@ -35,7 +35,8 @@ class ScpTarget:
 
     def _call(self, operation: str, **kw: Any) -> dict[str, Any]:
         try:
-            return getattr(self._org, operation)(**kw)  # type: ignore[no-any-return]
+            answer: dict[str, Any] = getattr(self._org, operation)(**kw)
+            return answer
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "Unknown")
             temporary = code in ("TooManyRequestsException", "ConcurrentModificationException")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bridge.config import Config
 from bridge.report.anomalies import from_ledger
@@ -17,6 +17,9 @@ from bridge.report.query import ReportQuery
 from bridge.report.rows import LedgerIndex, iter_rows
 from bridge.report.summary import Collector, Summary
 from bridge.store import Ledger
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 FORMATS = ("table", "csv", "json", "md", "html")
 EXTENSIONS = {".csv": "csv", ".json": "json", ".md": "md", ".html": "html", ".htm": "html"}
@@ -80,8 +83,8 @@ def write_report(
             for n, row in enumerate(iter_rows(reader, query, names, index), 1):
                 collector.add(row)
                 render.row(row)
-                if p is not None and n % 1000 == 0:
-                    p.update(task, completed=n)  # type: ignore[arg-type]
+                if p is not None and task is not None and n % 1000 == 0:
+                    p.update(task, completed=n)
         user_ids = collector.ic_user_ids if query.users else None
         summary = collector.finish(from_ledger(reader, query, user_ids))
     render.finish(summary)
@@ -104,7 +107,7 @@ def write_report_file(
         ledger.close()
 
 
-def _progress(stream: TextIO | None):  # type: ignore[no-untyped-def]
+def _progress(stream: TextIO | None) -> Progress:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 

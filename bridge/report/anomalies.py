@@ -99,10 +99,8 @@ def _findings(reader: ReportReader, query: ReportQuery) -> list[Anomaly]:
             continue
         text = detail
         if kind == "drift":
-            text = f"{detail} ({_drift_outcome(detail, as_utc(first), drift_removals)})"  # type: ignore[arg-type]
-        out.append(
-            Anomaly(kind, as_utc(first), as_utc(last), int(count), text, mapping=mapping)  # type: ignore[arg-type]
-        )
+            text = f"{detail} ({_drift_outcome(detail, as_utc(first), drift_removals)})"
+        out.append(Anomaly(kind, as_utc(first), as_utc(last), int(count), text, mapping=mapping))
     return out
 
 
@@ -110,7 +108,7 @@ def _drift_removals(reader: ReportReader) -> dict[str, list[tuple[datetime, str]
     out: dict[str, list[tuple[datetime, str]]] = {}
     for uid, status, at in reader.drift_removals():
         if at is not None:
-            out.setdefault(uid, []).append((as_utc(at), status))  # type: ignore[arg-type]
+            out.setdefault(uid, []).append((as_utc(at), status))
     return out
 
 
@@ -143,8 +141,8 @@ def _denials(reader: ReportReader, query: ReportQuery, user_ids: set[str] | None
         out.append(
             Anomaly(
                 "denial_not_written",
-                at,  # type: ignore[arg-type]
-                at,  # type: ignore[arg-type]
+                at,
+                at,
                 1,
                 f"session denial {r.status} on {r.permission_set_arn} ({accounts}){why}",
                 user=names.get(r.ic_user_id, r.ic_user_id),

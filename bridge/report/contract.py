@@ -11,7 +11,7 @@ SCHEMA_VERSION = "1.0"
 SCHEMA_ID = "pim-bridge/report/v1"
 
 _UTC_SECONDS = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
-_TYPES = {
+_TYPES: dict[str, dict[str, Any]] = {
     "string": {"type": "string"},
     "datetime": {"type": "string", "format": "date-time", "pattern": _UTC_SECONDS},
     "number": {"type": "number"},

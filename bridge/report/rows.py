@@ -9,7 +9,7 @@ the membership added for the first and removed after the last.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -216,7 +216,7 @@ class _Access:
 
 def _access(g: Any, idx: LedgerIndex) -> _Access:
     binding = (g.ic_user_id, g.target_key)
-    seen: datetime = as_utc(g.first_seen)  # type: ignore[assignment]
+    seen: datetime = as_utc(g.first_seen)
     ended = as_utc(g.ended_at) if g.state == "ended" else None
     hold = _hold_for(idx.holds.get(binding, ()), seen)
     continued = _continued_by(idx.spans.get(binding, ()), g.id, ended) if ended else None
@@ -229,7 +229,7 @@ def _access(g: Any, idx: LedgerIndex) -> _Access:
         and hold is not None
     )
     return _Access(
-        activated=as_utc(g.not_before),  # type: ignore[arg-type]
+        activated=as_utc(g.not_before),
         seen=seen,
         ended=ended,
         hold=hold,
@@ -302,7 +302,7 @@ def build_row(g: Any, query: ReportQuery, names: Names, idx: LedgerIndex) -> Gra
     )
 
 
-def _hold_for(stretches: Any, seen: datetime) -> _Hold | None:
+def _hold_for(stretches: Iterable[_Hold], seen: datetime) -> _Hold | None:
     """The stretch that gave this grant its access: the first not closed before PIM's grant was
     first seen (the add is written in the same cycle, just after)."""
     for h in stretches:
@@ -311,7 +311,7 @@ def _hold_for(stretches: Any, seen: datetime) -> _Hold | None:
     return None
 
 
-def _continued_by(spans: Any, grant_id: int, ended: datetime) -> str | None:
+def _continued_by(spans: Iterable[_Span], grant_id: int, ended: datetime) -> str | None:
     """Another grant of the same user and target live at this one's end keeps access rightly."""
     for s in spans:
         if s.grant_id == grant_id or s.start > ended:
@@ -322,7 +322,7 @@ def _continued_by(spans: Any, grant_id: int, ended: datetime) -> str | None:
 
 
 def _denial_for(
-    found: Any, revoked: datetime | None, account: str | None, ps_arn: str | None
+    found: Iterable[_Denial], revoked: datetime | None, account: str | None, ps_arn: str | None
 ) -> _Denial | None:
     """The denial written for a revocation: none where access was not revoked."""
     if revoked is None:

@@ -41,7 +41,7 @@ class TableRenderer:
         self.count = 0
         self.spool = Spool()
         self.spool_console = Console(
-            file=self.spool.file,  # type: ignore[arg-type]
+            file=self.spool.file,
             force_terminal=self.console.is_terminal,
             no_color=self.console.no_color,
             width=self.console.width,

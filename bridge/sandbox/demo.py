@@ -272,8 +272,8 @@ class Story:
             and removal.p50 is not None
             and removal.bridge_p50 is not None
             and removal.bridge_p50 < removal.p50,
-            f"removals: the bridge's p50 {_secs(removal and removal.bridge_p50)} beats SCIM's "
-            f"p50 {_secs(removal and removal.p50)}",
+            f"removals: the bridge's p50 {_secs(removal.bridge_p50 if removal else None)} beats "
+            f"SCIM's p50 {_secs(removal.p50 if removal else None)}",
         )
         secret = next((c for c in report.checks if c.name == "entra.app.secret"), None)
         tl.expect(

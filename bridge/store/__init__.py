@@ -1,8 +1,9 @@
 """The store: the ledger in SQLite or PostgreSQL. Nothing outside this package runs SQL on it;
 expiry revocation reads only the ledger, so it works while Graph is unreachable."""
 
+from bridge.ports import ADDING
 from bridge.store.audit import LagKind, LagSample, LagSources
-from bridge.store.changes import ADDING, Holding
+from bridge.store.changes import Holding
 from bridge.store.engine import database_name
 from bridge.store.facade import Ledger
 from bridge.store.leadership import AdvisoryLock, Fenced

@@ -117,7 +117,8 @@ class Grants:
             grants.c.user_name == user_name, grants.c.mapping == mapping
         )
         with self._db.reading() as conn:
-            return as_utc(conn.execute(q).scalar_one())
+            end: datetime | None = conn.execute(q).scalar_one()
+        return as_utc(end)
 
     def due_mappings(self, now: datetime) -> set[str]:
         """Mappings with a live grant whose end has come: what an expiry job is about to end."""

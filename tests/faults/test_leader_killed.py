@@ -7,10 +7,8 @@ generous (a takeover, plus the sandbox's own asynchronous delay) but would catch
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,6 +22,7 @@ from bridge.sandbox.world import ACCOUNT_PROD, World, running_world
 from bridge.schema import changes, holdings, leader
 from bridge.store import Ledger
 from tests.faults.invariants import check_all
+from tests.replicas import start_replica
 
 POLL = 2.0  # the world's config: poll every 2 s, standbys look every second
 
@@ -32,16 +31,6 @@ POLL = 2.0  # the world's config: poll every 2 s, standbys look every second
 def world() -> Iterator[World]:
     with running_world() as w:  # real clock: the replicas are separate processes
         yield w
-
-
-def start(world: World, config: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **world.env(), "PIM_BRIDGE_SERVICE__LISTEN": '"127.0.0.1:0"'}
-    return subprocess.Popen(
-        [sys.executable, "-m", "bridge", "run", "-c", str(config)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
-    )
 
 
 def wait_for(pred: Callable[[], bool], timeout: float) -> bool:
@@ -79,12 +68,19 @@ def held(engine: Engine, user: str, target_key: str) -> bool:
     return state == "held"
 
 
+@pytest.fixture
+def engine(pg_url: str) -> Iterator[Engine]:
+    """The test's own view of the ledger, disposed of however the test ends."""
+    engine = create_engine(pg_url)
+    yield engine
+    engine.dispose()
+
+
 def test_leader_killed_mid_cycle_and_its_successor_mid_expiry_lose_nothing(
-    world: World, pg_url: str, tmp_path: Path
+    world: World, pg_url: str, engine: Engine, tmp_path: Path
 ) -> None:
     config = world.write_config(tmp_path / "pim-bridge.toml", pg_url)
     Ledger(pg_url).close()
-    engine = create_engine(pg_url)
     group = GroupMembership(world.ic_group_id).key
     assignment = AccountAssignment(ACCOUNT_PROD, world.permission_set_arn).key
     alice = world.ic_users["alice"]
@@ -94,9 +90,9 @@ def test_leader_killed_mid_cycle_and_its_successor_mid_expiry_lose_nothing(
         return (tmp_path / f"{name}.log").read_text(errors="replace")[-3000:]
 
     try:
-        procs["a"] = start(world, config, tmp_path / "a.log")
+        procs["a"] = start_replica(world, config, tmp_path / "a.log")
         assert wait_for(lambda: leader_pid(engine) == procs["a"].pid, 60), log("a")
-        procs["b"] = start(world, config, tmp_path / "b.log")
+        procs["b"] = start_replica(world, config, tmp_path / "b.log")
 
         # Mid-cycle: alice's assignment creation is accepted by AWS and still in progress.
         world.aws.async_delay = 3.0
@@ -118,7 +114,7 @@ def test_leader_killed_mid_cycle_and_its_successor_mid_expiry_lose_nothing(
         assert statuses(engine, "add", assignment)[0] == "interrupted"
         assert world.aws.assignments(ACCOUNT_PROD, world.permission_set_arn) == [("USER", alice)]
         assert world.ic_members() == {alice}
-        procs["c"] = start(world, config, tmp_path / "c.log")
+        procs["c"] = start_replica(world, config, tmp_path / "c.log")
 
         # Mid-expiry: at alice's end, b's deletion is accepted and in progress when b dies.
         world.aws.async_delay = 2.0
@@ -148,4 +144,3 @@ def test_leader_killed_mid_cycle_and_its_successor_mid_expiry_lose_nothing(
         Binding.of(u, assignment) for u in world.ic_assigned()
     }
     check_all(engine, present, datetime.now(UTC))
-    engine.dispose()

@@ -3,10 +3,8 @@ during the failover still happens within a poll interval plus 2 s, with no doubl
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,6 +16,7 @@ from sqlalchemy import create_engine, func, select
 from bridge.sandbox.world import World, running_world
 from bridge.schema import changes, leader
 from bridge.store import Ledger
+from tests.replicas import start_replica
 
 POLL = 2.0
 
@@ -26,20 +25,6 @@ POLL = 2.0
 def world() -> Iterator[World]:
     with running_world() as w:
         yield w
-
-
-def start_replica(world: World, config: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        **world.env(),
-        "PIM_BRIDGE_SERVICE__LISTEN": '"127.0.0.1:0"',
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "bridge", "run", "-c", str(config)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
-    )
 
 
 def wait_for(pred, timeout: float) -> float | None:  # type: ignore[no-untyped-def]

@@ -32,26 +32,33 @@ def test_only_one_replica_leads_and_a_standby_takes_over_when_it_goes(pg_url: st
 
 def test_deposed_leader_cannot_record_an_intent(pg_url: str) -> None:
     old, new = Ledger(pg_url), Ledger(pg_url)
-    old.take_leadership("replica-a", NOW)
-    old.record_intent(None, CHANGE, NOW)
-    new.take_leadership("replica-b", NOW)
-    with pytest.raises(Fenced):
+    try:
+        old.take_leadership("replica-a", NOW)
         old.record_intent(None, CHANGE, NOW)
-    with pytest.raises(Fenced):
-        old.start_cycle("poll", NOW)
-    with pytest.raises(Fenced):
-        old.release(CHANGE.binding)
-    with pytest.raises(Fenced):
-        old.mark_interrupted(NOW)
-    new.record_intent(None, CHANGE, NOW)
-    assert [c["status"] for c in new.changes_since(NOW)] == ["intent", "intent"]
+        new.take_leadership("replica-b", NOW)
+        with pytest.raises(Fenced):
+            old.record_intent(None, CHANGE, NOW)
+        with pytest.raises(Fenced):
+            old.start_cycle("poll", NOW)
+        with pytest.raises(Fenced):
+            old.release(CHANGE.binding)
+        with pytest.raises(Fenced):
+            old.mark_interrupted(NOW)
+        new.record_intent(None, CHANGE, NOW)
+        assert [c["status"] for c in new.changes_since(NOW)] == ["intent", "intent"]
+    finally:
+        old.close()
+        new.close()
 
 
 def test_migrations_run_on_postgresql_and_twice_is_harmless(pg_url: str) -> None:
     Ledger(pg_url).close()
     ledger = Ledger(pg_url)
-    assert ledger.current_leader() is None
-    assert ledger.take_leadership("x", NOW) == 1
+    try:
+        assert ledger.current_leader() is None
+        assert ledger.take_leadership("x", NOW) == 1
+    finally:
+        ledger.close()
 
 
 def test_sqlite_refuses_a_second_replica_with_a_clear_error(tmp_path: Path) -> None:

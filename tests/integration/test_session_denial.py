@@ -4,7 +4,7 @@ a session issued before the revocation stops working, one from a later activatio
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,10 +31,20 @@ def world() -> Iterator[World]:
         yield w
 
 
-def bridge_for(world: World, tmp: Path, **revocation: str) -> Bridge:
-    data = world.config_dict(f"sqlite:///{tmp / 'ledger.db'}")
-    data["revocation"] = {"deny_stale_sessions": True, **revocation}
-    return build(config_from_dict(data, {}))
+@pytest.fixture
+def bridge_for(world: World, tmp_path: Path) -> Iterator[Callable[..., Bridge]]:
+    """Builds the bridge with these revocation settings; closed after the test."""
+    made: list[Bridge] = []
+
+    def make(**revocation: str) -> Bridge:
+        data = world.config_dict(f"sqlite:///{tmp_path / 'ledger.db'}")
+        data["revocation"] = {"deny_stale_sessions": True, **revocation}
+        made.append(build(config_from_dict(data, {})))
+        return made[-1]
+
+    yield make
+    for bridge in made:
+        bridge.close()
 
 
 def cycle_after(world: World, bridge: Bridge, who: str, action: str) -> None:
@@ -49,7 +59,7 @@ def cycle_after(world: World, bridge: Bridge, who: str, action: str) -> None:
 
 
 def test_session_issued_before_revocation_is_denied_and_a_later_one_allowed(
-    world: World, tmp_path: Path
+    world: World, bridge_for: Callable[..., Bridge]
 ) -> None:
     sso = world.aws.client("sso-admin")
     sso.put_inline_policy_to_permission_set(
@@ -57,7 +67,7 @@ def test_session_issued_before_revocation_is_denied_and_a_later_one_allowed(
         PermissionSetArn=world.permission_set_arn,
         InlinePolicy=json.dumps(FOREIGN),
     )
-    bridge = bridge_for(world, tmp_path)
+    bridge = bridge_for()
     aws = world.aws
     alice = world.ic_users["alice"]
     cycle_after(world, bridge, "alice", "activate")
@@ -81,12 +91,12 @@ def test_session_issued_before_revocation_is_denied_and_a_later_one_allowed(
 
 
 def test_group_membership_removal_denies_sessions_of_the_groups_permission_sets(
-    world: World, tmp_path: Path
+    world: World, bridge_for: Callable[..., Bridge]
 ) -> None:
     # The Identity Center group itself is assigned a second permission set (as Terraform does).
     readonly = world.aws.create_permission_set("ReadOnly", "PT2H")
     world.aws.assign("222222222222", readonly, world.ic_group_id, "GROUP")
-    bridge = bridge_for(world, tmp_path)
+    bridge = bridge_for()
     cycle_after(world, bridge, "bob", "activate")
     old = world.aws.issue_session(
         world.ic_users["bob"], readonly, "222222222222", datetime.now(UTC)
@@ -95,7 +105,9 @@ def test_group_membership_removal_denies_sessions_of_the_groups_permission_sets(
     assert not world.aws.is_allowed(old)
 
 
-def test_scp_mechanism_denies_without_reprovisioning(world: World, tmp_path: Path) -> None:
+def test_scp_mechanism_denies_without_reprovisioning(
+    world: World, bridge_for: Callable[..., Bridge]
+) -> None:
     org = world.aws.client("organizations")
     org.create_organization(FeatureSet="ALL")
     policy_id = org.create_policy(
@@ -104,7 +116,7 @@ def test_scp_mechanism_denies_without_reprovisioning(world: World, tmp_path: Pat
         Name="pim-bridge-deny",
         Type="SERVICE_CONTROL_POLICY",
     )["Policy"]["PolicySummary"]["Id"]
-    bridge = bridge_for(world, tmp_path, mechanism="scp", scp_policy_id=policy_id)
+    bridge = bridge_for(mechanism="scp", scp_policy_id=policy_id)
     world.aws.scp_policy_id = policy_id
     cycle_after(world, bridge, "carol", "activate")
     old = world.aws.issue_session(
@@ -117,9 +129,9 @@ def test_scp_mechanism_denies_without_reprovisioning(world: World, tmp_path: Pat
 
 
 def test_an_armed_denial_stops_older_sessions_at_the_end_with_the_bridge_gone(
-    world: World, tmp_path: Path
+    world: World, bridge_for: Callable[..., Bridge]
 ) -> None:
-    bridge = bridge_for(world, tmp_path)
+    bridge = bridge_for()
     actor = world.graph.actor()
     alice = world.ic_users["alice"]
     actor.activate(

@@ -11,6 +11,7 @@ from botocore.client import BaseClient
 from botocore.config import Config
 
 from bridge.config import AwsConfig
+from bridge.identity_center.client import AwsService
 from bridge.sandbox.aws.api import SEED_HEADER
 
 DUMMY_CREDENTIALS = {
@@ -35,26 +36,27 @@ class SandboxClients:
         self.instance_arn = ""
         self.identity_store_id = ""
         self._session = boto3.session.Session()
-        self._clients: dict[tuple[str, int, bool], BaseClient] = {}
+        self._clients: dict[tuple[AwsService, int, bool], BaseClient] = {}
         self._clients_lock = threading.Lock()
 
-    def client(self, service: str, *, max_attempts: int = 1) -> BaseClient:
+    def client(self, service: AwsService, *, max_attempts: int = 1) -> BaseClient:
         """A boto3 client on the sandbox with dummy credentials; its calls are counted."""
         return self._client(service, max_attempts, seed=False)
 
-    def _seed_client(self, service: str) -> BaseClient:
-        """A client whose calls skip latency, throttling, faults and counters."""
+    def _seed_client(self, service: AwsService) -> Any:
+        """A client whose calls skip latency, throttling, faults and counters. Typed Any: boto3
+        builds its methods at run time, from the service model."""
         return self._client(service, 1, seed=True)
 
-    def _client(self, service: str, max_attempts: int, *, seed: bool) -> BaseClient:
+    def _client(self, service: AwsService, max_attempts: int, *, seed: bool) -> BaseClient:
         if not self.endpoint_url:
             raise RuntimeError("AwsSandbox is not started")
         key = (service, max_attempts, seed)
         with self._clients_lock:
             if key not in self._clients:
                 # One session for all clients: it loads each service model once.
-                c = self._session.client(
-                    service,  # type: ignore[call-overload]
+                c: BaseClient = self._session.client(
+                    service,
                     region_name=self.region,
                     endpoint_url=self.endpoint_url,
                     aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],

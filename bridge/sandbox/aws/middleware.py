@@ -25,7 +25,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, BinaryIO
 
 from moto.core.exceptions import JsonRESTError
 
@@ -119,7 +119,7 @@ class IdentityCenterExtensions:
 
 def _read_body(environ: dict[str, Any]) -> bytes:
     """Read the body and put it back, so moto reads it again when the call passes through."""
-    stream = environ["wsgi.input"]
+    stream: BinaryIO = environ["wsgi.input"]
     length = int(environ.get("CONTENT_LENGTH") or 0)
     if length:
         body = stream.read(length)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections import Counter
-from typing import Any
+from typing import Any, TypedDict
 
 from bridge.sandbox.aws.async_requests import AsyncRequest, Kind
 from bridge.sandbox.aws.middleware import IdentityCenterExtensions
@@ -32,6 +32,15 @@ _accounts = itertools.count(1)
 def _sandbox_account_id() -> str:
     # Distinct per sandbox so concurrent sandboxes in one process keep separate moto backends.
     return f"9{os.getpid() % 10**6:06d}{next(_accounts) % 10**5:05d}"
+
+
+class _Settings(TypedDict):
+    """The extensions' knobs as given; they take effect when the server starts."""
+
+    async_delay: float
+    latency: float
+    rate_limit: float | None
+    dedupe_assignments: bool
 
 
 class AwsSandbox(ServerLifecycle, RoleSessions):
@@ -48,7 +57,7 @@ class AwsSandbox(ServerLifecycle, RoleSessions):
     ) -> None:
         super().__init__()
         self.account_id = _sandbox_account_id()
-        self._settings = {
+        self._settings: _Settings = {
             "async_delay": async_delay,
             "latency": latency,
             "rate_limit": rate_limit,

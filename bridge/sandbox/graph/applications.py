@@ -57,7 +57,7 @@ def register_application(
     """An app registration (GET /applications(appId='…')) with a client secret and a
     certificate ending when given. Returns its appId."""
     app_id = app_id or str(uuid.uuid4())
-    app = {
+    app: dict[str, Any] = {
         "id": str(uuid.uuid4()),
         "appId": app_id,
         "displayName": display_name,

@@ -138,9 +138,10 @@ def _log_filter(items: list[dict[str, Any]], clause: str) -> list[dict[str, Any]
     value = quoted if quoted is not None else bare
 
     def get(item: dict[str, Any]) -> Any:
+        node: Any = item
         for part in prop.split("/"):
-            item = item.get(part) if isinstance(item, dict) else None  # type: ignore[assignment]
-        return item
+            node = node.get(part) if isinstance(node, dict) else None
+        return node
 
     if prop == "activityDateTime":
         bound = datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -97,6 +97,7 @@ class GraphSandbox(ServerLifecycle):
         self._lock = threading.Lock()
         self._port = port
         self._server: LoopbackServer | None = None
+        self._actors: list[GraphActor] = []  # closed when the sandbox stops
         self.admin_id = self.add_user("pim-admin@sandbox.test", "PIM Administrator")
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -104,6 +105,13 @@ class GraphSandbox(ServerLifecycle):
     def _start(self) -> None:
         self._server = LoopbackServer(self._handle, self._port)
         self._server.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            actors, self._actors = self._actors, []
+        for actor in actors:
+            actor.close()
+        super().stop()
 
     @property
     def url(self) -> str:
@@ -149,9 +157,12 @@ class GraphSandbox(ServerLifecycle):
         return token
 
     def actor(self, admin_id: str | None = None) -> GraphActor:
-        """A client that changes PIM state through HTTP, as the portal or a user would."""
-        caller = admin_id or self.admin_id
-        return GraphActor(self.url, self.issue_token(caller))
+        """A client that changes PIM state through HTTP, as the portal or a user would. Its
+        connection is closed when the sandbox stops, if the caller has not closed it before."""
+        actor = GraphActor(self.url, self.issue_token(admin_id or self.admin_id))
+        with self._lock:
+            self._actors.append(actor)
+        return actor
 
     # -- faults --------------------------------------------------------------------------------
 

@@ -12,10 +12,12 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 import httpx2
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_models import (
+    Error,
     Group,
     GroupMember,
     PatchOp,
     PatchOperation,
+    Resource,
     ScimProvider,
     SearchRequest,
     User,
@@ -33,6 +35,14 @@ from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 SCIM_PATH = "/scim/v2"
+
+
+def _id_of(created: Resource[Any] | Error | dict[str, Any]) -> str:
+    # scim2-client raises SCIM errors and validates answers by default, so a resource comes
+    # back; an Error or a raw dict is returned only with those checks turned off.
+    if not isinstance(created, Resource):
+        raise TypeError(f"SCIM create answered {created!r}, not a resource")
+    return str(created.id)
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -115,12 +125,10 @@ class ScimServer:
         return self._client
 
     def add_user(self, user_name: str, display_name: str | None = None) -> str:
-        created = self.client.create(User(user_name=user_name, display_name=display_name))
-        return str(created.id)  # type: ignore[union-attr]
+        return _id_of(self.client.create(User[Any](user_name=user_name, display_name=display_name)))
 
     def add_group(self, display_name: str) -> str:
-        created = self.client.create(Group(display_name=display_name))
-        return str(created.id)  # type: ignore[union-attr]
+        return _id_of(self.client.create(Group(display_name=display_name)))
 
     def user_id(self, user_name: str) -> str | None:
         found = self.client.query(
