@@ -40,16 +40,18 @@ def digest_activity(
     now: datetime,
     names: IdentityCenterNames | None = None,
     s3: Any = None,
+    settled: datetime | None = None,
 ) -> ScanResult:
     """Read the trail for the grants' activity not read yet and keep it in the ledger. Raises
-    TrailUnreadable when the bucket cannot be read, SinkError when Identity Center cannot."""
+    TrailUnreadable when the bucket cannot be read, SinkError when Identity Center cannot.
+    `settled`: see `ReadPlan.of`."""
     if names is None:
         from bridge.identity_center.adapter import AwsIdentityCenter
 
         names = AwsIdentityCenter(config.aws)
     a = config.activity
     objects = TrailObjects(s3 or s3_client(config), a.cloudtrail_bucket, TrailLayout.of(a))
-    scan = ActivityScan(ledger, objects, Targets(names), ReadPlan.of(a, now), a.regions)
+    scan = ActivityScan(ledger, objects, Targets(names), ReadPlan.of(a, now, settled), a.regions)
     return scan.run(grants, now)
 
 

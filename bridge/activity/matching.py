@@ -4,8 +4,8 @@ A call belongs to the grant that issued its session: the user's grant of that pe
 that account whose window held the session's creation time. A session issued after a grant
 ended, while no other grant of the same access was live, is counted against the grant that
 ended last (within `after_end`): it should not have been possible. Grants of the same access
-that overlap or touch form one stretch of access; "after the end" means after the stretch's
-end, since until then another grant rightly kept the access.
+that overlap form one stretch of access; "after the end" means after the stretch's end, since
+until then another grant rightly kept the access.
 """
 
 from __future__ import annotations
@@ -45,7 +45,9 @@ class Attribution:
     end: datetime | None  # the end of the stretch of access the session belongs to
 
     def after_end(self, call: Call) -> bool:
-        return self.end is not None and call.at > self.end
+        """At or after the end's second: CloudTrail's eventTime has whole seconds, and a denial
+        is in force from the end's second."""
+        return self.end is not None and call.at >= self.end.replace(microsecond=0)
 
     def used_after_end(self, call: Call) -> bool:
         return self.end is not None and call.error is None and call.at > self.end + GRACE
@@ -127,11 +129,13 @@ def _keys(call: Call) -> list[Key]:
 
 
 def _stretches(windows: list[GrantWindow]) -> list[_Stretch]:
-    """Windows of one key joined where they overlap or touch, in order of start."""
+    """Windows of one key joined where they overlap, in order of start."""
     out: list[_Stretch] = []
     for w in sorted(windows, key=lambda w: w.start):
         last = out[-1] if out else None
-        if last is not None and (last.end is None or w.start <= last.end + SKEW):
+        # Only a grant live at the other's end keeps the access (`continued_by` in the
+        # report): one that starts after it comes after a revocation.
+        if last is not None and (last.end is None or w.start <= last.end):
             last.windows.append(w)
             if last.end is not None:
                 last.end = None if w.end is None else max(last.end, w.end)

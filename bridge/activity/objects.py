@@ -57,6 +57,19 @@ class TrailObjects:
         self.bucket = bucket
         self.layout = layout
 
+    def check(self) -> None:
+        """Raise TrailUnreadable unless the bucket is there and may be read: every reading
+        starts here, so a wrong bucket is said even when nothing is left to read."""
+        try:
+            self._s3.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            # HeadBucket answers with a bare status; say it as the other calls would.
+            status = str(exc.response.get("Error", {}).get("Code", ""))
+            code = {"404": "NoSuchBucket", "403": "AccessDenied"}.get(status, status)
+            raise TrailUnreadable(f"cannot read s3://{self.bucket}: {code or exc}") from None
+        except BotoCoreError as exc:
+            raise TrailUnreadable(f"cannot read s3://{self.bucket}: {exc}") from None
+
     def regions(self, account: str) -> list[str]:
         """The regions the bucket holds log files of for an account (its region folders)."""
         folder = self.layout.regions_folder(account)

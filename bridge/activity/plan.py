@@ -35,8 +35,10 @@ class ReadPlan:
     settled: datetime  # files delivered before this minute are all there
 
     @classmethod
-    def of(cls, config: ActivityConfig, now: datetime) -> ReadPlan:
-        return cls(config.after_end, config.delivery_delay, floor_minute(now - SETTLE))
+    def of(cls, config: ActivityConfig, now: datetime, settled: datetime | None = None) -> ReadPlan:
+        """`settled`: when files delivered before some other time are known to be all there
+        (the sandbox's trail, once flushed)."""
+        return cls(config.after_end, config.delivery_delay, settled or floor_minute(now - SETTLE))
 
     def window_end(self, w: GrantWindow) -> datetime | None:
         """The end of the files the window needs; None while it has no end."""

@@ -79,6 +79,7 @@ class ActivityScan:
 
     def run(self, grants: Iterable[LedgerGrant], now: datetime) -> ScanResult:
         """Digest the grants' activity not yet read; grants already complete are left alone."""
+        self._objects.check()
         chosen = list(grants)
         kept = self._ledger.activity_of([g.grant_id for g in chosen])
         chosen = [g for g in chosen if not (g.grant_id in kept and kept[g.grant_id].complete)]

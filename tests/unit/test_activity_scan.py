@@ -282,6 +282,9 @@ def _denying(s3: Any) -> Any:
     from botocore.exceptions import ClientError
 
     class Denying:
+        def head_bucket(self, **kw: Any) -> None:
+            s3.head_bucket(**kw)
+
         def get_paginator(self, name: str) -> Any:
             class Pages:
                 def paginate(self, **kw: Any) -> Any:

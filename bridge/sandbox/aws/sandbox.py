@@ -35,6 +35,7 @@ from bridge.sandbox.aws.middleware import IdentityCenterExtensions
 from bridge.sandbox.aws.server import MotoServer
 from bridge.sandbox.aws.sessions import Session
 from bridge.sandbox.aws.sessions import is_allowed as session_allowed
+from bridge.sandbox.aws.trail import SandboxTrail
 from bridge.sandbox.lifecycle import ServerLifecycle
 
 DUMMY_CREDENTIALS = {
@@ -66,8 +67,11 @@ class AwsSandbox(ServerLifecycle):
         latency: float = 0.0,
         rate_limit: float | None = None,
         dedupe_assignments: bool = True,
+        trail: bool = False,
     ) -> None:
         self.account_id = _sandbox_account_id()
+        self._with_trail = trail
+        self.trail: SandboxTrail | None = None  # with `trail`: sessions' calls go to CloudTrail
         self._settings = {
             "async_delay": async_delay,
             "latency": latency,
@@ -101,6 +105,8 @@ class AwsSandbox(ServerLifecycle):
         instance = self._seed_client("sso-admin").list_instances()["Instances"][0]
         self.instance_arn = instance["InstanceArn"]
         self.identity_store_id = instance["IdentityStoreId"]
+        if self._with_trail:
+            self.trail = self._start_trail()
 
     @property
     def ext(self) -> IdentityCenterExtensions:
@@ -353,12 +359,38 @@ class AwsSandbox(ServerLifecycle):
             (session.permission_set_arn, session.account_id), ""
         )
         when = now or datetime.now(UTC)
-        if not session_allowed(policy, session, action, when):
-            return False
-        if self.scp_policy_id:
+        allowed = session_allowed(policy, session, action, when)
+        if allowed and self.scp_policy_id:
             scp = self._seed_client("organizations").describe_policy(PolicyId=self.scp_policy_id)
-            return session_allowed(scp["Policy"]["Content"], session, action, when)
-        return True
+            allowed = session_allowed(scp["Policy"]["Content"], session, action, when)
+        if self.trail is not None:
+            self.trail.record(session, action, when, allowed)
+        return allowed
 
     def session(self, session_id: str) -> Session:
         return self._sessions[session_id]
+
+    # -- CloudTrail (see trail) --------------------------------------------------------------
+
+    def _start_trail(self) -> SandboxTrail:
+        ids, sso = self._seed_client("identitystore"), self._seed_client("sso-admin")
+
+        def user_name(user_id: str) -> str:
+            answer = ids.describe_user(IdentityStoreId=self.identity_store_id, UserId=user_id)
+            return str(answer["UserName"])
+
+        def permission_set_name(arn: str) -> str:
+            answer = sso.describe_permission_set(
+                InstanceArn=self.instance_arn, PermissionSetArn=arn
+            )
+            return str(answer["PermissionSet"]["Name"])
+
+        trail = SandboxTrail(
+            self._seed_client("s3"),
+            f"pim-bridge-trail-{self.account_id}",
+            self.region,
+            user_name,
+            permission_set_name,
+        )
+        trail.create_bucket()
+        return trail

@@ -1,5 +1,5 @@
 """An organization trail for the sandbox: every call a simulated session makes (`is_allowed`)
-becomes a CloudTrail record, and `flush` delivers the records to a moto S3 bucket as gzipped
+becomes a CloudTrail record, and `flush` delivers them to a moto S3 bucket as gzipped
 `{"Records": [...]}` log files, laid out and named as an organization trail's are.
 
 Records follow CloudTrail's documented format (the record contents and userIdentity references):
@@ -154,18 +154,23 @@ class SandboxTrail:
             self._names[key] = lookup(key)
         return self._names[key]
 
-    def flush(self, now: datetime | None = None) -> list[str]:
-        """Deliver every record so far, one log file per account; returns their keys."""
-        when = (now or datetime.now(UTC)).astimezone(UTC)
+    def flush(self) -> list[str]:
+        """Deliver every record so far as CloudTrail would have: one log file per account and
+        minute of calls, delivered (and named) the minute after. Returns the keys."""
         with self._lock:
             pending, self._pending = self._pending, []
-        by_account: dict[str, list[dict[str, Any]]] = {}
+        batches: dict[tuple[str, datetime], list[dict[str, Any]]] = {}
         for account, record in pending:
-            by_account.setdefault(account, []).append(record)
-        keys = [self.put(account, records, when) for account, records in sorted(by_account.items())]
+            called = datetime.strptime(record["eventTime"], "%Y-%m-%dT%H:%M:%SZ")
+            minute = called.replace(second=0, tzinfo=UTC) + timedelta(minutes=1)
+            batches.setdefault((account, minute), []).append(record)
+        keys = [
+            self.put(account, records, at) for (account, at), records in sorted(batches.items())
+        ]
         with self._lock:
             self.records += len(pending)
-            self.delivered = when if self.delivered is None else max(self.delivered, when)
+            for _, at in batches:
+                self.delivered = at if self.delivered is None else max(self.delivered, at)
         return keys
 
     def put(self, account: str, records: Sequence[dict[str, Any]], delivered: datetime) -> str:
@@ -182,18 +187,16 @@ class SandboxTrail:
         return f"{folder}{name}_{unique}.json.gz"
 
     def delivered_through(self) -> datetime | None:
-        """Every record is delivered in files named before this minute (the last delivery's)."""
-        if self.delivered is None:
-            return None
-        return self.delivered.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        """Once flushed, every record is in a file named before this minute."""
+        return None if self.delivered is None else self.delivered + timedelta(minutes=1)
 
     def activity_section(self) -> dict[str, Any]:
-        """The [activity] section reading this trail: records are delivered on `flush`, so
-        nothing is waited for past the end but the sessions' own calls."""
+        """The [activity] section reading this trail: a call is delivered the minute after it,
+        and the sandbox's sessions are watched for minutes past an end, not for their hour."""
         return {
             "cloudtrail_bucket": self.bucket,
             "organization_id": ORG_ID,
             "regions": [self.region],
-            "after_end": "1m",
-            "delivery_delay": "0s",
+            "after_end": "2m",
+            "delivery_delay": "1m",
         }
