@@ -34,6 +34,14 @@ class TrailLayout:
             dd=f"{day.day:02d}",
         )
 
+    def dates_folder(self, account: str, region: str) -> str | None:
+        """The folder of every day of an account and region, when the days are its last parts
+        (`…/{yyyy}/{mm}/{dd}/`), so that its keys sort by delivery; else None."""
+        head, found, tail = self.template.partition("{yyyy}")
+        if not found or tail != "/{mm}/{dd}/" or "{mm}" in head or "{dd}" in head:
+            return None
+        return head.format(org_id=self.org_id, account=account, region=region)
+
     def regions_folder(self, account: str) -> str | None:
         """The folder whose subfolders are an account's regions; None when the layout puts
         anything but the organization and account before {region}."""

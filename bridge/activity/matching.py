@@ -58,6 +58,8 @@ class _Stretch:
     start: datetime
     end: datetime | None
     windows: list[GrantWindow]
+    # A stretch of one grant (most are): the attribution of every session issued within it.
+    whole: Attribution | None = None
 
 
 class GrantIndex:
@@ -94,6 +96,8 @@ class GrantIndex:
             if issued > s.end + self.after_end:
                 return None
             return Attribution((_last_ended(s.windows).grant_id,), s.end)
+        if s.whole is not None:
+            return s.whole
         ids = tuple(
             sorted(
                 {
@@ -141,4 +145,7 @@ def _stretches(windows: list[GrantWindow]) -> list[_Stretch]:
                 last.end = None if w.end is None else max(last.end, w.end)
         else:
             out.append(_Stretch(w.start, w.end, [w]))
+    for s in out:
+        if len({w.grant_id for w in s.windows}) == 1:
+            s.whole = Attribution((s.windows[0].grant_id,), s.end)
     return out

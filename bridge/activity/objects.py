@@ -3,12 +3,14 @@ and region in a span of minutes, and their bytes, fetched a few at a time ahead 
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -17,6 +19,8 @@ from bridge.activity.layout import TrailLayout, delivered_at
 # Files fetched ahead of the one being read: S3 answers each GET in tens of milliseconds, and
 # a day of one account is hundreds of files.
 PREFETCH = 8
+# Files listed ahead of the one being fetched: listing is a call per thousand files.
+LIST_AHEAD = 4096
 # A CloudTrail log file is a few MB at most; past this it is skipped rather than held in memory.
 MAX_OBJECT = 128 * 1024 * 1024
 # The bucket is gone or not readable: no reading can go on.
@@ -31,6 +35,9 @@ FATAL = {
     "PermanentRedirect",
     "AuthorizationHeaderMalformed",
 }
+
+
+T = TypeVar("T")
 
 
 class TrailUnreadable(Exception):
@@ -88,27 +95,38 @@ class TrailObjects:
         self, account: str, region: str, start: datetime, end: datetime
     ) -> Iterator[LogFile | str]:
         """The log files delivered in [start, end), in order; the key of any file in those days'
-        folders whose name carries no delivery time (it is skipped and named)."""
+        folders whose name carries no delivery time (it is skipped and named). Days that sort
+        in order are listed in one go, a thousand files a call; others a day at a time."""
+        after = self.layout.day(account, region, start.date())
+        after += TrailLayout.file_prefix(account, region, start)
+        folder = self.layout.dates_folder(account, region)
+        if folder is not None:
+            yield from self._listed(folder, after, start, end)
+            return
         for day in _days(start, end):
             folder = self.layout.day(account, region, day.date())
-            first = max(start, day)
-            after = folder + TrailLayout.file_prefix(account, region, first)
-            for page in self._pages(Prefix=folder, StartAfter=after):
-                for obj in page.get("Contents", ()):
-                    when = delivered_at(obj["Key"])
-                    if when is None:
-                        yield obj["Key"]
-                        continue
-                    if when >= end:
-                        return
-                    if when >= start:
-                        yield LogFile(obj["Key"], when, int(obj.get("Size", 0)))
+            first = folder + TrailLayout.file_prefix(account, region, max(start, day))
+            yield from self._listed(folder, first, start, end)
+
+    def _listed(
+        self, folder: str, after: str, start: datetime, end: datetime
+    ) -> Iterator[LogFile | str]:
+        for page in self._pages(Prefix=folder, StartAfter=after):
+            for obj in page.get("Contents", ()):
+                when = delivered_at(obj["Key"])
+                if when is None:
+                    yield obj["Key"]
+                elif when >= end:
+                    return
+                elif when >= start:
+                    yield LogFile(obj["Key"], when, int(obj.get("Size", 0)))
 
     def fetch_all(self, files: Iterable[LogFile]) -> Iterator[Fetched]:
-        """Each file's bytes, in the order given, `PREFETCH` requests ahead."""
+        """Each file's bytes, in the order given, `PREFETCH` requests ahead; the files are
+        listed ahead too, in a thread of their own, while earlier ones are read."""
         with ThreadPoolExecutor(PREFETCH, thread_name_prefix="trail") as pool:
             pending: deque[Future[Fetched]] = deque()
-            for f in files:
+            for f in ahead(files, LIST_AHEAD):
                 pending.append(pool.submit(self._fetch, f))
                 if len(pending) >= PREFETCH:
                     yield pending.popleft().result()
@@ -138,6 +156,41 @@ class TrailObjects:
             raise _unreadable(self.bucket, exc) from None
         except BotoCoreError as exc:
             raise TrailUnreadable(f"cannot read s3://{self.bucket}: {exc}") from None
+
+
+def ahead(items: Iterable[T], depth: int) -> Iterator[T]:
+    """`items`, produced by a thread of their own up to `depth` ahead of the consumer; an
+    exception the producer raises is raised here, in order."""
+    box: queue.Queue[tuple[bool, Any]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                box.put((True, item))
+            box.put((False, None))
+        except BaseException as exc:  # handed to the consumer
+            box.put((False, exc))
+
+    worker = threading.Thread(target=produce, name="trail-list", daemon=True)
+    worker.start()
+    try:
+        while True:
+            more, item = box.get()
+            if not more:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # let a producer blocked on a full queue see the stop
+            try:
+                box.get_nowait()
+            except queue.Empty:
+                worker.join(0.01)
 
 
 def _unreadable(bucket: str, exc: ClientError) -> TrailUnreadable:

@@ -8,7 +8,6 @@ stops the reading, and nothing of it is kept."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,7 +19,7 @@ from bridge.activity.intervals import Interval
 from bridge.activity.matching import Attribution, GrantIndex, GrantWindow
 from bridge.activity.objects import Fetched, LogFile, TrailObjects
 from bridge.activity.plan import Place, ReadPlan
-from bridge.activity.records import CorruptObject, iter_records
+from bridge.activity.records import CorruptObject, records_of
 from bridge.activity.targets import LedgerGrant, Targets, target_label
 
 
@@ -149,7 +148,7 @@ class ActivityScan:
         matched: list[tuple[Call, Attribution]] = []
         part = ScanTotals(objects=1)
         try:
-            for record in iter_records(io.BytesIO(fetched.body)):
+            for record in records_of(fetched.body):
                 part.records += 1
                 call = call_of(record)
                 how = index.attribute(call) if call is not None else None
@@ -166,4 +165,7 @@ class ActivityScan:
         totals.add(part)
         for call, how in matched:
             for gid in how.grant_ids:
-                digests.setdefault(gid, Digest()).add(call, how)
+                digest = digests.get(gid)
+                if digest is None:
+                    digest = digests[gid] = Digest()
+                digest.add(call, how)

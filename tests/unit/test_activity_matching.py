@@ -15,7 +15,7 @@ import pytest
 from bridge.activity.callers import call_of, parse_time
 from bridge.activity.digest import Digest
 from bridge.activity.matching import GrantIndex, GrantWindow
-from bridge.activity.records import CorruptObject, iter_records
+from bridge.activity.records import CorruptObject, iter_records, records_of
 from bridge.sandbox.aws.trail import log_file, role_name, sso_record
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -215,13 +215,27 @@ def test_cloudtrail_times_in_either_format(text: str, expected: datetime | None)
     assert parse_time(text) == expected
 
 
-def test_a_log_file_is_read_record_by_record() -> None:
+READERS = {
+    "streamed": lambda body: iter_records(io.BytesIO(body)),
+    "whole": records_of,
+}
+
+
+@pytest.mark.parametrize("read", READERS.values(), ids=READERS.keys())
+def test_a_log_file_is_read_record_by_record(read: Any) -> None:
     records = [record(T0 + i * MIN) for i in range(500)]
-    assert [r["eventID"] for r in iter_records(io.BytesIO(log_file(records)))] == [
-        r["eventID"] for r in records
-    ]
+    assert [r["eventID"] for r in read(log_file(records))] == [r["eventID"] for r in records]
 
 
+def test_a_large_log_file_is_streamed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bridge.activity import records as module
+
+    monkeypatch.setattr(module, "WHOLE", 1000)
+    body = log_file([record(T0 + i * MIN) for i in range(50)])
+    assert len(list(records_of(body))) == 50
+
+
+@pytest.mark.parametrize("read", READERS.values(), ids=READERS.keys())
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
@@ -232,6 +246,8 @@ def test_a_log_file_is_read_record_by_record() -> None:
         (gzip.compress(json.dumps({"Records": [1, 2]}).encode()), "not an object"),
     ],
 )
-def test_a_corrupt_or_truncated_log_file_says_what_is_wrong(body: bytes, reason: str) -> None:
+def test_a_corrupt_or_truncated_log_file_says_what_is_wrong(
+    body: bytes, reason: str, read: Any
+) -> None:
     with pytest.raises(CorruptObject, match=reason):
-        list(iter_records(io.BytesIO(body)))
+        list(read(body))

@@ -296,3 +296,25 @@ def _denying(s3: Any) -> Any:
             return Pages()
 
     return Denying()
+
+
+def test_a_layout_with_the_days_first_is_listed_a_day_at_a_time(
+    ledger: Ledger, trail: SandboxTrail, s3: Any
+) -> None:
+    from bridge.activity.layout import TrailLayout
+    from bridge.sandbox.aws.trail import log_file
+
+    template = "logs/{yyyy}/{mm}/{dd}/{account}/{region}/"
+    layout = TrailLayout(template)
+    assert layout.dates_folder(PROD, REGION) is None and layout.regions_folder(PROD) is None
+    grant(ledger, "alice", T0 + 23 * 60 * MIN, T0 + 26 * 60 * MIN)  # over midnight
+    for delivered in (T0 + 23 * 60 * MIN + 10 * MIN, T0 + 25 * 60 * MIN):
+        key = layout.day(PROD, REGION, delivered.date()) + layout.file_prefix(
+            PROD, REGION, delivered
+        )
+        body = log_file([call("alice", delivered - MIN)])
+        s3.put_object(Bucket=BUCKET, Key=f"{key}_0123456789abcdef.json.gz", Body=body)
+    result = scan(ledger, s3, T0 + 4000 * MIN, cloudtrail_prefix=template, regions=[REGION])
+    assert result.totals.objects == 2
+    (a,) = activity_of(ledger).values()
+    assert a.digest.calls == 2
