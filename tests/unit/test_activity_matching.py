@@ -245,6 +245,7 @@ def test_a_large_log_file_is_streamed(monkeypatch: pytest.MonkeyPatch) -> None:
         (gzip.compress(b'{"Events": []}'), '"Records"'),
         (gzip.compress(json.dumps({"Records": [1, 2]}).encode()), "not an object"),
     ],
+    ids=["cut-off", "not-gzip", "unclosed-record", "no-records", "not-objects"],
 )
 def test_a_corrupt_or_truncated_log_file_says_what_is_wrong(
     body: bytes, reason: str, read: Any
