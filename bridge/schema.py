@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     Index,
@@ -152,4 +153,56 @@ leader = Table(
     Column("epoch", Integer, nullable=False),
     Column("holder", String(300), nullable=False),
     Column("since", DateTime(timezone=True), nullable=False),
+)
+
+# Evidence of use (bridge/activity/): per grant, what its sessions did according to CloudTrail.
+activity_digests = Table(
+    "activity_digests",
+    metadata,
+    Column("grant_id", Integer, primary_key=True),
+    Column("targets", JSON, nullable=False),  # "permission set @ account" its calls were read for
+    Column("calls", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),
+    Column("first_use", DateTime(timezone=True), nullable=True),
+    Column("last_use", DateTime(timezone=True), nullable=True),
+    Column("services", JSON, nullable=False),  # eventSource -> calls
+    Column("used_after_end", Integer, nullable=False),
+    Column("used_after_end_first", DateTime(timezone=True), nullable=True),
+    Column("used_after_end_call", String(300), nullable=True),
+    Column("denied_after_end", Integer, nullable=False),
+    Column("denied_after_end_first", DateTime(timezone=True), nullable=True),
+    # True once every log file of its window (to its end plus after_end) has been read.
+    Column("complete", Boolean, nullable=False),
+    Column("read_at", DateTime(timezone=True), nullable=False),
+)
+
+# One row per reading of the trail: its counts, the objects it skipped, and whether it finished.
+activity_scans = Table(
+    "activity_scans",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("status", String(16), nullable=False),  # running | ok | failed
+    Column("objects", Integer, nullable=False, default=0),
+    Column("records", Integer, nullable=False, default=0),
+    Column("attributed", Integer, nullable=False, default=0),
+    Column("unattributed", Integer, nullable=False, default=0),  # Identity Center, no grant
+    Column("other", Integer, nullable=False, default=0),  # not an Identity Center session's
+    Column("skipped", JSON, nullable=False),  # [{"key": …, "reason": …}]
+    Column("detail", Text, nullable=True),
+)
+
+# What has been read: log files delivered in [read_from, read_until) for one account and region,
+# by the scan that claimed them (claims of a scan that failed or stalled do not count).
+activity_coverage = Table(
+    "activity_coverage",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("scan_id", Integer, nullable=False),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("read_from", DateTime(timezone=True), nullable=False),
+    Column("read_until", DateTime(timezone=True), nullable=False),
+    Index("ix_activity_coverage_account", "account_id", "region"),
 )

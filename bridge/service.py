@@ -134,6 +134,22 @@ class Service:
             return
         self.metrics.observe_health(report)
 
+    def digest_activity(self) -> None:
+        """Read the CloudTrail log files delivered since the last reading into the grants'
+        digests; a failed reading is logged, never raised, and read again next time."""
+        if not self.is_leader:
+            return
+        from bridge.activity.job import digest_activity, recent_grants
+
+        b = self.bridge
+        try:
+            now = b.clock.now()
+            result = digest_activity(b.config, b.ledger, recent_grants(b.ledger, now), now, b.ic)
+        except Exception as exc:  # evidence of use must never stop revocation
+            log.error("reading CloudTrail activity failed: %s", exc)
+            return
+        log.info("%s", result.line())
+
     def status(self) -> dict[str, Any]:
         """The /healthz body: live while the scheduler runs, ready while cycles succeed."""
         age = None if self.last_ok is None else (self.bridge.clock.now() - self.last_ok)
@@ -227,6 +243,8 @@ class Service:
             every(
                 self.refresh_health, cfg.health.interval, "health", next_run_time=datetime.now(UTC)
             )
+        if cfg.activity.enabled:
+            every(self.digest_activity, cfg.activity.interval, "activity")
         # Standbys check often enough to take over within one poll interval.
         every(self.lead, max(timedelta(seconds=1), sched.poll_interval / 2), "lead")
 

@@ -110,6 +110,14 @@ class AwsIdentityCenter:
     def group_assignments(self, group_id: str) -> list[AccountAssignment]:
         return self.assignments.group_assignments(group_id)
 
+    # -- what evidence of use reads (bridge/activity/) --------------------------------------
+
+    def user_name(self, user_id: str) -> str | None:
+        return self.directory.user_name(user_id)
+
+    def permission_set_name(self, permission_set_arn: str) -> str:
+        return self.permission_sets.name(permission_set_arn)
+
     # -- check-config -----------------------------------------------------------------------
 
     def check(self) -> str:

@@ -37,6 +37,7 @@ class Directory:
         self._miss_ttl = miss_ttl
         self._users: TtlCache[tuple[str, str], str | None] = TtlCache(clock=api.clock)
         self._groups: TtlCache[str, str] = TtlCache(clock=api.clock)
+        self._names: TtlCache[str, str | None] = TtlCache(clock=api.clock)  # user id -> name
         # (group id, user id) -> membership id, from creations and listings: a removal then
         # costs one call, not a lookup and a call. A stale id is looked up afresh.
         self._memberships: dict[tuple[str, str], str] = {}
@@ -93,6 +94,20 @@ class Directory:
                 "GetGroupId", f"no Identity Center group with id or display name {name!r}"
             )
         return str(answer["GroupId"])
+
+    @translated("DescribeUser")
+    def user_name(self, user_id: str) -> str | None:
+        """The user's Identity Center user name (what their role sessions are named after);
+        None when there is no such user."""
+        found, cached = self._names.get(user_id)
+        if found:
+            return cached
+        answer = self._api.find(
+            "DescribeUser", self._api.ids.describe_user, **self._api.store, UserId=user_id
+        )
+        name: str | None = str(answer["UserName"]) if answer else None
+        self._names.put(user_id, name, self._lookup_ttl if name else self._miss_ttl)
+        return name
 
     # -- memberships ------------------------------------------------------------------------
 

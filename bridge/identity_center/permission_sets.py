@@ -59,6 +59,10 @@ class PermissionSets:
         ps = self.describe(permission_set_arn)
         return parse_iso_duration(ps.get("SessionDuration") or "PT1H")
 
+    @translated("DescribePermissionSet")
+    def name(self, permission_set_arn: str) -> str:
+        return str(self.describe(permission_set_arn)["Name"])
+
     def describe(self, arn: str) -> dict[str, Any]:
         """DescribePermissionSet's answer, cached; AwsCallError when there is no such set."""
         match self._described.get(arn):

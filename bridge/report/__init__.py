@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bridge.config import Config
+from bridge.report.activity import ActivityCollector, with_activity
 from bridge.report.anomalies import from_ledger
 from bridge.report.names import Names
 from bridge.report.output import Renderer
@@ -76,11 +77,17 @@ def write_report(
     collector = Collector(query)
     with ledger.report_reader() as reader:
         index = LedgerIndex.read(reader)
+        digests = {}
+        if query.activity:
+            digests = reader.activity()
+            collector.activity = ActivityCollector(reader.activity_totals())
         total = reader.count_grants(query) if progress is not None else 0
         bar = _progress(progress) if total >= PROGRESS_FROM else nullcontext()
         with bar as p:
             task = p.add_task("report", total=total) if p is not None else None
             for n, row in enumerate(iter_rows(reader, query, names, index), 1):
+                if query.activity:
+                    row = with_activity(row, digests.get(row.grant_id))
                 collector.add(row)
                 render.row(row)
                 if p is not None and task is not None and n % 1000 == 0:
@@ -92,16 +99,22 @@ def write_report(
 
 
 def write_report_file(
-    store_url: str, path: str | Path, config: Config | None = None, fmt: str | None = None
+    store_url: str,
+    path: str | Path,
+    config: Config | None = None,
+    fmt: str | None = None,
+    *,
+    activity: bool = False,
 ) -> Summary:
-    """The whole ledger's report to a file, the format from its extension (the demo's HTML)."""
+    """The whole ledger's report to a file, the format from its extension (the demo's HTML);
+    `activity`: with the digests the ledger holds."""
     path = Path(path)
     fmt = fmt or EXTENSIONS.get(path.suffix.lower(), "html")
     path.parent.mkdir(parents=True, exist_ok=True)
     ledger = Ledger(store_url)
     try:
         with path.open("w", encoding="utf-8", newline="") as out:
-            query = ReportQuery(now=datetime.now(UTC))
+            query = ReportQuery(now=datetime.now(UTC), activity=activity)
             return write_report(ledger, query, fmt, out, Names.from_config(config))
     finally:
         ledger.close()

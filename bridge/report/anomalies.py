@@ -18,6 +18,7 @@ from bridge.store import ReportReader
 
 SEVERITY = {
     "outlived_end": "critical",
+    "used_after_end": "critical",
     "revocation_failed": "critical",
     "denial_not_written": "critical",
     "safety_brake": "critical",
@@ -31,6 +32,8 @@ SEVERITY = {
     "unresolved_user": "warning",
     "bad_payload": "warning",
     "nested_group": "info",
+    "denied_after_end": "info",
+    "unused_grant": "info",
 }
 ORDER = {"critical": 0, "warning": 1, "info": 2}
 
@@ -50,6 +53,11 @@ class Anomaly:
     @property
     def severity(self) -> str:
         return SEVERITY.get(self.kind, "warning")
+
+
+def alarming(row: GrantRow) -> bool:
+    """Whether the row has an anomaly worse than information (and is shown as anomalous)."""
+    return any(SEVERITY.get(kind, "warning") != "info" for kind in row.anomalies)
 
 
 def sort_anomalies(found: list[Anomaly]) -> list[Anomaly]:

@@ -1,5 +1,7 @@
 """The columns of a grant row, in order, with their type and meaning. CSV, JSON, the JSON schema
-and docs/report.md all follow this one list."""
+and docs/report.md all follow this one list. A dotted name (`activity.calls`) is a field of an
+object in JSON (`"activity": {"calls": …}`, null as a whole when the report read no activity)
+and a column of its own in CSV."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
+from bridge.report import activity
 from bridge.report.query import iso
 from bridge.report.rows import GrantRow
 
@@ -19,6 +22,11 @@ class Column:
     type: str  # string | datetime | number | integer | boolean | array
     doc: str
     nullable: bool = True
+    get: Callable[[GrantRow], Any] | None = None  # default: the row's attribute `name`
+
+    @property
+    def getter(self) -> Callable[[GrantRow], Any]:
+        return self.get or attrgetter(self.name)
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -99,8 +107,47 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "anomalies",
         "array",
-        "anomaly kinds of this row: `outlived_end`, `revocation_failed`",
+        "anomaly kinds of this row: `outlived_end`, `revocation_failed`, and with "
+        "`--activity` `used_after_end`, `denied_after_end`, `unused_grant`",
         nullable=False,
+    ),
+    Column(
+        "activity.first_use",
+        "datetime",
+        "the first call of the grant's sessions that succeeded (CloudTrail)",
+        get=activity.first_use,
+    ),
+    Column("activity.last_use", "datetime", "the last call that succeeded", get=activity.last_use),
+    Column(
+        "activity.calls",
+        "integer",
+        "calls the grant's sessions made, refused ones included",
+        get=activity.calls,
+    ),
+    Column("activity.errors", "integer", "calls that failed (any errorCode)", get=activity.errors),
+    Column(
+        "activity.services",
+        "array",
+        "the busiest services called (eventSource), busiest first, at most five",
+        get=activity.services,
+    ),
+    Column(
+        "activity.used_after_end",
+        "integer",
+        "calls that succeeded more than 2 s after the end: revocation did not hold",
+        get=activity.used_after_end,
+    ),
+    Column(
+        "activity.denied_after_end",
+        "integer",
+        "calls refused after the end: revocation held",
+        get=activity.denied_after_end,
+    ),
+    Column(
+        "activity.complete",
+        "boolean",
+        "every log file of the grant's window, to its end plus `after_end`, has been read",
+        get=activity.complete,
     ),
 )
 
@@ -119,18 +166,51 @@ def _json_number(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
+def _json_list(value: Any) -> list[Any] | None:
+    return None if value is None else list(value)
+
+
 _JSON: dict[str, Callable[[Any], Any]] = {
     "datetime": _json_time,
     "number": _json_number,
-    "array": list,
+    "array": _json_list,
 }
-_json = tuple((c.name, _JSON.get(c.type, _keep)) for c in COLUMNS)
-values_of = attrgetter(*NAMES)
+# Plain columns are read with one attrgetter (a report formats millions of cells); the dotted
+# ones, which come last, each through their own getter.
+_PLAIN = tuple(c for c in COLUMNS if c.get is None)
+_DOTTED = tuple(c for c in COLUMNS if c.get is not None)
+assert COLUMNS == _PLAIN + _DOTTED, "dotted columns come after the plain ones"
+_plain_values = attrgetter(*(c.name for c in _PLAIN))
+_json_plain = tuple((c.name, _JSON.get(c.type, _keep)) for c in _PLAIN)
+Field = tuple[str, Callable[[GrantRow], Any], Callable[[Any], Any]]  # name, getter, to JSON
+
+
+def _objects(columns: tuple[Column, ...]) -> dict[str, list[Field]]:
+    found: dict[str, list[Field]] = {}
+    for c in columns:
+        obj, _, name = c.name.partition(".")
+        found.setdefault(obj, []).append((name, c.getter, _JSON.get(c.type, _keep)))
+    return found
+
+
+_json_objects = _objects(_DOTTED)
+
+
+def values_of(row: GrantRow) -> tuple[Any, ...]:
+    return (*_plain_values(row), *(c.getter(row) for c in _DOTTED))
 
 
 def row_dict(row: GrantRow) -> dict[str, Any]:
-    """JSON-ready: datetimes as ISO-8601 UTC, everything else as is."""
-    return {name: conv(getattr(row, name)) for name, conv in _json}
+    """JSON-ready: datetimes as ISO-8601 UTC, dotted names as fields of an object (null when
+    the row has none), everything else as is."""
+    out = {name: conv(v) for (name, conv), v in zip(_json_plain, _plain_values(row), strict=True)}
+    for obj, fields in _json_objects.items():
+        out[obj] = (
+            None
+            if getattr(row, obj) is None
+            else {name: conv(get(row)) for name, get, conv in fields}
+        )
+    return out
 
 
 # A spreadsheet runs a cell starting with one of these as a formula; justification and ticket
@@ -160,8 +240,12 @@ def _csv_plain(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _csv_bool(value: bool) -> str:
-    return "true" if value else "false"
+def _csv_bool(value: bool | None) -> str:
+    return "" if value is None else "true" if value else "false"
+
+
+def _csv_list(value: list[str] | tuple[str, ...] | None) -> str:
+    return "" if value is None else ";".join(value)
 
 
 _CSV: dict[str, Callable[[Any], str]] = {
@@ -170,7 +254,7 @@ _CSV: dict[str, Callable[[Any], str]] = {
     "number": _csv_number,
     "integer": _csv_plain,
     "boolean": _csv_bool,
-    "array": ";".join,
+    "array": _csv_list,
 }
 _csv = tuple(_csv_lag if c.name.startswith("scim_") else _CSV[c.type] for c in COLUMNS)
 

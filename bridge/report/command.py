@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 from bridge.config import Config
 
 if TYPE_CHECKING:
+    from bridge.report.query import ReportQuery
     from bridge.store import Ledger
 
 DESCRIPTION = (
@@ -20,7 +22,9 @@ DESCRIPTION = (
     "revocation with measured latencies, justification, ticket and approver. Anomalies (access "
     "that outlived its end, failed revocations, drift, unresolved users, withheld removals, "
     "denials not written) are listed first and counted in the summary. Times are UTC. "
-    "--since/--until take a duration before now (30m, 7d) or an ISO date or date-time."
+    "--since/--until take a duration before now (30m, 7d) or an ISO date or date-time. "
+    "--activity first reads the CloudTrail logs of [activity] the ledger has not digested yet, "
+    "then shows what each grant was used for and whether calls after its end were refused."
 )
 
 
@@ -57,6 +61,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="access revoked later than this after its end is an anomaly (default 5s)",
     )
     p.add_argument(
+        "--activity",
+        action="store_true",
+        help="digest each grant's CloudTrail calls from [activity] cloudtrail_bucket first, and "
+        "show them (needs the config)",
+    )
+    p.add_argument(
         "--store",
         metavar="URL",
         help="read this ledger (store.url) without a config file; names then come "
@@ -90,9 +100,19 @@ def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Config]) 
         print(f"pim-bridge report: {exc}", file=sys.stderr)
         return 2
     fmt = args.format or EXTENSIONS.get(Path(args.output or "").suffix.lower(), "table")
+    if args.activity and (config is None or not config.activity.enabled):
+        print(
+            "pim-bridge report: --activity needs a config with [activity] cloudtrail_bucket",
+            file=sys.stderr,
+        )
+        return 2
     ledger = Ledger(url)
+    status = 0
     try:
         _warn_if_empty(ledger)
+        if args.activity and config is not None:
+            status = _digest(config, ledger, query)
+            query = replace(query, activity=status == 0)
         out: TextIO = (
             open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115
             if args.output
@@ -116,6 +136,25 @@ def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Config]) 
     if args.output:
         n = len(summary.anomalies)
         print(f"report: {summary.data.grants} grants, {n} anomalies -> {args.output}")
+    return status
+
+
+def _digest(config: Config, ledger: Ledger, query: ReportQuery) -> int:
+    """Digest the report's grants' CloudTrail calls; 1 (with one line saying why) when the
+    trail or Identity Center cannot be read, and the report then goes without activity."""
+    from bridge.activity.job import digest_activity
+    from bridge.activity.objects import TrailUnreadable
+    from bridge.activity.targets import LedgerGrant
+    from bridge.errors import BridgeError
+
+    with ledger.report_reader() as reader:
+        grants = [LedgerGrant.of(g) for g in reader.grants(query)]
+    try:
+        result = digest_activity(config, ledger, grants, query.now)
+    except (TrailUnreadable, BridgeError) as exc:
+        print(f"pim-bridge report: {exc}; the report has no activity", file=sys.stderr)
+        return 1
+    print(result.line(), file=sys.stderr)
     return 0
 
 

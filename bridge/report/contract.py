@@ -7,7 +7,8 @@ from typing import Any
 
 from bridge.report.columns import COLUMNS
 
-SCHEMA_VERSION = "1.0"
+# 1.1: each row's `activity` object, the summary's `activity` (`report --activity`).
+SCHEMA_VERSION = "1.1"
 SCHEMA_ID = "pim-bridge/report/v1"
 
 _UTC_SECONDS = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
@@ -26,6 +27,66 @@ def _column_schema(kind: str, nullable: bool) -> dict[str, Any]:
     if not nullable:
         return base
     return {"anyOf": [base, {"type": "null"}]}
+
+
+def _row_schema() -> dict[str, Any]:
+    """Plain columns as properties; dotted ones (`activity.calls`) as properties of an object
+    that is null when the report has none of them."""
+    plain = {c.name: _column_schema(c.type, c.nullable) for c in COLUMNS if "." not in c.name}
+    objects: dict[str, dict[str, Any]] = {}
+    for c in COLUMNS:
+        obj, dot, name = c.name.partition(".")
+        if dot:
+            objects.setdefault(obj, {})[name] = _column_schema(c.type, c.nullable)
+    nested = {
+        obj: {
+            "anyOf": [
+                {
+                    "type": "object",
+                    "required": list(fields),
+                    "additionalProperties": False,
+                    "properties": fields,
+                },
+                {"type": "null"},
+            ]
+        }
+        for obj, fields in objects.items()
+    }
+    return {
+        "type": "object",
+        "required": [*plain, *nested],
+        "additionalProperties": False,
+        "properties": {**plain, **nested},
+    }
+
+
+_ACTIVITY_COUNTS = (
+    "grants",
+    "calls",
+    "used_after_end",
+    "denied_after_end",
+    "unused_grants",
+    "log_files",
+    "records",
+    "attributed",
+    "unattributed",
+    "other",
+)
+_ACTIVITY_SUMMARY = {
+    "type": "object",
+    "required": [*_ACTIVITY_COUNTS, "skipped"],
+    "properties": {
+        **{k: {"type": "integer"} for k in _ACTIVITY_COUNTS},
+        "skipped": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["key", "reason"],
+                "properties": {"key": {"type": "string"}, "reason": {"type": "string"}},
+            },
+        },
+    },
+}
 
 
 _STATS = {
@@ -81,15 +142,7 @@ SCHEMA: dict[str, Any] = {
                 "revoke_target_s": {"type": "number"},
             },
         },
-        "rows": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": [c.name for c in COLUMNS],
-                "additionalProperties": False,
-                "properties": {c.name: _column_schema(c.type, c.nullable) for c in COLUMNS},
-            },
-        },
+        "rows": {"type": "array", "items": _row_schema()},
         "anomalies": {
             "type": "array",
             "items": {
@@ -155,6 +208,7 @@ SCHEMA: dict[str, Any] = {
                         "scim_removal_lag_s": _STATS,
                     },
                 },
+                "activity": _ACTIVITY_SUMMARY,
             },
         },
     },

@@ -47,6 +47,7 @@ class ReportQuery:
     mappings: tuple[str, ...] = ()
     accounts: tuple[str, ...] = ()  # assignment rows on these AWS accounts
     revoke_target: timedelta = DEFAULT_REVOKE_TARGET
+    activity: bool = False  # show each grant's CloudTrail digest (`--activity`)
 
     def describe(self) -> dict[str, object]:
         """The filters as they appear in the report, so a reader knows what was left out."""

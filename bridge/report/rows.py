@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from bridge.activity.digest import GrantActivity
 from bridge.model import as_utc
 from bridge.report.lag import LagIndex, read_lags
 from bridge.report.names import Names
@@ -65,6 +66,7 @@ class GrantRow:
     scim_lag_s: float | None
     scim_removal_lag_s: float | None
     anomalies: tuple[str, ...] = ()
+    activity: GrantActivity | None = None  # with `report --activity` (bridge/report/activity.py)
 
 
 @dataclass

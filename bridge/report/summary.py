@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bridge.report.anomalies import Anomaly, from_row, sort_anomalies
+from bridge.report.activity import ActivityCollector, anomalies_of
+from bridge.report.anomalies import Anomaly, alarming, from_row, sort_anomalies
 from bridge.report.query import ReportQuery, iso
 from bridge.report.rows import GrantRow
 
@@ -46,6 +47,7 @@ class Collector:
     scim_removal_unknown: int = 0
     row_anomalies: list[Anomaly] = field(default_factory=list)
     timelines: dict[str, deque[Span]] = field(default_factory=dict)
+    activity: ActivityCollector | None = None  # with `report --activity`
 
     def add(self, row: GrantRow) -> None:
         self.grants += 1
@@ -73,6 +75,9 @@ class Collector:
                 self.scim_removal_s.append(row.scim_removal_lag_s)
         if row.anomalies:
             self.row_anomalies += from_row(row, self.query)
+            self.row_anomalies += anomalies_of(row)
+        if self.activity is not None:
+            self.activity.add(row)
         line = self.timelines.setdefault(row.mapping, deque(maxlen=TIMELINE_LIMIT))
         line.append(
             Span(
@@ -80,7 +85,7 @@ class Collector:
                 row.target,
                 row.activated_at,
                 row.revoked_at or row.ended_at,
-                bool(row.anomalies),
+                alarming(row),
             )
         )
 
@@ -97,7 +102,7 @@ class Summary:
     def as_dict(self) -> dict[str, Any]:
         d = self.data
         by_kind = Counter(a.kind for a in self.anomalies)
-        return {
+        out: dict[str, Any] = {
             "grants": d.grants,
             "users": len(d.users),
             "by_mapping": dict(sorted(d.by_mapping.items())),
@@ -117,12 +122,15 @@ class Summary:
                 },
             },
         }
+        if d.activity is not None:
+            out["activity"] = d.activity.as_dict()
+        return out
 
     def headline(self) -> list[tuple[str, str]]:
         """The summary as label/value pairs, the same in every human format."""
         s = self.as_dict()
         lat = s["latency"]
-        return [
+        lines = [
             ("window", window_text(self.data.query)),
             ("grants", f"{s['grants']} ({s['live']} live) for {s['users']} users"),
             ("ended", ", ".join(f"{k} {v}" for k, v in s["ended"].items()) or "none"),
@@ -133,6 +141,9 @@ class Summary:
             ("SCIM lag (activation)", stats_text(lat["scim_lag_s"])),
             ("SCIM lag (removal)", stats_text(lat["scim_removal_lag_s"])),
         ]
+        if self.data.activity is not None:
+            lines.append(("activity", self.data.activity.headline()))
+        return lines
 
 
 def stats(values: list[float]) -> dict[str, float | int | None]:

@@ -66,7 +66,33 @@ def scim_text(row: GrantRow) -> str:
     return text
 
 
+def activity_text(row: GrantRow) -> str:
+    """The human formats' cell: calls, when, where, errors, and what happened after the end."""
+    a = row.activity
+    if a is None:
+        return ""
+    d = a.digest
+    if not a.targets and not d.calls:
+        return "no AWS account to use"
+    if not d.calls:
+        return "no call" + ("" if a.complete else " yet")
+    parts = [f"{d.calls} calls"]
+    if d.first_use is not None and d.last_use is not None:
+        parts[0] += f" {when(d.first_use)} - {when(d.last_use)}"
+    parts.append(", ".join(s.removesuffix(".amazonaws.com") for s in d.top_services()))
+    if d.errors:
+        parts.append(f"{d.errors} errors")
+    if d.used_after_end:
+        parts.append(f"{d.used_after_end} USED AFTER END")
+    if d.denied_after_end:
+        parts.append(f"{d.denied_after_end} refused after end")
+    if not a.complete:
+        parts.append("read so far")
+    return "; ".join(parts)
+
+
 WHY = "justification / ticket / approver"
+ACTIVITY = "activity"
 # The grant columns of the human formats (HTML, Markdown, terminal): each header beside the
 # text of its cell, so the two cannot fall out of order.
 GRANT_COLUMNS: tuple[tuple[str, Callable[[GrantRow], str]], ...] = (
@@ -80,23 +106,28 @@ GRANT_COLUMNS: tuple[tuple[str, Callable[[GrantRow], str]], ...] = (
     ("session denial", denial_text),
     ("SCIM lag (add / remove)", scim_text),
     (WHY, why_text),
+    (ACTIVITY, activity_text),
     ("anomalies", lambda r: ", ".join(r.anomalies)),
 )
 
 
-def _columns(why: bool) -> list[tuple[str, Callable[[GrantRow], str]]]:
-    return [c for c in GRANT_COLUMNS if why or c[0] != WHY]
+def _columns(why: bool, activity: bool) -> list[tuple[str, Callable[[GrantRow], str]]]:
+    left_out = {WHY} if not why else set()
+    if not activity:
+        left_out.add(ACTIVITY)
+    return [c for c in GRANT_COLUMNS if c[0] not in left_out]
 
 
-def grant_header(*, why: bool = True) -> tuple[str, ...]:
+def grant_header(*, why: bool = True, activity: bool = False) -> tuple[str, ...]:
     """The headers of `grant_cells`; `why` keeps the justification / ticket / approver column
-    the narrow terminal table leaves out."""
-    return tuple(name for name, _ in _columns(why))
+    the narrow terminal table leaves out; `activity` adds the CloudTrail digest's column of a
+    report with `--activity`."""
+    return tuple(name for name, _ in _columns(why, activity))
 
 
-def grant_cells(row: GrantRow, *, why: bool = True) -> list[str]:
-    """One grant as the human formats show it, under `grant_header(why=why)`."""
-    return [cell(row) for _, cell in _columns(why)]
+def grant_cells(row: GrantRow, *, why: bool = True, activity: bool = False) -> list[str]:
+    """One grant as the human formats show it, under `grant_header(why=why, activity=...)`."""
+    return [cell(row) for _, cell in _columns(why, activity)]
 
 
 def anomaly_cells(a: Anomaly) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ from html import escape
 from typing import TextIO
 
 from bridge.report import plots
+from bridge.report.anomalies import alarming
 from bridge.report.output import Spool
 from bridge.report.query import ReportQuery, iso
 from bridge.report.rows import GrantRow
@@ -42,8 +43,6 @@ figure { margin: 0; break-inside: avoid; } figure svg { max-width: 100%; height:
 }
 """
 
-ROW_HEAD = grant_header()
-
 
 def _td(text: str) -> str:
     return f"<td>{escape(text)}</td>"
@@ -56,8 +55,8 @@ class HtmlRenderer:
         self.rows = Spool()
 
     def row(self, row: GrantRow) -> None:
-        cls = ' class="anomalous"' if row.anomalies else ""
-        cells = grant_cells(row)
+        cls = ' class="anomalous"' if alarming(row) else ""
+        cells = grant_cells(row, activity=self.query.activity)
         self.rows.write(f"<tr{cls}>" + "".join(_td(c) for c in cells) + "</tr>\n")
 
     def finish(self, summary: Summary) -> None:
@@ -73,7 +72,8 @@ class HtmlRenderer:
         self._anomalies(summary)
         self._plots(summary)
         w(f'<section id="grants"><h2>Grants ({summary.data.grants})</h2>\n<table>\n<thead><tr>')
-        w("".join(f"<th>{escape(h)}</th>" for h in ROW_HEAD))
+        head = grant_header(activity=self.query.activity)
+        w("".join(f"<th>{escape(h)}</th>" for h in head))
         w("</tr></thead>\n<tbody>\n")
         self.rows.copy_to(self.out)
         w("</tbody></table></section>\n</body>\n</html>\n")

@@ -14,8 +14,6 @@ from bridge.report.text import (
     grant_header,
 )
 
-HEADER = grant_header()
-
 
 def cell(text: str) -> str:
     # A pipe ends a cell and a newline ends the table.
@@ -33,7 +31,7 @@ class MarkdownRenderer:
         self.rows = Spool()
 
     def row(self, row: GrantRow) -> None:
-        self.rows.write(line(grant_cells(row)))
+        self.rows.write(line(grant_cells(row, activity=self.query.activity)))
 
     def finish(self, summary: Summary) -> None:
         out = self.out
@@ -49,6 +47,7 @@ class MarkdownRenderer:
         else:
             out.write("None.\n")
         out.write(f"\n## Grants ({summary.data.grants})\n\n")
-        out.write(line(list(HEADER)))
-        out.write(line(["---"] * len(HEADER)))
+        header = grant_header(activity=self.query.activity)
+        out.write(line(list(header)))
+        out.write(line(["---"] * len(header)))
         self.rows.copy_to(out)

@@ -8,6 +8,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.table import Table
 
+from bridge.report.anomalies import alarming
 from bridge.report.output import Spool
 from bridge.report.query import ReportQuery
 from bridge.report.rows import GrantRow
@@ -20,8 +21,8 @@ from bridge.report.text import (
 
 # A rich table lays out all its rows before printing; past this many, plain aligned lines.
 RICH_ROWS = 500
-HEADER = grant_header(why=False)
 WIDTHS = (24, 14, 28, 20, 30, 32, 32, 34, 22, 20)
+ACTIVITY_WIDTH = 40  # inserted before the last column, anomalies, as text.GRANT_COLUMNS has it
 ANOMALY_HEADER = ("severity", "kind", "first seen", "count", "user", "mapping", "detail")
 ANOMALY_WIDTHS = (8, 18, 20, 6, 24, 14, 0)
 STYLE = {"critical": "bold red", "warning": "yellow", "info": "dim"}
@@ -37,6 +38,8 @@ class TableRenderer:
         self.out = out
         self.console = _console(out)
         self.query = query
+        self.header = grant_header(why=False, activity=query.activity)
+        self.widths = (*WIDTHS[:-1], ACTIVITY_WIDTH, WIDTHS[-1]) if query.activity else WIDTHS
         self.pending: list[GrantRow] = []
         self.count = 0
         self.spool = Spool()
@@ -56,19 +59,22 @@ class TableRenderer:
             # Too many for one rich table (it lays out every row before printing any): the
             # rest go out as fixed-width lines, the same columns.
             self.pending, first = [], self.pending
-            self.spool.write(_plain(HEADER) + "\n")
+            self.spool.write(_plain(self.header, self.widths) + "\n")
             for r in first:
-                self.spool.write(_plain(_cells(r)) + "\n")
-        self.spool.write(_plain(_cells(row)) + "\n")
+                self.spool.write(_plain(self._cells(r), self.widths) + "\n")
+        self.spool.write(_plain(self._cells(row), self.widths) + "\n")
+
+    def _cells(self, r: GrantRow) -> tuple[str, ...]:
+        return tuple(grant_cells(r, why=False, activity=self.query.activity))
 
     def _flush(self) -> None:
         if not self.pending:
             return
         t = Table(title=None, expand=False, show_lines=False)
-        for name in HEADER:
+        for name in self.header:
             t.add_column(name, overflow="fold")
         for r in self.pending:
-            t.add_row(*_cells(r), style="red" if r.anomalies else None)
+            t.add_row(*self._cells(r), style="red" if alarming(r) else None)
         self.spool_console.print(t)
         self.pending.clear()
 
@@ -99,10 +105,6 @@ class TableRenderer:
         c.print(f"[bold]Grants ({summary.data.grants})[/bold]")
         c.file.flush()
         self.spool.copy_to(self.out)
-
-
-def _cells(r: GrantRow) -> tuple[str, ...]:
-    return tuple(grant_cells(r, why=False))
 
 
 def _plain(cells: tuple[str, ...], widths: tuple[int, ...] = WIDTHS) -> str:

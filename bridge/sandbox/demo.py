@@ -15,11 +15,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from bridge.activity.job import digest_activity, recent_grants
+from bridge.config import Config
 from bridge.health import State, run_health
 from bridge.report import write_report_file
 from bridge.revoke import ARM_SLACK, RemovalTimes
 from bridge.sandbox.world import ACCOUNT_PROD, World, running_world
 from bridge.service import Service
+from bridge.store import Ledger
 from bridge.wiring import build
 
 POLL = 2.0
@@ -283,6 +286,39 @@ class Story:
         )
 
 
+def evidence_of_use(world: World, config: Config, store_url: str, tl: Timeline) -> None:
+    """The sandbox's organization trail recorded every call the sessions made: digested into
+    the ledger, alice's refused calls after her end are the evidence that revocation held."""
+    trail = world.aws.trail
+    if trail is None or not config.activity.enabled:
+        return
+    trail.flush()
+    ledger = Ledger(store_url)
+    try:
+        now = datetime.now(UTC)
+        result = digest_activity(
+            config, ledger, recent_grants(ledger, now), now, settled=trail.delivered_through()
+        )
+        tl.say(result.line())
+        first = min(
+            (
+                g
+                for g in ledger.activity_grants(now - timedelta(hours=1), now)
+                if g.user_name == world.upn("alice") and g.target_key.startswith("assignment:")
+            ),
+            key=lambda g: g.not_before,
+        )
+        found = ledger.activity_of([first.id]).get(first.id)
+    finally:
+        ledger.close()
+    d = found.digest if found else None
+    tl.expect(
+        d is not None and d.denied_after_end >= 1 and d.used_after_end == 0,
+        f"CloudTrail: alice's session made {d.calls if d else 0} calls through her first grant; "
+        f"{d.denied_after_end if d else 0} after its end, every one refused",
+    )
+
+
 def _whole(delta: timedelta) -> timedelta:
     return timedelta(seconds=round(delta.total_seconds()))
 
@@ -303,6 +339,7 @@ def run_demo(out_dir: str = "out", verbose: bool = False, out: TextIO = sys.stdo
     with running_world(
         async_delay=0.3,
         provisioning=True,
+        trail=True,
         scim_activation_delay=SCIM_ACTIVATION,
         scim_removal_delay=SCIM_REMOVAL,
     ) as world:
@@ -319,8 +356,9 @@ def run_demo(out_dir: str = "out", verbose: bool = False, out: TextIO = sys.stdo
             Story(world, service, tl).play()
         finally:
             service.stop()
+        evidence_of_use(world, config, f"sqlite:///{db}", tl)
     report = out_path / "report.html"
-    write_report_file(f"sqlite:///{db}", report, config)
+    write_report_file(f"sqlite:///{db}", report, config, activity=True)
     out.write(f"\nAudit report: {report}\n")
     held = tl.checks - len(tl.failures)
     out.write(f"\n{held} of {tl.checks} expectations held. Ledger: {db}\n")

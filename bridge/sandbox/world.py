@@ -64,6 +64,12 @@ class World:
         os.environ.update(self.env())
 
     def config_dict(self, store_url: str, **schedule: str) -> dict[str, Any]:
+        data = self._config_dict(store_url, **schedule)
+        if self.aws.trail is not None:
+            data["activity"] = self.aws.trail.activity_section()
+        return data
+
+    def _config_dict(self, store_url: str, **schedule: str) -> dict[str, Any]:
         return {
             "entra": {"credential": "static", "graph_url": self.graph.url},
             "aws": {
@@ -155,15 +161,18 @@ def running_world(
     scim_removal_delay: float = 1.0,
     app_secret_days: float = 12,
     scim_token_days: float = 200,
+    trail: bool = False,
 ) -> Iterator[World]:
     """With `provisioning`, also Entra's SCIM provisioning to a SCIM server on loopback (after
     the given delays), and the bridge's app registration with a secret ending in
-    `app_secret_days`; `World.config()` then fills `[scim]` and `entra.client_id`."""
+    `app_secret_days`; `World.config()` then fills `[scim]` and `entra.client_id`. With
+    `trail`, sessions' calls go to an organization trail's bucket, and the config's
+    `[activity]` reads it."""
     graph = GraphSandbox(
         clock=graph_clock, page_size=graph_page_size, token=graph_token, port=graph_port
     )
     graph.latency = graph_latency
-    with graph, AwsSandbox(async_delay=async_delay, latency=aws_latency) as aws:
+    with graph, AwsSandbox(async_delay=async_delay, latency=aws_latency, trail=trail) as aws:
         world = seed(graph, aws)
         if not provisioning:
             yield world

@@ -3,18 +3,21 @@ one `Ledger`; each part owns its tables' SQL and every write goes through `Datab
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
 
+from bridge.activity.digest import GrantActivity, ScanTotals
+from bridge.activity.intervals import Interval
 from bridge.model import Binding, Change, Finding, Grant, GrantVerdicts
+from bridge.store.activity import Activity, Place
 from bridge.store.audit import Audit, LagSample, LagSources
 from bridge.store.changes import Changes, Holding
 from bridge.store.cycles import Cycles
-from bridge.store.engine import Database
+from bridge.store.engine import AnyRow, Database
 from bridge.store.grants import Grants
 from bridge.store.leadership import Leadership
 from bridge.store.report_queries import ReportReader
@@ -33,6 +36,7 @@ class Ledger:
         self._grants = Grants(self._db)
         self._changes = Changes(self._db)
         self._audit = Audit(self._db)
+        self._activity = Activity(self._db)
 
     @property
     def epoch(self) -> int | None:
@@ -170,6 +174,27 @@ class Ledger:
 
     def lag_samples(self, since: datetime | None = None) -> list[LagSample]:
         return self._audit.lag_samples(since)
+
+    # -- evidence of use (bridge/activity/) ------------------------------------------------
+
+    def activity_grants(self, since: datetime, until: datetime) -> list[AnyRow]:
+        return self._activity.activity_grants(since, until)
+
+    def claim_activity(
+        self, wanted: Mapping[Place, Sequence[Interval]], now: datetime
+    ) -> tuple[int, dict[Place, list[Interval]]]:
+        return self._activity.claim_activity(wanted, now)
+
+    def finish_activity(
+        self, scan_id: int, found: Mapping[int, GrantActivity], totals: ScanTotals, now: datetime
+    ) -> None:
+        self._activity.finish_activity(scan_id, found, totals, now)
+
+    def fail_activity(self, scan_id: int, detail: str, now: datetime) -> None:
+        self._activity.fail_activity(scan_id, detail, now)
+
+    def activity_of(self, grant_ids: Sequence[int]) -> dict[int, GrantActivity]:
+        return self._activity.activity_of(grant_ids)
 
     @contextmanager
     def report_reader(self) -> Iterator[ReportReader]:

@@ -10,7 +10,17 @@ from typing import Any, Protocol
 from sqlalchemy import RowMapping, and_, func, inspect, or_, select
 from sqlalchemy.engine import Connection
 
-from bridge.schema import changes, denials, findings, grants, holdings, lag_samples
+from bridge.activity.digest import GrantActivity, ScanTotals
+from bridge.schema import (
+    activity_digests,
+    changes,
+    denials,
+    findings,
+    grants,
+    holdings,
+    lag_samples,
+)
+from bridge.store.activity import read_activity, read_totals
 from bridge.store.engine import AnyRow
 
 
@@ -91,6 +101,18 @@ class ReportReader:
             lag_samples.c.scim_at,
         ).where(lag_samples.c.scim_at.is_not(None))
         return iter(self._conn.execute(q))
+
+    def activity(self) -> dict[int, GrantActivity]:
+        """Each grant's digest of CloudTrail calls, by grant id; none from an older ledger."""
+        if not inspect(self._conn).has_table(activity_digests.name):
+            return {}
+        return read_activity(self._conn)
+
+    def activity_totals(self) -> ScanTotals:
+        """What every finished reading of the trail read and skipped, summed."""
+        if not inspect(self._conn).has_table(activity_digests.name):
+            return ScanTotals()
+        return read_totals(self._conn)
 
     def count_grants(self, f: GrantFilter) -> int:
         sub = _grant_query(f).order_by(None).subquery()

@@ -13,6 +13,7 @@ from bridge.identity_center.adapter import parse_iso_duration
 from bridge.sandbox.aws.seeding import Seeding
 from bridge.sandbox.aws.sessions import Session
 from bridge.sandbox.aws.sessions import is_allowed as session_allowed
+from bridge.sandbox.aws.trail import SandboxTrail
 
 
 class RoleSessions(Seeding):
@@ -24,6 +25,7 @@ class RoleSessions(Seeding):
         self._sessions: dict[str, Session] = {}
         self._sessions_lock = threading.Lock()
         self.scp_policy_id: str | None = None  # an SCP to evaluate sessions against
+        self.trail: SandboxTrail | None = None  # when set, every judged call goes to CloudTrail
 
     def _provisioned_policy(self, permission_set_arn: str, account_id: str) -> str:
         """The permission set's inline policy as last provisioned to the account ("" if none)."""
@@ -77,12 +79,13 @@ class RoleSessions(Seeding):
         session = self._sessions[session_id]
         policy = self._provisioned_policy(session.permission_set_arn, session.account_id)
         when = now or datetime.now(UTC)
-        if not session_allowed(policy, session, action, when):
-            return False
-        if self.scp_policy_id:
+        allowed = session_allowed(policy, session, action, when)
+        if allowed and self.scp_policy_id:
             scp = self._seed_client("organizations").describe_policy(PolicyId=self.scp_policy_id)
-            return session_allowed(scp["Policy"]["Content"], session, action, when)
-        return True
+            allowed = session_allowed(scp["Policy"]["Content"], session, action, when)
+        if self.trail is not None:
+            self.trail.record(session, action, when, allowed)
+        return allowed
 
     def session(self, session_id: str) -> Session:
         return self._sessions[session_id]

@@ -24,6 +24,7 @@ from bridge.sandbox.aws.async_requests import AsyncRequest, Kind
 from bridge.sandbox.aws.middleware import IdentityCenterExtensions
 from bridge.sandbox.aws.role_sessions import RoleSessions
 from bridge.sandbox.aws.server import MotoServer
+from bridge.sandbox.aws.trail import SandboxTrail
 from bridge.sandbox.lifecycle import ServerLifecycle
 
 _accounts = itertools.count(1)
@@ -54,9 +55,11 @@ class AwsSandbox(ServerLifecycle, RoleSessions):
         latency: float = 0.0,
         rate_limit: float | None = None,
         dedupe_assignments: bool = True,
+        trail: bool = False,
     ) -> None:
         super().__init__()
         self.account_id = _sandbox_account_id()
+        self._with_trail = trail  # sessions' calls written as an organization trail's logs
         self._settings: _Settings = {
             "async_delay": async_delay,
             "latency": latency,
@@ -82,6 +85,8 @@ class AwsSandbox(ServerLifecycle, RoleSessions):
         instance = self._seed_client("sso-admin").list_instances()["Instances"][0]
         self.instance_arn = instance["InstanceArn"]
         self.identity_store_id = instance["IdentityStoreId"]
+        if self._with_trail:
+            self.trail = self._start_trail()
 
     @property
     def ext(self) -> IdentityCenterExtensions:
@@ -154,3 +159,28 @@ class AwsSandbox(ServerLifecycle, RoleSessions):
     def requests(self) -> list[AsyncRequest]:
         """Every asynchronous request so far, settled as of now."""
         return self.ext.async_requests.requests()
+
+    # -- CloudTrail (see trail) --------------------------------------------------------------
+
+    def _start_trail(self) -> SandboxTrail:
+        ids, sso = self._seed_client("identitystore"), self._seed_client("sso-admin")
+
+        def user_name(user_id: str) -> str:
+            answer = ids.describe_user(IdentityStoreId=self.identity_store_id, UserId=user_id)
+            return str(answer["UserName"])
+
+        def permission_set_name(arn: str) -> str:
+            answer = sso.describe_permission_set(
+                InstanceArn=self.instance_arn, PermissionSetArn=arn
+            )
+            return str(answer["PermissionSet"]["Name"])
+
+        trail = SandboxTrail(
+            self._seed_client("s3"),
+            f"pim-bridge-trail-{self.account_id}",
+            self.region,
+            user_name,
+            permission_set_name,
+        )
+        trail.create_bucket()
+        return trail
