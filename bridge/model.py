@@ -258,6 +258,9 @@ class Plan:
     # Holdings already gone from Identity Center (removed out of band): forget them.
     releases: tuple[Binding, ...] = ()
     grants: GrantVerdicts = field(default_factory=GrantVerdicts)
+    # The earliest recorded end among held expiries: one the brake judged only because the wall
+    # clock jumped past it, and which stops being judged once monotonic time reaches it.
+    held_end: datetime | None = None
 
     @property
     def adds(self) -> tuple[Change, ...]:

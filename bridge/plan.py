@@ -90,12 +90,14 @@ def plan(desired: Iterable[Grant], actual: Actual, scope: Scope, now: datetime) 
         else:
             found.append(_drift_finding(b, scope, None))
     removes, held = _brake(removes, recorded, actual, scope, now, found)
+    held_ends = [_end_of(c.binding, actual, recorded) for c in held if c.reason is Reason.EXPIRED]
     # Removals first: when the instance's 20 calls/s are the bottleneck, ending access waits
     # for nobody's new access.
     return Plan(
         changes=(*removes, *adds),
         findings=tuple(found),
         held=tuple(held),
+        held_end=min((e for e in held_ends if e is not None), default=None),
         releases=tuple(sorted(releases)),
         grants=verdicts,
     )
@@ -219,7 +221,7 @@ def _brake(
     def judged(change: Change) -> bool:
         if change.reason is not Reason.EXPIRED:
             return True
-        end = actual.past_ends.get(change.binding) or recorded.get(change.binding)
+        end = _end_of(change.binding, actual, recorded)
         return scope.judge_after is not None and end is not None and end > scope.judge_after
 
     held = [c for c in removes if judged(c)]
@@ -233,6 +235,12 @@ def _brake(
         )
     )
     return [c for c in removes if not judged(c)], held
+
+
+def _end_of(
+    binding: Binding, actual: Actual, recorded: Mapping[Binding, datetime]
+) -> datetime | None:
+    return actual.past_ends.get(binding) or recorded.get(binding)
 
 
 def orphan_finding(grant: Grant, scope: Scope) -> Finding:

@@ -75,6 +75,9 @@ class CycleResult:
     dry_run: bool = False
     deferred: list[Change] = field(default_factory=list)  # another cycle was applying them
     unplaced: list[str] = field(default_factory=list)  # session denials that were not written
+    # When a held expiry stops being judged by the brake (the wall clock had jumped past its
+    # end): the moment to look again, rather than the next poll.
+    recheck_at: datetime | None = None
 
     @property
     def grant_sync(self) -> GrantVerdicts:
@@ -235,6 +238,10 @@ class Reconciler:
                     self.ledger.confirm(b)  # a cut-off creation, read back
         result = self._apply(kind, cycle_id, decided, findings, deferred)
         result.unreadable = unreadable
+        if decided.held_end is not None and reading.judge_after is not None:
+            # The end is trusted once monotonic time reaches it: as far from now as the wall
+            # clock is ahead.
+            result.recheck_at = decided.held_end + (now - reading.judge_after)
         self._finish(cycle_id, result)
         return result
 

@@ -99,11 +99,15 @@ class Service:
         return result
 
     def _retry_soon(self, result: CycleResult) -> None:
-        """A revocation that failed stays held in the ledger, and one another cycle was still
-        applying is unsettled: look again soon, not at the next poll."""
+        """A revocation that failed stays held in the ledger, one another cycle was still
+        applying is unsettled, and an expiry the brake held after a clock jump is due once
+        monotonic time reaches its end: look again then, not at the next poll."""
         if result.failed or result.deferred:
             when = self.bridge.clock.now() + RETRY_AFTER
             self.timers.set(f"retry@{when.isoformat()}", when, self.expire)
+        if result.recheck_at is not None:
+            when = max(result.recheck_at, self.bridge.clock.now() + RETRY_AFTER)
+            self.timers.set(f"recheck@{when.isoformat()}", when, self.expire)
 
     def arm(self) -> None:
         if not self.is_leader:

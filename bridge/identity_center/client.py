@@ -25,7 +25,7 @@ from bridge.config import AwsConfig
 
 # Every AWS service the bridge and its sandbox call. boto3's stubs type `client()` per service
 # name, so the name is a literal: a misspelt service fails the type check, not a deployment.
-AwsService = Literal["health", "identitystore", "organizations", "sso-admin", "sts"]
+AwsService = Literal["health", "identitystore", "organizations", "s3", "sso-admin", "sts"]
 ClientFactory = Callable[[AwsService], BaseClient]
 RetryMode = Literal["legacy", "standard", "adaptive"]
 

@@ -225,3 +225,16 @@ def test_a_holding_removed_out_of_band_where_a_renamed_group_stops_the_sweep_is_
         ("poll", {}),
         ("time_passes", {"seconds": 60}),
     )
+
+
+def test_an_expiry_held_after_a_clock_jump_is_applied_once_monotonic_time_reaches_it(
+    play: Callable[[str], Play],
+) -> None:
+    play("jump_held_expiry_waits_for_a_poll")(
+        start(ALICE_ADMIN),
+        ("rename_identity_center_group", {"gid": "gid-admins"}),
+        edit("lower_max_removals", limit=0),
+        ("extend", {"minutes": 0.5, "pick": 0}),
+        ("wall_clock_jumps", {"seconds": 60}),
+        ("time_passes_to_an_end", {"offset": -1.0, "pick": 5}),
+    )
