@@ -39,15 +39,15 @@ EXIT_CODES = """Exit codes:
      already writes to the store (health: a critical check)"""
 
 
-def _config_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
+def _config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "-c",
         "--config",
         metavar="PATH",
         default=None,
         help=f"config file (default: $PIM_BRIDGE_CONFIG or ./{DEFAULT_PATH})",
     )
-    p.add_argument("-v", "--verbose", action="store_true", help="log every change and finding")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every change and finding")
 
 
 def parser() -> argparse.ArgumentParser:

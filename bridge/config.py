@@ -12,12 +12,9 @@ import re
 import tomllib
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -25,33 +22,12 @@ from pydantic import (
     model_validator,
 )
 
+from bridge.config_activity import ActivityConfig
+from bridge.config_types import Duration, Section
 from bridge.errors import ConfigError
 
 DEFAULT_PATH = "pim-bridge.toml"
 ENV_PREFIX = "PIM_BRIDGE_"
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-
-
-def parse_duration(value: Any) -> timedelta:
-    """'15s', '10m', '2h', '7d', a number of seconds, or a timedelta."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    m = _DURATION.match(str(value))
-    if not m:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 15s, 10m, 2h, 7d)")
-    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
 
 GRAPH_CLOUDS = {
     "global": ("https://graph.microsoft.com", "https://login.microsoftonline.com"),
@@ -61,7 +37,7 @@ GRAPH_CLOUDS = {
 }
 
 
-class EntraConfig(_Section):
+class EntraConfig(Section):
     tenant_id: str = Field("", description="Entra tenant (directory) id.")
     client_id: str = Field(
         "", description="Application (client) id of the bridge's app registration."
@@ -110,7 +86,7 @@ class EntraConfig(_Section):
         return self
 
 
-class AwsConfig(_Section):
+class AwsConfig(Section):
     region: str = Field("us-east-1", description="Region of the Identity Center instance.")
     identity_store_id: str = Field(..., description="Identity Store id, d-…")
     instance_arn: str = Field(..., description="Identity Center instance ARN.")
@@ -125,7 +101,7 @@ class AwsConfig(_Section):
         return v
 
 
-class MatchingConfig(_Section):
+class MatchingConfig(Section):
     entra_attribute: str = Field(
         "userPrincipalName", description="Attribute of the Entra user to match on."
     )
@@ -134,7 +110,7 @@ class MatchingConfig(_Section):
     )
 
 
-class ScheduleConfig(_Section):
+class ScheduleConfig(Section):
     poll_interval: Duration = Field(
         timedelta(seconds=15), description="How often Graph is polled for PIM changes."
     )
@@ -150,7 +126,7 @@ class ScheduleConfig(_Section):
         return v
 
 
-class RevocationConfig(_Section):
+class RevocationConfig(Section):
     deny_stale_sessions: bool = Field(
         True, description="Deny AWS sessions issued before a revocation (see docs/architecture.md)."
     )
@@ -170,13 +146,13 @@ class RevocationConfig(_Section):
         return self
 
 
-class SafetyConfig(_Section):
+class SafetyConfig(Section):
     max_removals_per_cycle: int = Field(
         50, ge=0, description="Above this, a cycle applies no removals and alerts."
     )
 
 
-class HealthConfig(_Section):
+class HealthConfig(Section):
     warn_days: int = Field(
         30, ge=0, description="Warn when a token or credential expires within this."
     )
@@ -197,7 +173,7 @@ class HealthConfig(_Section):
         return self
 
 
-class StoreConfig(_Section):
+class StoreConfig(Section):
     url: str = Field(
         "sqlite:///pim-bridge.db",
         description="SQLAlchemy URL of the ledger: SQLite, or postgresql+psycopg://… for replicas.",
@@ -211,7 +187,7 @@ class StoreConfig(_Section):
         return v
 
 
-class ServiceConfig(_Section):
+class ServiceConfig(Section):
     listen: str = Field(
         "127.0.0.1:9464", description="host:port of the /healthz and /metrics endpoint in `run`."
     )
@@ -221,7 +197,7 @@ class ServiceConfig(_Section):
     )
 
 
-class ScimConfig(_Section):
+class ScimConfig(Section):
     endpoint: str = Field("", description="Identity Center SCIM endpoint URL.")
     token_expires_at: datetime | None = Field(
         None, description="When the SCIM token expires (AWS has no API to read it)."
@@ -236,99 +212,7 @@ class ScimConfig(_Section):
     )
 
 
-# An organization trail's key layout (CloudTrail User Guide, "Finding your CloudTrail log
-# files"): a trail of one account has no {org_id} part; a trail's own key prefix goes in front.
-TRAIL_LAYOUT = "AWSLogs/{org_id}/{account}/CloudTrail/{region}/{yyyy}/{mm}/{dd}/"
-_LAYOUT_FIELD = re.compile(r"\{([^{}]*)\}")
-_LAYOUT_NEEDS = ("account", "region", "yyyy", "mm", "dd")
-_LAYOUT_MAY = ("org_id", *_LAYOUT_NEEDS)
-
-
-class ActivityConfig(_Section):
-    cloudtrail_bucket: str = Field(
-        "", description="S3 bucket the organization trail delivers to; empty: no activity is read."
-    )
-    cloudtrail_prefix: str = Field(
-        TRAIL_LAYOUT,
-        description="Key of one day's log files, with {org_id}, {account}, {region}, {yyyy}, "
-        "{mm} and {dd}; a trail's own S3 key prefix goes in front.",
-    )
-    organization_id: str = Field(
-        "", description="The organization id (o-…) an organization trail puts in its keys."
-    )
-    regions: list[str] = Field(
-        default_factory=list,
-        description="Regions whose logs are read; empty: every region the bucket holds for an "
-        "account.",
-    )
-    role_arn: str = Field(
-        "", description="Role to assume to read the bucket; empty: the credentials of [aws]."
-    )
-    bucket_region: str = Field("", description="The bucket's region; empty: aws.region.")
-    after_end: Duration = Field(
-        timedelta(hours=1),
-        description="How long after a grant's end its sessions' calls are still looked for: "
-        "the longest session its permission sets issue.",
-    )
-    delivery_delay: Duration = Field(
-        timedelta(minutes=15),
-        description="How long CloudTrail may take to deliver a call's record; a window is read "
-        "this much further.",
-    )
-    interval: Duration = Field(
-        timedelta(hours=1), description="How often `run` digests new log files into the ledger."
-    )
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.cloudtrail_bucket)
-
-    @field_validator("cloudtrail_prefix")
-    @classmethod
-    def _layout(cls, v: str) -> str:
-        fields = _LAYOUT_FIELD.findall(v)
-        unknown = sorted(set(fields) - set(_LAYOUT_MAY))
-        if unknown:
-            raise ValueError(f"unknown placeholder {{{unknown[0]}}} (use {', '.join(_LAYOUT_MAY)})")
-        missing = [f for f in _LAYOUT_NEEDS if f not in fields]
-        if missing:
-            raise ValueError(f"needs {{{missing[0]}}}: the day's folder of one account and region")
-        if not v.endswith("/") or v.startswith("/"):
-            raise ValueError("must be a folder: no leading '/', a trailing '/'")
-        return v
-
-    @field_validator("organization_id")
-    @classmethod
-    def _org(cls, v: str) -> str:
-        if v and not re.fullmatch(r"o-[a-z0-9]{10,32}", v):
-            raise ValueError("must look like o-exampleorgid (o- and 10 to 32 letters or digits)")
-        return v
-
-    @field_validator("after_end", "delivery_delay")
-    @classmethod
-    def _not_negative(cls, v: timedelta) -> timedelta:
-        if v.total_seconds() < 0:
-            raise ValueError("must not be negative")
-        return v
-
-    @field_validator("interval")
-    @classmethod
-    def _often(cls, v: timedelta) -> timedelta:
-        if v.total_seconds() < 1:
-            raise ValueError("must be at least 1s")
-        return v
-
-    @model_validator(mode="after")
-    def _org_needed(self) -> ActivityConfig:
-        if self.enabled and "{org_id}" in self.cloudtrail_prefix and not self.organization_id:
-            raise ValueError(
-                "organization_id is required when cloudtrail_prefix has {org_id} "
-                "(an organization trail)"
-            )
-        return self
-
-
-class AssignmentConfig(_Section):
+class AssignmentConfig(Section):
     account_id: str = Field(..., description="12-digit AWS account id.")
     permission_set: str = Field(..., description="Permission set name or ARN.")
 
@@ -341,7 +225,7 @@ class AssignmentConfig(_Section):
         return account
 
 
-class MappingConfig(_Section):
+class MappingConfig(Section):
     name: str = Field(..., description="Unique name of the mapping, used in reports and logs.")
     entra_group_id: str = Field(..., description="Object id of the PIM-enabled Entra group.")
     access: Literal["member", "owner"] = Field("member", description="PIM access to mirror.")
@@ -372,7 +256,7 @@ class MappingConfig(_Section):
         return self
 
 
-class Config(_Section):
+class Config(Section):
     entra: EntraConfig = Field(default_factory=EntraConfig)
     aws: AwsConfig
     matching: MatchingConfig = Field(default_factory=MatchingConfig)

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from bridge.config import ActivityConfig
+from bridge.config_activity import ActivityConfig
 
 _DELIVERED = re.compile(r"_CloudTrail_[^_/]+_(\d{8}T\d{4})Z_[^/]*$")
 

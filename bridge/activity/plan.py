@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from bridge.activity.intervals import Interval, merged
 from bridge.activity.matching import GrantWindow
-from bridge.config import ActivityConfig
+from bridge.config_activity import ActivityConfig
 
 # Files named after the current minute may still arrive; two minutes back they have.
 SETTLE = timedelta(minutes=2)

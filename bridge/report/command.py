@@ -74,28 +74,35 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Config]) -> int:
-    from bridge.config import parse_duration
-    from bridge.report import EXTENSIONS, Names, ReportQuery, write_report
+def _query(args: argparse.Namespace) -> ReportQuery:
+    """The report's filters from the command line; ValueError names a bad one."""
+    from bridge.config_types import parse_duration
+    from bridge.report import ReportQuery
     from bridge.report.query import parse_when, split_values
+
+    now = datetime.now(UTC)
+    return ReportQuery(
+        now=now,
+        since=parse_when(args.since, now) if args.since else None,
+        until=parse_when(args.until, now) if args.until else None,
+        users=split_values(args.user),
+        groups=split_values(args.group),
+        mappings=split_values(args.mapping),
+        accounts=split_values(args.account),
+        revoke_target=parse_duration(args.revoke_target),
+    )
+
+
+def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Config]) -> int:
+    from bridge.report import EXTENSIONS, Names, write_report
     from bridge.store import Ledger
 
     config: Config | None = None
     if args.store is None or args.config is not None:
         config = load(args)
     url = args.store or (config.store.url if config else "")
-    now = datetime.now(UTC)
     try:
-        query = ReportQuery(
-            now=now,
-            since=parse_when(args.since, now) if args.since else None,
-            until=parse_when(args.until, now) if args.until else None,
-            users=split_values(args.user),
-            groups=split_values(args.group),
-            mappings=split_values(args.mapping),
-            accounts=split_values(args.account),
-            revoke_target=parse_duration(args.revoke_target),
-        )
+        query = _query(args)
     except ValueError as exc:
         print(f"pim-bridge report: {exc}", file=sys.stderr)
         return 2

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bridge.config import parse_duration
+from bridge.config_types import parse_duration
 from bridge.model import as_utc
 
 # Revoked later than this after the end counts as "access outlived its end". Expiry jobs run at

@@ -216,12 +216,12 @@ class _Access:
         return (self.revoked - self.ended).total_seconds()
 
 
-def _access(g: Any, idx: LedgerIndex) -> _Access:
-    binding = (g.ic_user_id, g.target_key)
-    seen: datetime = as_utc(g.first_seen)
-    ended = as_utc(g.ended_at) if g.state == "ended" else None
+def _access(grant: Any, idx: LedgerIndex) -> _Access:
+    binding = (grant.ic_user_id, grant.target_key)
+    seen: datetime = as_utc(grant.first_seen)
+    ended = as_utc(grant.ended_at) if grant.state == "ended" else None
     hold = _hold_for(idx.holds.get(binding, ()), seen)
-    continued = _continued_by(idx.spans.get(binding, ()), g.id, ended) if ended else None
+    continued = _continued_by(idx.spans.get(binding, ()), grant.id, ended) if ended else None
     revoked = hold.end if hold and ended and continued is None else None
     still_held = (
         ended is not None
@@ -231,7 +231,7 @@ def _access(g: Any, idx: LedgerIndex) -> _Access:
         and hold is not None
     )
     return _Access(
-        activated=as_utc(g.not_before),
+        activated=as_utc(grant.not_before),
         seen=seen,
         ended=ended,
         hold=hold,
@@ -258,36 +258,36 @@ def _anomalies(access: _Access, query: ReportQuery) -> tuple[str, ...]:
     return tuple(found)
 
 
-def build_row(g: Any, query: ReportQuery, names: Names, idx: LedgerIndex) -> GrantRow:
-    target = names.target(g.mapping, g.target_key)
-    access = _access(g, idx)
-    found = idx.denials.get(g.ic_user_id, ())
+def build_row(grant: Any, query: ReportQuery, names: Names, idx: LedgerIndex) -> GrantRow:
+    target = names.target(grant.mapping, grant.target_key)
+    access = _access(grant, idx)
+    found = idx.denials.get(grant.ic_user_id, ())
     denial = _denial_for(found, access.revoked, target.account_id, target.permission_set_arn)
-    scim_add, scim_remove = idx.lags.lag_for(g.mapping, g.source_instance_id)
+    scim_add, scim_remove = idx.lags.lag_for(grant.mapping, grant.source_instance_id)
     return GrantRow(
-        grant_id=g.id,
-        user=g.user_name,
-        ic_user_id=g.ic_user_id,
-        principal_id=g.principal_id,
-        mapping=g.mapping,
-        entra_group_id=names.entra_group_of.get(g.mapping),
+        grant_id=grant.id,
+        user=grant.user_name,
+        ic_user_id=grant.ic_user_id,
+        principal_id=grant.principal_id,
+        mapping=grant.mapping,
+        entra_group_id=names.entra_group_of.get(grant.mapping),
         target_kind=target.kind,
         target=target.label,
         ic_group_id=target.ic_group_id,
         account_id=target.account_id,
         permission_set_arn=target.permission_set_arn,
-        source_instance_id=g.source_instance_id,
-        justification=g.justification,
-        ticket=g.ticket,
-        approver=g.approver,
+        source_instance_id=grant.source_instance_id,
+        justification=grant.justification,
+        ticket=grant.ticket,
+        approver=grant.approver,
         activated_at=access.activated,
-        scheduled_end=as_utc(g.not_after),
+        scheduled_end=as_utc(grant.not_after),
         seen_at=access.seen,
         provisioned_at=access.provisioned,
-        extended_count=g.extended_count or 0,
-        state=g.state,
+        extended_count=grant.extended_count or 0,
+        state=grant.state,
         ended_at=access.ended,
-        end_reason=g.end_reason if access.ended else None,
+        end_reason=grant.end_reason if access.ended else None,
         revoked_at=access.revoked,
         continued_by=access.continued_by,
         still_held=access.still_held,

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from bridge.config import TRAIL_LAYOUT, config_from_dict
+from bridge.config import config_from_dict
+from bridge.config_activity import TRAIL_LAYOUT
 from bridge.errors import ConfigError
 
 

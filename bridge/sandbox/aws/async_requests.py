@@ -232,67 +232,70 @@ class AsyncRequests:
 
     # -- account assignments ----------------------------------------------------------------
 
-    def _assignment_request(self, kind: Kind, p: dict[str, Any], region: str) -> AsyncRequest:
-        self.backends.sso(region)._find_permission_set(p["InstanceArn"], p["PermissionSetArn"])
-        if p.get("TargetType") != "AWS_ACCOUNT":
+    def _assignment_request(self, kind: Kind, params: dict[str, Any], region: str) -> AsyncRequest:
+        sso = self.backends.sso(region)
+        sso._find_permission_set(params["InstanceArn"], params["PermissionSetArn"])
+        if params.get("TargetType") != "AWS_ACCOUNT":
             raise ApiError("ValidationException", "TargetType must be AWS_ACCOUNT")
         return AsyncRequest(
             kind=kind,
             request_id=str(uuid.uuid4()),
-            instance_arn=p["InstanceArn"],
+            instance_arn=params["InstanceArn"],
             region=region,
-            permission_set_arn=p["PermissionSetArn"],
-            account_id=p["TargetId"],
-            principal_type=p["PrincipalType"],
-            principal_id=p["PrincipalId"],
+            permission_set_arn=params["PermissionSetArn"],
+            account_id=params["TargetId"],
+            principal_type=params["PrincipalType"],
+            principal_id=params["PrincipalId"],
         )
 
-    def _create_assignment(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        req = self._start(self._assignment_request("create", p, region))
+    def _create_assignment(self, params: dict[str, Any], region: str) -> dict[str, Any]:
+        req = self._start(self._assignment_request("create", params, region))
         return {"AccountAssignmentCreationStatus": req.to_json()}
 
-    def _delete_assignment(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        req = self._assignment_request("delete", p, region)
+    def _delete_assignment(self, params: dict[str, Any], region: str) -> dict[str, Any]:
+        req = self._assignment_request("delete", params, region)
         self.backends.sso(region)._find_account(*req.assignment_key)
         return {"AccountAssignmentDeletionStatus": self._start(req).to_json()}
 
-    def _describe_create(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        req = self._describe("create", p["AccountAssignmentCreationRequestId"])
+    def _describe_create(self, params: dict[str, Any], region: str) -> dict[str, Any]:
+        req = self._describe("create", params["AccountAssignmentCreationRequestId"])
         return {"AccountAssignmentCreationStatus": req.to_json()}
 
-    def _describe_delete(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        req = self._describe("delete", p["AccountAssignmentDeletionRequestId"])
+    def _describe_delete(self, params: dict[str, Any], region: str) -> dict[str, Any]:
+        req = self._describe("delete", params["AccountAssignmentDeletionRequestId"])
         return {"AccountAssignmentDeletionStatus": req.to_json()}
 
     # -- permission set provisioning --------------------------------------------------------
 
-    def _provision(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        self.backends.sso(region)._find_permission_set(p["InstanceArn"], p["PermissionSetArn"])
-        target_type = p.get("TargetType")
-        if target_type == "AWS_ACCOUNT" and not p.get("TargetId"):
+    def _provision(self, params: dict[str, Any], region: str) -> dict[str, Any]:
+        sso = self.backends.sso(region)
+        sso._find_permission_set(params["InstanceArn"], params["PermissionSetArn"])
+        target_type = params.get("TargetType")
+        if target_type == "AWS_ACCOUNT" and not params.get("TargetId"):
             raise ApiError("ValidationException", "TargetId is required for AWS_ACCOUNT")
         if target_type not in ("AWS_ACCOUNT", "ALL_PROVISIONED_ACCOUNTS"):
             raise ApiError("ValidationException", f"Unknown TargetType {target_type!r}")
         req = AsyncRequest(
             kind="provision",
             request_id=str(uuid.uuid4()),
-            instance_arn=p["InstanceArn"],
+            instance_arn=params["InstanceArn"],
             region=region,
-            permission_set_arn=p["PermissionSetArn"],
-            account_id=p.get("TargetId") if target_type == "AWS_ACCOUNT" else None,
+            permission_set_arn=params["PermissionSetArn"],
+            account_id=params.get("TargetId") if target_type == "AWS_ACCOUNT" else None,
         )
         return {"PermissionSetProvisioningStatus": self._start(req).to_json()}
 
-    def _describe_provision(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        req = self._describe("provision", p["ProvisionPermissionSetRequestId"])
+    def _describe_provision(self, params: dict[str, Any], region: str) -> dict[str, Any]:
+        req = self._describe("provision", params["ProvisionPermissionSetRequestId"])
         return {"PermissionSetProvisioningStatus": req.to_json()}
 
-    def _accounts_for_ps(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        self.backends.sso(region)._find_permission_set(p["InstanceArn"], p["PermissionSetArn"])
-        return {"AccountIds": sorted(self._provisioned.get(p["PermissionSetArn"], ()))}
+    def _accounts_for_ps(self, params: dict[str, Any], region: str) -> dict[str, Any]:
+        sso = self.backends.sso(region)
+        sso._find_permission_set(params["InstanceArn"], params["PermissionSetArn"])
+        return {"AccountIds": sorted(self._provisioned.get(params["PermissionSetArn"], ()))}
 
-    def _ps_for_account(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        account = p["AccountId"]
+    def _ps_for_account(self, params: dict[str, Any], region: str) -> dict[str, Any]:
+        account = params["AccountId"]
         arns = sorted(arn for arn, accounts in self._provisioned.items() if account in accounts)
         return {"PermissionSets": arns}
 

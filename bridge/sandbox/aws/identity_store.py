@@ -25,9 +25,9 @@ class IdentityStoreCalls:
             IDS_PREFIX + "UpdateGroup": self._update_group,
         }
 
-    def _create_membership(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+    def _create_membership(self, params: dict[str, Any], region: str) -> dict[str, Any]:
         backend = self.backends.ids(region)
-        store, group, member = p["IdentityStoreId"], p["GroupId"], p["MemberId"]
+        store, group, member = params["IdentityStoreId"], params["GroupId"], params["MemberId"]
         try:
             backend.get_group_membership_id(store, group, member)
         except JsonRESTError:
@@ -35,9 +35,9 @@ class IdentityStoreCalls:
             return {"MembershipId": membership_id, "IdentityStoreId": store}
         raise ApiError("ConflictException", "Member and Group relationship already exists")
 
-    def _delete_membership(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+    def _delete_membership(self, params: dict[str, Any], region: str) -> dict[str, Any]:
         backend = self.backends.ids(region)
-        store, membership_id = p["IdentityStoreId"], p["MembershipId"]
+        store, membership_id = params["IdentityStoreId"], params["MembershipId"]
         try:
             backend.describe_group_membership(store, membership_id)
         except JsonRESTError as err:
@@ -45,12 +45,12 @@ class IdentityStoreCalls:
         backend.delete_group_membership(store, membership_id)
         return {}
 
-    def _update_group(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        store = self.backends.ids(region).identity_stores.get(p["IdentityStoreId"])
-        group = store.groups.get(p["GroupId"]) if store else None
+    def _update_group(self, params: dict[str, Any], region: str) -> dict[str, Any]:
+        store = self.backends.ids(region).identity_stores.get(params["IdentityStoreId"])
+        group = store.groups.get(params["GroupId"]) if store else None
         if store is None or group is None:
             raise ApiError("ResourceNotFoundException", "GROUP not found.")
-        for op in p.get("Operations", []):
+        for op in params.get("Operations", []):
             name = _GROUP_FIELDS.get(str(op.get("AttributePath", "")).lower())
             if name is None:
                 raise ApiError("ValidationException", f"Cannot update {op.get('AttributePath')}")

@@ -21,16 +21,16 @@ class InstanceAndTags:
             SSO_PREFIX + "UntagResource": self._untag,
         }
 
-    def _describe_instance(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+    def _describe_instance(self, params: dict[str, Any], region: str) -> dict[str, Any]:
         for instance in self.backends.sso(region).instances:
-            if instance.instance_arn == p["InstanceArn"]:
+            if instance.instance_arn == params["InstanceArn"]:
                 return {k: v for k, v in instance.to_json().items() if v is not None}
         raise ApiError("ResourceNotFoundException", "Instance does not exist")
 
-    def _tagged(self, p: dict[str, Any], region: str) -> list[dict[str, str]] | None:
+    def _tagged(self, params: dict[str, Any], region: str) -> list[dict[str, str]] | None:
         """The permission set's tag list (moto keeps it on the object); None for the instance."""
         backend = self.backends.sso(region)
-        arn = p["ResourceArn"]
+        arn = params["ResourceArn"]
         if any(i.instance_arn == arn for i in backend.instances):
             return None
         for ps in backend.permission_sets:
@@ -40,21 +40,21 @@ class InstanceAndTags:
                 return ps.tags
         raise ApiError("ResourceNotFoundException", f"Resource {arn} does not exist")
 
-    def _list_tags(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        return {"Tags": list(self._tagged(p, region) or [])}
+    def _list_tags(self, params: dict[str, Any], region: str) -> dict[str, Any]:
+        return {"Tags": list(self._tagged(params, region) or [])}
 
-    def _tag(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        tags = self._tagged(p, region)
+    def _tag(self, params: dict[str, Any], region: str) -> dict[str, Any]:
+        tags = self._tagged(params, region)
         if tags is None:
             raise ApiError("ValidationException", "Tagging the instance is not supported here")
-        new = {t["Key"]: t.get("Value", "") for t in p.get("Tags", [])}
+        new = {t["Key"]: t.get("Value", "") for t in params.get("Tags", [])}
         tags[:] = [t for t in tags if t["Key"] not in new]
         tags.extend({"Key": k, "Value": v} for k, v in new.items())
         return {}
 
-    def _untag(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        tags = self._tagged(p, region)
+    def _untag(self, params: dict[str, Any], region: str) -> dict[str, Any]:
+        tags = self._tagged(params, region)
         if tags is not None:
-            drop = set(p.get("TagKeys", []))
+            drop = set(params.get("TagKeys", []))
             tags[:] = [t for t in tags if t["Key"] not in drop]
         return {}

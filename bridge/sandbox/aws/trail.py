@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bridge.activity.layout import TrailLayout
-from bridge.config import TRAIL_LAYOUT
+from bridge.config_activity import TRAIL_LAYOUT
 from bridge.sandbox.aws.sessions import Session
 
 ORG_ID = "o-pimbridgesbx"
