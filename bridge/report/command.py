@@ -28,45 +28,45 @@ DESCRIPTION = (
 )
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     from bridge.report import FORMATS
 
-    p.add_argument("--since", metavar="WHEN", help="e.g. 7d, 30m, 2024-05-01 (default: all)")
-    p.add_argument("--until", metavar="WHEN", help="as --since (default: now)")
-    p.add_argument(
+    parser.add_argument("--since", metavar="WHEN", help="e.g. 7d, 30m, 2024-05-01 (default: all)")
+    parser.add_argument("--until", metavar="WHEN", help="as --since (default: now)")
+    parser.add_argument(
         "--user",
         action="append",
         metavar="NAME",
         help="UPN, its name before @, "
         "or an Entra or Identity Center id (repeat or comma-separate for several)",
     )
-    p.add_argument(
+    parser.add_argument(
         "--group",
         action="append",
         metavar="GROUP",
         help="Entra group id (needs the config), Identity Center group id or name",
     )
-    p.add_argument("--mapping", action="append", metavar="NAME", help="mapping name")
-    p.add_argument(
+    parser.add_argument("--mapping", action="append", metavar="NAME", help="mapping name")
+    parser.add_argument(
         "--account", action="append", metavar="ID", help="AWS account id (assignment rows)"
     )
-    p.add_argument(
+    parser.add_argument(
         "--format", choices=FORMATS, default=None, help="default: from the -o extension, else table"
     )
-    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
-    p.add_argument(
+    parser.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    parser.add_argument(
         "--revoke-target",
         metavar="DURATION",
         default="5s",
         help="access revoked later than this after its end is an anomaly (default 5s)",
     )
-    p.add_argument(
+    parser.add_argument(
         "--activity",
         action="store_true",
         help="digest each grant's CloudTrail calls from [activity] cloudtrail_bucket first, and "
         "show them (needs the config)",
     )
-    p.add_argument(
+    parser.add_argument(
         "--store",
         metavar="URL",
         help="read this ledger (store.url) without a config file; names then come "
