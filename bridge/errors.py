@@ -20,6 +20,9 @@ from dataclasses import dataclass
 class BridgeError(Exception):
     """Root of every error the bridge raises on purpose."""
 
+    # Whether a failed write may have taken effect anyway (see _CallError); no, unless said.
+    unsettled: bool = False
+
 
 class ConfigError(BridgeError):
     """A config key is missing or wrong. `key` is the dotted path, e.g. `aws.region`."""

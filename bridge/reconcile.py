@@ -327,9 +327,8 @@ class Reconciler:
                 self.identity_center.remove(change.binding.ic_user_id, target)
         except BridgeError as exc:
             log.error("%s failed: %s", change.render(self.desired.labels), exc)
-            unsettled = getattr(exc, "unsettled", False)
             self.ledger.record_outcome(
-                change_id, change, self.clock.now(), error=str(exc), unsettled=unsettled
+                change_id, change, self.clock.now(), error=str(exc), unsettled=exc.unsettled
             )
             return str(exc)
         self.ledger.record_outcome(change_id, change, self.clock.now())
