@@ -245,6 +245,26 @@ def test_bad_items_are_skipped_and_logged_and_nobody_loses_access(
     rec.ledger.close()
 
 
+def test_a_timestamp_beyond_utc_skips_that_item_and_every_other_activation_still_counts(
+    graph: _Graph, source: GraphPimSource, caplog: pytest.LogCaptureFixture
+) -> None:
+    rec, ic = held_rig(graph, source)
+    too_late = {**instance("dave"), "endDateTime": "9999-12-31T23:30:00-01:00"}
+    too_early = {**instance("erin"), "startDateTime": "0001-01-01T00:00:00+01:00"}
+    items = [too_late, *VALID_BODY["value"], instance("carol"), too_early]
+    graph.body = json.dumps({"value": items}).encode()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="bridge.graph.source"):
+        result = rec.cycle()
+    skipped = [f for f in result.findings if f.kind == "bad_payload"]
+    assert len(skipped) == 2 and all("out of range" in f.detail for f in skipped), skipped
+    assert caplog.text.count("skipped malformed instance") == 2
+    assert result.unreadable == set()
+    no_removal(rec, ic)
+    assert "u-carol@x" in ic.state[TARGET]  # activated beside the bad items: granted
+    rec.ledger.close()
+
+
 @SETTINGS
 @given(body=bad_bodies)
 def test_unreadable_or_truncated_bodies_read_as_unknown_never_as_empty(
