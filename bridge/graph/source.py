@@ -10,7 +10,8 @@ Above `batch_threshold` groups, pages are fetched 20 at a time through `$batch`.
 Throttling (429) and outages (502/503/504, network errors) are retried, honouring Retry-After,
 per request and per `$batch` sub-response, at most `max_retries` times and never past `deadline`
 seconds after the read began. A group whose instances
-cannot be read comes back with `GroupRead.error`, never as an empty group.
+cannot be read comes back with `GroupRead.error`, never as an empty group; so does one whose
+listing runs past `entra.max_pages_per_group` pages or `entra.max_items_per_group` items.
 
 The port is synchronous (the core runs in threads); msgraph-sdk is asyncio, so every call is
 submitted to the event loop of the source's `GraphSession`. The retry policy and its
@@ -64,6 +65,7 @@ class _Listing:
     kind: Kind
     url: str | None
     items: list[Any] = field(default_factory=list)
+    pages: int = 0  # pages read so far
     attempts: int = 0  # failed tries of the current page
     not_before: float = 0.0  # monotonic time before which the page is not retried
     give_up_at: float = float("inf")  # monotonic time after which no retry is scheduled
@@ -301,8 +303,10 @@ class GraphPimSource:
                 listing.error = "Graph answered without a 'value' list"
                 return
             listing.items.extend(values)
+            listing.pages += 1
             next_link = body.get("@odata.nextLink")
             listing.url = wire.relative(next_link) if isinstance(next_link, str) else None
+            self._within_caps(listing)
             return
         delay = self.retry.delay(reply, listing.attempts)
         in_time = time.monotonic() + delay <= listing.give_up_at
@@ -323,6 +327,21 @@ class GraphPimSource:
         if self.retry.retryable(reply) and not in_time:
             retried += f" (next retry would pass the {self.deadline:g}s read deadline)"
         listing.error = f"reading {listing.kind} failed{retried}: {reply.error_text()}"
+
+    def _within_caps(self, listing: _Listing) -> None:
+        """A listing past its page or item cap is an error, never read as complete: a nextLink
+        loop or a huge listing must not take the process's memory, nor pass off the part read
+        as the whole (the rest could hold the activations that keep access)."""
+        entra = self._entra
+        if len(listing.items) > entra.max_items_per_group:
+            over = f"more than {entra.max_items_per_group} items (entra.max_items_per_group)"
+        elif listing.url is not None and listing.pages >= entra.max_pages_per_group:
+            over = f"more than {entra.max_pages_per_group} pages (entra.max_pages_per_group)"
+        else:
+            return
+        listing.error = f"reading {listing.kind} stopped: {over}"
+        listing.items.clear()  # nothing of a listing read in part is used
+        listing.url = None
 
 
 def _marks(items: list[Any]) -> dict[str, tuple[Any, ...]]:

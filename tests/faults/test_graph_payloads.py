@@ -140,6 +140,7 @@ class _Graph:
 
     def __init__(self) -> None:
         self.body = valid_bytes
+        self.listings_served = 0
         graph = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -147,6 +148,7 @@ class _Graph:
 
             def do_GET(self) -> None:
                 listing = "assignmentScheduleInstances" in self.path
+                graph.listings_served += listing
                 payload = graph.body if listing else b'{"value": []}'
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -262,6 +264,25 @@ def test_a_timestamp_beyond_utc_skips_that_item_and_every_other_activation_still
     assert result.unreadable == set()
     no_removal(rec, ic)
     assert "u-carol@x" in ic.state[TARGET]  # activated beside the bad items: granted
+    rec.ledger.close()
+
+
+def test_a_nextlink_loop_of_large_pages_stops_at_the_item_cap_and_reads_as_unreadable(
+    graph: _Graph, source: GraphPimSource
+) -> None:
+    rec, ic = held_rig(graph, source)
+    page = [*VALID_BODY["value"], *(instance(f"u{n}") for n in range(1998))]
+    loop = f"{graph.url}/identityGovernance/privilegedAccess/group/assignmentScheduleInstances"
+    graph.body = json.dumps({"value": page, "@odata.nextLink": loop + "?$skiptoken=again"}).encode()
+    graph.listings_served = 0
+    result = rec.cycle()
+    cap = rec.config.entra.max_items_per_group
+    # The page that passes the cap is the last one asked for: well before the read deadline.
+    assert graph.listings_served == cap // len(page) + 1
+    assert result.unreadable == {"admins"} and result.exit_code == 1
+    unreadable = [f for f in result.findings if f.kind == "unreadable_group"]
+    assert unreadable and "entra.max_items_per_group" in unreadable[0].detail
+    no_removal(rec, ic)
     rec.ledger.close()
 
 
