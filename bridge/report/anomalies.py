@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bridge.model import as_utc
+from bridge.redact import redact
 from bridge.report.query import ReportQuery
 from bridge.report.rows import GrantRow
 from bridge.store import ReportReader
@@ -99,7 +100,7 @@ def _findings(reader: ReportReader, query: ReportQuery) -> list[Anomaly]:
     for kind, mapping, detail, first, last, count in reader.finding_groups(query):
         if query.users and not any(u.lower() in detail.lower() for u in query.users):
             continue
-        text = detail
+        text = redact(detail)  # a ledger written before details were redacted may hold a token
         if kind == "drift":
             text = f"{detail} ({_drift_outcome(detail, as_utc(first), drift_removals)})"  # type: ignore[arg-type]
         out.append(
@@ -145,7 +146,7 @@ def _denials(reader: ReportReader, query: ReportQuery, user_ids: set[str] | None
     for (user, permission_set, status, detail), same in alike.items():
         times = sorted(as_utc(r.at) for r in same)  # type: ignore[type-var]
         accounts = ", ".join(sorted({a for r in same for a in r.accounts or ()}))
-        why = f": {detail}" if detail else ""
+        why = f": {redact(detail)}" if detail else ""
         out.append(
             Anomaly(
                 "denial_not_written",

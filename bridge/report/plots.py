@@ -8,9 +8,9 @@ import io
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from html import escape
 from typing import Any
 
+from bridge.report.safe import html
 from bridge.report.summary import Span
 
 INSTALL_HINT = "plots need matplotlib: pip install 'pim-bridge[report]'"
@@ -82,7 +82,7 @@ def timeline(mapping: str, spans: Sequence[Span], now: datetime) -> str:
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{height}" '
         f'viewBox="0 0 {_WIDTH} {height}" font-family="sans-serif" font-size="11">',
-        f'<text x="0" y="16" font-size="13">{escape(mapping)}: grants over time (UTC; '
+        f'<text x="0" y="16" font-size="13">{html(mapping)}: grants over time (UTC; '
         "outlined = still live, red = anomaly)</text>",
     ]
     step = next((st for st in _STEPS if (t1 - t0) / st <= 8), _STEPS[-1])
@@ -106,7 +106,7 @@ def timeline(mapping: str, spans: Sequence[Span], now: datetime) -> str:
         y = _TOP + _LANE * lane
         parts.append(
             f'<text x="{_LABELS - 6}" y="{y + 13}" text-anchor="end">'
-            f"{escape(_clip(f'{user}  {target}', 60))}</text>"
+            f"{html(_clip(f'{user}  {target}', 60))}</text>"
         )
     for s in spans:
         y = _TOP + _LANE * lanes[(s.user, s.target)] + 3

@@ -7,11 +7,13 @@ from typing import TextIO
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bridge.report.anomalies import Anomaly
 from bridge.report.output import Spool
 from bridge.report.query import ReportQuery
 from bridge.report.rows import GrantRow
+from bridge.report.safe import printable
 from bridge.report.summary import Summary
 from bridge.report.text import (
     grant_cells,
@@ -69,7 +71,7 @@ class TableRenderer:
         for name in HEADER:
             t.add_column(name, overflow="fold")
         for r in self.pending:
-            t.add_row(*_cells(r), style="red" if r.anomalies else None)
+            t.add_row(*_texts(_cells(r)), style="red" if r.anomalies else None)
         self.spool_console.print(t)
         self.pending.clear()
 
@@ -80,7 +82,7 @@ class TableRenderer:
         head.add_column(style="bold")
         head.add_column()
         for label, value in summary.headline():
-            head.add_row(label, value)
+            head.add_row(label, Text(printable(value)))
         c.print("[bold]pim-bridge audit report[/bold]")
         c.print(head)
         found = summary.anomalies
@@ -89,7 +91,7 @@ class TableRenderer:
             for name in ANOMALY_HEADER:
                 t.add_column(name, overflow="fold")
             for a in found:
-                t.add_row(*_anomaly_cells(a), style=STYLE[a.severity])
+                t.add_row(*_texts(_anomaly_cells(a)), style=STYLE[a.severity])
             c.print(t)
         elif found:
             c.file.write(f"Anomalies ({len(found)})\n{_plain(ANOMALY_HEADER, ANOMALY_WIDTHS)}\n")
@@ -118,7 +120,13 @@ def _anomaly_cells(a: Anomaly) -> tuple[str, ...]:
     )
 
 
+def _texts(cells: tuple[str, ...]) -> list[Text]:
+    # Text, not str: rich would read "ghost[/b]@example.com" as markup (and fail on it).
+    return [Text(printable(c)) for c in cells]
+
+
 def _plain(cells: tuple[str, ...], widths: tuple[int, ...] = WIDTHS) -> str:
     # The last column (the detail, for anomalies) is never cut.
+    cells = tuple(printable(c) for c in cells)
     *head, last = zip(cells, widths, strict=True)
     return ("  ".join(c[:w].ljust(w) for c, w in head) + "  " + last[0]).rstrip()
