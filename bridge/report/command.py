@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 from bridge.config import Config
 
 if TYPE_CHECKING:
+    from bridge.report import Names, ReportQuery, Summary
     from bridge.store import Ledger
 
 DESCRIPTION = (
@@ -66,9 +67,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Config]) -> int:
     from bridge.config import parse_duration
-    from bridge.report import EXTENSIONS, Names, ReportQuery, write_report
+    from bridge.report import EXTENSIONS, Names, ReportQuery
     from bridge.report.query import parse_when, split_values
-    from bridge.store import Ledger
+    from bridge.store import open_for_reading
 
     config: Config | None = None
     if args.store is None or args.config is not None:
@@ -87,36 +88,69 @@ def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Config]) 
             revoke_target=parse_duration(args.revoke_target),
         )
     except ValueError as exc:
-        print(f"pim-bridge report: {exc}", file=sys.stderr)
-        return 2
+        return _refused(str(exc))
     fmt = args.format or EXTENSIONS.get(Path(args.output or "").suffix.lower(), "table")
-    ledger = Ledger(url)
+    if args.output and _is_the_ledger(args.output, url):
+        # Opening it for writing would truncate the very ledger the report reads.
+        return _refused(f"-o {args.output} is the ledger itself (store.url)")
+    ledger = open_for_reading(url)
     try:
         _warn_if_empty(ledger)
-        out: TextIO = (
-            open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115
-            if args.output
-            else sys.stdout
-        )
-        live_rows = out.isatty() and fmt in ("csv", "json")
-        progress = sys.stderr if sys.stderr.isatty() and not live_rows else None
         try:
-            summary = write_report(
-                ledger, query, fmt, out, Names.from_config(config), progress=progress
-            )
+            summary = _write(args.output, fmt, ledger, query, Names.from_config(config))
         except BrokenPipeError:
             # `pim-bridge report | head` closed the pipe: the reader has what it wanted.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
-        finally:
-            if out is not sys.stdout:
-                out.close()
+        except OSError as exc:
+            return _refused(
+                f"cannot write {args.output or 'standard output'}: {exc.strerror or exc}"
+            )
     finally:
         ledger.close()
     if args.output:
         n = len(summary.anomalies)
         print(f"report: {summary.data.grants} grants, {n} anomalies -> {args.output}")
     return 0
+
+
+def _write(
+    output: str | None, fmt: str, ledger: Ledger, query: ReportQuery, names: Names
+) -> Summary:
+    from bridge.report import write_report
+
+    out: TextIO = (
+        open(output, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        if output
+        else sys.stdout
+    )
+    live_rows = out.isatty() and fmt in ("csv", "json")
+    progress = sys.stderr if sys.stderr.isatty() and not live_rows else None
+    try:
+        return write_report(ledger, query, fmt, out, names, progress=progress)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+
+
+def _is_the_ledger(output: str, url: str) -> bool:
+    """Whether `output` is the ledger's SQLite file, or its journal beside it."""
+    from bridge.store import database_name
+
+    database = database_name(url) if url.startswith("sqlite") else None
+    if not database or database.startswith((":", "file:")):
+        return False
+    target = os.path.realpath(output)
+    base = os.path.realpath(database)
+    if target in {base + suffix for suffix in ("", "-wal", "-shm", "-journal")}:
+        return True
+    both = os.path.exists(output) and os.path.exists(database)
+    return both and os.path.samefile(output, database)
+
+
+def _refused(why: str) -> int:
+    print(f"pim-bridge report: {why}", file=sys.stderr)
+    return 2
 
 
 def _warn_if_empty(ledger: Ledger) -> None:

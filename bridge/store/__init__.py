@@ -3,8 +3,8 @@ expiry revocation reads only the ledger, so it works while Graph is unreachable.
 
 from bridge.store.audit import LagKind, LagSample, LagSources
 from bridge.store.changes import ADDING, Holding
-from bridge.store.engine import database_name
-from bridge.store.facade import Ledger
+from bridge.store.engine import database_name, store_failure
+from bridge.store.facade import Ledger, open_for_reading
 from bridge.store.leadership import AdvisoryLock, Fenced
 from bridge.store.report_queries import GrantFilter, ReportReader
 
@@ -20,4 +20,6 @@ __all__ = [
     "Ledger",
     "ReportReader",
     "database_name",
+    "open_for_reading",
+    "store_failure",
 ]
