@@ -36,7 +36,8 @@ EXIT_CODES = """Exit codes:
      not be read, a mapping that does not resolve), a change that failed, a session
      denial that found no room; each is named in the output (health: a warning)
   2  config or usage error, one line naming the key and the reason; another process
-     already writes to the store (health: a critical check)"""
+     already writes to the store; the store or an output file cannot be opened, read or
+     written (health: a critical check)"""
 
 
 def _config_arg(parser: argparse.ArgumentParser) -> None:
@@ -277,3 +278,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_PARTIAL
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:
+        # A file the command had to open or write: a directory, a full disk, a missing folder.
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"pim-bridge: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except Exception as exc:
+        from bridge.store import store_failure
+
+        why = store_failure(exc)
+        if why is None:
+            raise
+        print(f"pim-bridge: store error (store.url): {why}", file=sys.stderr)
+        return EXIT_CONFIG

@@ -60,6 +60,18 @@ class EntraConfig(Section):
         "PIM_BRIDGE_ENTRA__CLIENT_SECRET.",
         json_schema_extra={"secret": True},
     )
+    max_pages_per_group: int = Field(
+        100,
+        ge=1,
+        description="Most pages (@odata.nextLink) one read follows in a group's listing; a "
+        "listing with more reads as unreadable, never as partial.",
+    )
+    max_items_per_group: int = Field(
+        10_000,
+        ge=1,
+        description="Most items one read keeps from a group's listing; a listing with more "
+        "reads as unreadable, never as partial.",
+    )
 
     @property
     def graph_base_url(self) -> str:

@@ -3,6 +3,9 @@
 `/healthz` answers 200 while the scheduler runs and the last successful cycle is recent enough
 (ready), 503 otherwise, with a JSON body saying which and the last cycle's age. `/metrics` is
 Prometheus's text format. Nothing here reads a secret, so nothing here can leak one.
+
+Served within `ServingLimits`: scrapes and probes need little, and whatever a client holds open
+here is taken from the process that revokes access.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from bridge.serving import BackgroundHTTPServer
+from bridge.serving import BackgroundHTTPServer, ServingLimits
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +31,19 @@ def parse_listen(listen: str) -> tuple[str, int]:
 
 
 class HealthServer(BackgroundHTTPServer):
-    def __init__(self, listen: str, status: Status, metrics: Callable[[], bytes]) -> None:
-        super().__init__(parse_listen(listen), _handler(status, metrics), "pim-bridge-http")
+    def __init__(
+        self,
+        listen: str,
+        status: Status,
+        metrics: Callable[[], bytes],
+        limits: ServingLimits | None = None,
+    ) -> None:
+        super().__init__(
+            parse_listen(listen),
+            _handler(status, metrics),
+            "pim-bridge-http",
+            limits or ServingLimits(),
+        )
 
 
 def _handler(status: Status, metrics: Callable[[], bytes]) -> type[BaseHTTPRequestHandler]:

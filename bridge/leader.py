@@ -45,7 +45,11 @@ class SingleReplica:
         if not database or database == ":memory:":
             return
         path = Path(database).with_name(Path(database).name + ".lock")
-        self._fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            self._fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        except OSError as exc:
+            # The store's directory is missing or read-only: a writer cannot use it.
+            raise ConfigError("store.url", f"cannot open {path}: {exc.strerror}") from None
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -7,9 +7,12 @@ permission set's session duration runs out. AWS's remedy is an explicit Deny key
 a later activation's fresh session is not denied. An *armed* denial also carries
 `aws:CurrentTime` at or after a grant's end: inert until that second, in force from it.
 
-`merge_denials()` keeps every statement the bridge did not write (found by Sid prefix) exactly
-as it was, prunes our statements once no session they could match can still be alive, and stays
-under the 10,240-character limit.
+`merge_denials()` keeps every statement the bridge did not write exactly as it was (a statement
+is the bridge's only when it is exactly what `deny_statement` writes, Sid included: a foreign
+`PimBridgeDenyContractors` is foreign), prunes our statements once no session they could match
+can still be alive, and stays under the 10,240-character limit. A document it cannot rewrite
+without damage (not an object, a `Statement` that is neither a statement nor a list of them)
+raises `MalformedPolicy` and is left as it is.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ COALESCED_SID = f"{SID_PREFIX}Coalesced"
 # Identity Center counts the inline policy without white space.
 POLICY_LIMIT = 10_240
 VERSION = "2012-10-17"
+
+
+class MalformedPolicy(ValueError):
+    """An inline policy that is JSON but not a policy document the bridge can safely rewrite."""
 
 
 @dataclass(frozen=True)
@@ -95,17 +102,56 @@ def deny_statement(
     return {"Sid": sid, "Effect": "Deny", "Action": "*", "Resource": "*", "Condition": condition}
 
 
-def _ours(stmt: Any) -> bool:
-    return isinstance(stmt, dict) and str(stmt.get("Sid", "")).startswith(SID_PREFIX)
+def _our_denials(stmt: dict[str, Any]) -> list[Denial] | None:
+    """The denials in `stmt` if the bridge wrote it, else None: its Sid and every field must be
+    exactly what `deny_statement` writes for them, so that a statement of someone else's whose
+    Sid merely starts with the prefix is never read, rewritten or pruned."""
+    sid = stmt.get("Sid")
+    if not isinstance(sid, str) or not sid.startswith(SID_PREFIX):
+        return None
+    try:
+        denials = _denials_in(stmt)
+        first = denials[0]
+        users = [d.ic_user_id for d in denials]
+        written = deny_statement(users, first.revoked_at, sid, first.effective_at)
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError, OverflowError):
+        return None
+    if stmt != written:
+        return None
+    own = (
+        {COALESCED_SID}
+        if len(users) > 1
+        else {COALESCED_SID, _sid(users[0]), _sid(users[0]) + "Armed"}
+    )
+    return denials if sid in own else None
 
 
 def _denials_in(stmt: dict[str, Any]) -> list[Denial]:
-    cond = stmt.get("Condition", {})
-    users = cond.get("StringEquals", {}).get("identitystore:userId", [])
-    before = _parse_iso(cond.get("DateLessThan", {}).get("aws:TokenIssueTime"))
+    cond = stmt["Condition"]
+    users = cond["StringEquals"]["identitystore:userId"]
+    users = [users] if isinstance(users, str) else users
+    if not all(isinstance(u, str) and u for u in users):
+        raise TypeError("user ids are strings")
+    before = _parse_iso(cond["DateLessThan"]["aws:TokenIssueTime"])
     start = cond.get("DateGreaterThanEquals", {}).get("aws:CurrentTime")
     effective = _parse_iso(start) if start else None
-    return [Denial(u, before, effective) for u in ([users] if isinstance(users, str) else users)]
+    return [Denial(u, before, effective) for u in users]
+
+
+def _statements(document: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The policy and its statements. Raises ValueError when it is not JSON, MalformedPolicy
+    when it is JSON but rewriting it would damage it."""
+    policy = json.loads(document) if document.strip() else {}
+    if not isinstance(policy, dict):
+        raise MalformedPolicy(f"the document is a JSON {type(policy).__name__}, not an object")
+    statements = policy.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    if not isinstance(statements, list):
+        raise MalformedPolicy("its Statement is neither a statement nor a list of statements")
+    if not all(isinstance(stmt, dict) for stmt in statements):
+        raise MalformedPolicy("one of its statements is not a JSON object")
+    return policy, statements
 
 
 @dataclass
@@ -131,7 +177,7 @@ class _Ours:
 
     def prune(self, session_duration: timedelta) -> list[str]:
         # A session issued before the revocation is dead once the session duration has passed.
-        gone = [u for u, at in self.in_force.items() if at + session_duration <= self.now]
+        gone = [u for u, at in self.in_force.items() if at <= self.now - session_duration]
         for user in gone:
             del self.in_force[user]
         return gone
@@ -163,16 +209,17 @@ def merge_denials(
     stale ones pruned.
 
     A user has at most one denial in force (the latest bound wins) and one armed for a grant's
-    end still to come (a newer arming replaces it: the end moved)."""
-    policy: dict[str, Any] = json.loads(document) if document.strip() else {}
-    statements = policy.get("Statement", [])
-    if isinstance(statements, dict):
-        statements = [statements]
+    end still to come (a newer arming replaces it: the end moved). Raises ValueError
+    (MalformedPolicy among them) for a document it cannot rewrite safely."""
+    policy, statements = _statements(document)
     ours = _Ours(now)
+    foreign: list[dict[str, Any]] = []
     for stmt in statements:
-        if _ours(stmt):
-            for d in _denials_in(stmt):
-                ours.take(d)
+        mine = _our_denials(stmt)
+        if mine is None:
+            foreign.append(stmt)
+        for d in mine or ():
+            ours.take(d)
     armed_before = dict(ours.armed)
     out = Merge(document)
     fired: set[str] = set()
@@ -185,7 +232,6 @@ def merge_denials(
     out.pruned.extend(ours.prune(session_duration))
     if not out.changed:
         return out
-    foreign = [s for s in statements if not _ours(s)]
     return _laid_out(policy, foreign, ours, out, limit, fired, set(armed_before))
 
 

@@ -12,7 +12,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bridge.denial.policy import POLICY_LIMIT, Denial, iso_bound, merge_denials
+from bridge.denial.policy import (
+    POLICY_LIMIT,
+    Denial,
+    MalformedPolicy,
+    iso_bound,
+    merge_denials,
+)
 from bridge.errors import BridgeError, SinkError
 from bridge.model import AccountAssignment, Binding, Change, GroupMembership
 from bridge.ports import Clock, DenialLedger, DenialSink, PolicyTarget, SystemClock
@@ -273,6 +279,13 @@ class Revoker:
             merged = merge_denials(
                 target.read(), denials, now, duration, target.limit, disarm=disarm
             )
+        except MalformedPolicy as exc:
+            # Left exactly as it is: a rewrite would damage someone else's statements.
+            raise SinkError(
+                f"policy {target.name} is not a policy document the bridge can rewrite "
+                f"safely ({exc}): denial not written, the policy left as it is",
+                temporary=False,
+            ) from None
         except (ValueError, KeyError, TypeError) as exc:
             raise SinkError(
                 f"policy {target.name} is not valid JSON: {exc}", temporary=False

@@ -44,6 +44,7 @@ from msgraph_core import GraphClientFactory
 from bridge.config import EntraConfig
 from bridge.graph.credentials import build_credential, graph_scopes
 from bridge.model import as_utc
+from bridge.redact import redact
 
 BATCH_SIZE = 20  # Graph's JSON batching limit
 # Throttling and outages; every other status is Graph's answer and trying again will not help.
@@ -67,20 +68,22 @@ class Reply:
         return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
 
     def error_text(self) -> str:
-        """Graph's error code and message; never headers, which may echo credentials."""
+        """Graph's error code and message, redacted: never headers, and not what a message
+        may echo of the request (its Authorization header, a token, a secret)."""
         error = self.body.get("error") if isinstance(self.body, dict) else None
         status = f"HTTP {self.status}" if self.status else "no response"
         if isinstance(error, dict):
-            return f"{status} {error.get('code', '')}: {error.get('message', '')}".strip()
+            return redact(f"{status} {error.get('code', '')}: {error.get('message', '')}".strip())
         return status
 
 
 def call_failure(exc: Exception) -> Reply:
     """A call that produced no HTTP response. Network failures are retried like a 503; a
     credential or client failure (status 0) is not, and fails the read with its reason.
-    Neither httpx nor azure-identity puts a token or secret in these messages."""
+    The message is redacted all the same: an identity endpoint's answer may repeat the form it
+    was posted."""
     status = 503 if isinstance(exc, httpx.TransportError) else 0
-    message = str(exc).splitlines()[0][:300] if str(exc) else ""
+    message = redact(str(exc).splitlines()[0])[:300] if str(exc) else ""
     return Reply(status, {}, {"error": {"code": type(exc).__name__, "message": message}})
 
 

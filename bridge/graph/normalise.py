@@ -33,6 +33,8 @@ GRANTING_ACTIONS = frozenset(
     }
 )
 _FAILED_STATUSES = ("denied", "failed", "canceled", "revoked")
+# "2026-11-24T12:00:00.1234567+05:30" is 33 characters; anything much longer is not Graph's.
+_LONGEST_TIMESTAMP = 40
 _REQUIRED = ("id", "groupId", "principalId", "accessId", "assignmentType", "memberType")
 
 
@@ -54,17 +56,22 @@ class RequestInfo:
 
 
 def parse_datetime(value: Any) -> datetime | None:
-    """Graph timestamps (Z, up to 7 fractional digits) as aware UTC; None stays None."""
+    """Graph timestamps (Z, up to 7 fractional digits) as aware UTC; None stays None.
+
+    A moment UTC cannot hold (`9999-12-31T23:30:00-01:00` is in year 10000) is malformed like
+    any other unreadable value: the item is skipped, never an OverflowError that would stop
+    the whole read."""
     if value is None or value == "":
         return None
-    if not isinstance(value, str):
-        raise MalformedItem(f"not a timestamp: {value!r}")
+    if not isinstance(value, str) or len(value) > _LONGEST_TIMESTAMP:
+        raise MalformedItem(f"not a timestamp: {value!r:.60}")
     try:
-        parsed = datetime.fromisoformat(value)
+        # Graph always means UTC; a value without an offset is read as UTC, not local time.
+        return as_utc(datetime.fromisoformat(value))
     except ValueError:
         raise MalformedItem(f"not a timestamp: {value!r}") from None
-    # Graph always means UTC; a value without an offset is read as UTC rather than local time.
-    return as_utc(parsed)
+    except OverflowError:
+        raise MalformedItem(f"timestamp out of range: {value!r}") from None
 
 
 def enum_value(value: Any, allowed: frozenset[str], name: str) -> str:

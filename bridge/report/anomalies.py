@@ -3,7 +3,8 @@ drift, unresolved users, removals held back, denials that could not be written.
 
 Row anomalies come from one grant's row; ledger anomalies from the findings and denials tables.
 Each poll repeats a standing finding (an unknown user is reported every 15 s), so findings are
-grouped by what they say, with the first and last time and how often.
+grouped by what they say, with the first and last time and how often; so are denials that keep
+failing the same way.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bridge.model import as_utc
+from bridge.redact import redact
 from bridge.report.query import ReportQuery
 from bridge.report.rows import GrantRow
-from bridge.store import ReportReader
+from bridge.store import AnyRow, ReportReader
 
 SEVERITY = {
     "outlived_end": "critical",
@@ -105,7 +107,7 @@ def _findings(reader: ReportReader, query: ReportQuery) -> list[Anomaly]:
     for kind, mapping, detail, first, last, count in reader.finding_groups(query):
         if query.users and not any(u.lower() in detail.lower() for u in query.users):
             continue
-        text = detail
+        text = redact(detail)  # a ledger written before details were redacted may hold a token
         if kind == "drift":
             text = f"{detail} ({_drift_outcome(detail, as_utc(first), drift_removals)})"
         out.append(Anomaly(kind, as_utc(first), as_utc(last), int(count), text, mapping=mapping))
@@ -135,26 +137,30 @@ def _drift_outcome(
 
 
 def _denials(reader: ReportReader, query: ReportQuery, user_ids: set[str] | None) -> list[Anomaly]:
+    """One anomaly per denial that keeps failing the same way: a policy that cannot be written
+    fails at every arming tick and every removal until it is fixed, and is one problem."""
     rows = reader.failed_denials(query.since, query.until)
     if not rows:
         return []
     names = reader.user_names()
-    out: list[Anomaly] = []
+    alike: dict[tuple[str, str, str, str | None], list[AnyRow]] = {}
     for r in rows:
-        if user_ids is not None and r.ic_user_id not in user_ids:
-            continue
-        at = as_utc(r.at)
-        accounts = ", ".join(r.accounts or ())
-        why = f": {r.detail}" if r.detail else ""
+        if user_ids is None or r.ic_user_id in user_ids:
+            alike.setdefault((r.ic_user_id, r.permission_set_arn, r.status, r.detail), []).append(r)
+    out: list[Anomaly] = []
+    for (user, permission_set, status, detail), same in alike.items():
+        times = sorted(as_utc(r.at) for r in same)
+        accounts = ", ".join(sorted({a for r in same for a in r.accounts or ()}))
+        why = f": {redact(detail)}" if detail else ""
         out.append(
             Anomaly(
                 "denial_not_written",
-                at,
-                at,
-                1,
-                f"session denial {r.status} on {r.permission_set_arn} ({accounts}){why}",
-                user=names.get(r.ic_user_id, r.ic_user_id),
-                target=r.permission_set_arn.rsplit("/", 1)[-1],
+                times[0],
+                times[-1],
+                len(same),
+                f"session denial {status} on {permission_set} ({accounts}){why}",
+                user=names.get(user, user),
+                target=permission_set.rsplit("/", 1)[-1],
             )
         )
     return out

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 from bridge.config import Config
 
 if TYPE_CHECKING:
+    from bridge.report import Names, Summary
     from bridge.report.query import ReportQuery
     from bridge.store import Ledger
 
@@ -94,8 +95,8 @@ def _query(args: argparse.Namespace) -> ReportQuery:
 
 
 def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Config]) -> int:
-    from bridge.report import EXTENSIONS, Names, write_report
-    from bridge.store import Ledger
+    from bridge.report import EXTENSIONS, Names
+    from bridge.store import open_for_reading
 
     config: Config | None = None
     if args.store is None or args.config is not None:
@@ -104,40 +105,30 @@ def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Config]) 
     try:
         query = _query(args)
     except ValueError as exc:
-        print(f"pim-bridge report: {exc}", file=sys.stderr)
-        return 2
+        return _refused(str(exc))
     fmt = args.format or EXTENSIONS.get(Path(args.output or "").suffix.lower(), "table")
     if args.activity and (config is None or not config.activity.enabled):
-        print(
-            "pim-bridge report: --activity needs a config with [activity] cloudtrail_bucket",
-            file=sys.stderr,
-        )
-        return 2
-    ledger = Ledger(url)
+        return _refused("--activity needs a config with [activity] cloudtrail_bucket")
+    if args.output and _is_the_ledger(args.output, url):
+        # Opening it for writing would truncate the very ledger the report reads.
+        return _refused(f"-o {args.output} is the ledger itself (store.url)")
+    ledger = open_for_reading(url)
     status = 0
     try:
         _warn_if_empty(ledger)
         if args.activity and config is not None:
             status = _digest(config, ledger, query)
             query = replace(query, activity=status == 0)
-        out: TextIO = (
-            open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115
-            if args.output
-            else sys.stdout
-        )
-        live_rows = out.isatty() and fmt in ("csv", "json")
-        progress = sys.stderr if sys.stderr.isatty() and not live_rows else None
         try:
-            summary = write_report(
-                ledger, query, fmt, out, Names.from_config(config), progress=progress
-            )
+            summary = _write(args.output, fmt, ledger, query, Names.from_config(config))
         except BrokenPipeError:
             # `pim-bridge report | head` closed the pipe: the reader has what it wanted.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
-        finally:
-            if out is not sys.stdout:
-                out.close()
+        except OSError as exc:
+            return _refused(
+                f"cannot write {args.output or 'standard output'}: {exc.strerror or exc}"
+            )
     finally:
         ledger.close()
     if args.output:
@@ -163,6 +154,45 @@ def _digest(config: Config, ledger: Ledger, query: ReportQuery) -> int:
         return 1
     print(result.line(), file=sys.stderr)
     return 0
+
+
+def _write(
+    output: str | None, fmt: str, ledger: Ledger, query: ReportQuery, names: Names
+) -> Summary:
+    from bridge.report import write_report
+
+    out: TextIO = (
+        open(output, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        if output
+        else sys.stdout
+    )
+    live_rows = out.isatty() and fmt in ("csv", "json")
+    progress = sys.stderr if sys.stderr.isatty() and not live_rows else None
+    try:
+        return write_report(ledger, query, fmt, out, names, progress=progress)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+
+
+def _is_the_ledger(output: str, url: str) -> bool:
+    """Whether `output` is the ledger's SQLite file, or its journal beside it."""
+    from bridge.store import database_name
+
+    database = database_name(url) if url.startswith("sqlite") else None
+    if not database or database.startswith((":", "file:")):
+        return False
+    target = os.path.realpath(output)
+    base = os.path.realpath(database)
+    if target in {base + suffix for suffix in ("", "-wal", "-shm", "-journal")}:
+        return True
+    both = os.path.exists(output) and os.path.exists(database)
+    return both and os.path.samefile(output, database)
+
+
+def _refused(why: str) -> int:
+    print(f"pim-bridge report: {why}", file=sys.stderr)
+    return 2
 
 
 def _warn_if_empty(ledger: Ledger) -> None:

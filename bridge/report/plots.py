@@ -9,9 +9,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from html import escape
 from typing import Any
 
+from bridge.report.safe import html
 from bridge.report.summary import Span
 
 INSTALL_HINT = "plots need matplotlib: pip install 'pim-bridge[report]'"
@@ -103,7 +103,7 @@ def timeline(mapping: str, spans: Sequence[Span], now: datetime) -> str:
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{frame.height}" '
         f'viewBox="0 0 {_WIDTH} {frame.height}" font-family="sans-serif" font-size="11">',
-        f'<text x="0" y="16" font-size="13">{escape(mapping)}: grants over time (UTC; '
+        f'<text x="0" y="16" font-size="13">{html(mapping)}: grants over time (UTC; '
         "outlined = still live, red = anomaly)</text>",
         *_ticks(frame),
         *_lane_labels(frame),
@@ -140,7 +140,7 @@ def _ticks(frame: _Frame) -> list[str]:
 def _lane_labels(frame: _Frame) -> list[str]:
     return [
         f'<text x="{_LABELS - 6}" y="{_TOP + _LANE * lane + 13}" text-anchor="end">'
-        f"{escape(_clip(f'{user}  {target}', 60))}</text>"
+        f"{html(_clip(f'{user}  {target}', 60))}</text>"
         for (user, target), lane in frame.lanes.items()
     ]
 

@@ -7,6 +7,7 @@ from typing import TextIO
 
 from bridge.report.columns import NAMES, csv_cells
 from bridge.report.rows import GrantRow
+from bridge.report.safe import printable
 from bridge.report.summary import Summary
 
 
@@ -17,7 +18,8 @@ class CsvRenderer:
         self.writer.writerow(NAMES)
 
     def row(self, row: GrantRow) -> None:
-        self.writer.writerow(csv_cells(row))
+        # A control character would reach whatever shows the file: a terminal, a SIEM.
+        self.writer.writerow([printable(c) for c in csv_cells(row)])
 
     def finish(self, summary: Summary) -> None:
         """CSV carries rows only; the summary and ledger anomalies are in the other formats."""

@@ -12,6 +12,7 @@ from bridge.report.anomalies import alarming
 from bridge.report.output import Spool
 from bridge.report.query import ReportQuery, iso
 from bridge.report.rows import GrantRow
+from bridge.report.safe import html
 from bridge.report.summary import TIMELINE_LIMIT, Summary
 from bridge.report.text import (
     grant_cells,
@@ -45,7 +46,7 @@ figure { margin: 0; break-inside: avoid; } figure svg { max-width: 100%; height:
 
 
 def _td(text: str) -> str:
-    return f"<td>{escape(text)}</td>"
+    return f"<td>{html(text)}</td>"
 
 
 class HtmlRenderer:
@@ -67,7 +68,7 @@ class HtmlRenderer:
         w(f'<div class="meta">Generated {escape(iso(self.query.now))}</div>\n')
         w('<section id="summary"><h2>Summary</h2>\n<dl class="summary">\n')
         for label, value in summary.headline():
-            w(f"<dt>{escape(label)}</dt><dd>{escape(value)}</dd>\n")
+            w(f"<dt>{escape(label)}</dt><dd>{html(value)}</dd>\n")
         w("</dl></section>\n")
         self._anomalies(summary)
         self._plots(summary)
@@ -132,7 +133,7 @@ class HtmlRenderer:
             total = d.by_mapping[mapping]
             if total > shown:
                 w(
-                    f'<p class="hint">{escape(mapping)}: the latest {TIMELINE_LIMIT} of {total} '
+                    f'<p class="hint">{html(mapping)}: the latest {TIMELINE_LIMIT} of {total} '
                     "grants</p>\n"
                 )
             w(f"<figure>{plots.timeline(mapping, list(spans), self.query.now)}</figure>\n")

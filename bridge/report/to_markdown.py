@@ -7,6 +7,7 @@ from typing import TextIO
 from bridge.report.output import Spool
 from bridge.report.query import ReportQuery, iso
 from bridge.report.rows import GrantRow
+from bridge.report.safe import markdown
 from bridge.report.summary import Summary
 from bridge.report.text import (
     anomaly_cells,
@@ -16,8 +17,9 @@ from bridge.report.text import (
 
 
 def cell(text: str) -> str:
-    # A pipe ends a cell and a newline ends the table.
-    return " ".join(text.split()).replace("|", "\\|")
+    # Ledger text, shown as text: a pipe would end the cell, a newline the table, and a tag or
+    # a link would render.
+    return markdown(text)
 
 
 def line(cells: tuple[str, ...] | list[str]) -> str:

@@ -7,11 +7,13 @@ from typing import TextIO
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bridge.report.anomalies import alarming
 from bridge.report.output import Spool
 from bridge.report.query import ReportQuery
 from bridge.report.rows import GrantRow
+from bridge.report.safe import printable
 from bridge.report.summary import Summary
 from bridge.report.text import (
     anomaly_cells,
@@ -74,7 +76,7 @@ class TableRenderer:
         for name in self.header:
             t.add_column(name, overflow="fold")
         for r in self.pending:
-            t.add_row(*self._cells(r), style="red" if alarming(r) else None)
+            t.add_row(*_texts(self._cells(r)), style="red" if alarming(r) else None)
         self.spool_console.print(t)
         self.pending.clear()
 
@@ -85,7 +87,7 @@ class TableRenderer:
         head.add_column(style="bold")
         head.add_column()
         for label, value in summary.headline():
-            head.add_row(label, value)
+            head.add_row(label, Text(printable(value)))
         c.print("[bold]pim-bridge audit report[/bold]")
         c.print(head)
         found = summary.anomalies
@@ -94,7 +96,7 @@ class TableRenderer:
             for name in ANOMALY_HEADER:
                 t.add_column(name, overflow="fold")
             for a in found:
-                t.add_row(*anomaly_cells(a), style=STYLE[a.severity])
+                t.add_row(*_texts(anomaly_cells(a)), style=STYLE[a.severity])
             c.print(t)
         elif found:
             c.file.write(f"Anomalies ({len(found)})\n{_plain(ANOMALY_HEADER, ANOMALY_WIDTHS)}\n")
@@ -107,7 +109,13 @@ class TableRenderer:
         self.spool.copy_to(self.out)
 
 
+def _texts(cells: tuple[str, ...]) -> list[Text]:
+    # Text, not str: rich would read "ghost[/b]@example.com" as markup (and fail on it).
+    return [Text(printable(c)) for c in cells]
+
+
 def _plain(cells: tuple[str, ...], widths: tuple[int, ...] = WIDTHS) -> str:
     # The last column (the detail, for anomalies) is never cut.
+    cells = tuple(printable(c) for c in cells)
     *head, last = zip(cells, widths, strict=True)
     return ("  ".join(c[:w].ljust(w) for c, w in head) + "  " + last[0]).rstrip()

@@ -4,14 +4,15 @@ expiry revocation reads only the ledger, so it works while Graph is unreachable.
 from bridge.ports import ADDING
 from bridge.store.audit import LagKind, LagSample, LagSources
 from bridge.store.changes import Holding
-from bridge.store.engine import database_name
-from bridge.store.facade import Ledger
+from bridge.store.engine import AnyRow, database_name, store_failure
+from bridge.store.facade import Ledger, open_for_reading
 from bridge.store.leadership import AdvisoryLock, Fenced
 from bridge.store.report_queries import GrantFilter, ReportReader
 
 __all__ = [
     "ADDING",
     "AdvisoryLock",
+    "AnyRow",
     "Fenced",
     "GrantFilter",
     "Holding",
@@ -21,4 +22,6 @@ __all__ = [
     "Ledger",
     "ReportReader",
     "database_name",
+    "open_for_reading",
+    "store_failure",
 ]

@@ -12,6 +12,7 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bridge.model import Finding, as_utc
+from bridge.redact import redact
 from bridge.schema import changes, denials, findings, grants, lag_samples
 from bridge.store.engine import AnyRow
 
@@ -71,7 +72,8 @@ class Audit:
                         "at": now,
                         "kind": f.kind,
                         "mapping": f.mapping,
-                        "detail": f.detail,
+                        # Details quote upstream errors: no credential they echo is kept.
+                        "detail": redact(f.detail),
                     }
                     for f in found
                 ],
@@ -106,7 +108,7 @@ class Audit:
                         "permission_set_arn": permission_set_arn,
                         "accounts": sorted(accounts),
                         "status": status,
-                        "detail": detail,
+                        "detail": None if detail is None else redact(detail),
                         "done_at": done_at,
                     }
                     for user, accounts in sorted(users.items())

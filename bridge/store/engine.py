@@ -1,8 +1,11 @@
 """The store's database: the engine (SQLite or PostgreSQL), its pragmas, the schema migrated by
-Alembic on open, and the three ways in: a read, a write, and a fenced write."""
+Alembic on open, and the three ways in: a read, a write, and a fenced write. A SQLite file that
+cannot be written can still be read as a snapshot (`snapshot_url`), and `store_failure` says in
+one line what went wrong when the database itself fails."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -11,9 +14,11 @@ from typing import Any, TypeAlias
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import CursorResult, Engine, Row, create_engine, event, make_url, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from bridge.errors import ConfigError
@@ -30,7 +35,7 @@ class Database:
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
         self.engine: Engine = create_engine(url, **_engine_options(url))
-        if url.startswith("sqlite"):
+        if url.startswith("sqlite") and not is_snapshot(url):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         # SQLite allows one writer; serialise our own writers instead of retrying "locked".
         self._write_lock = threading.RLock()
@@ -38,19 +43,29 @@ class Database:
         if migrate:
             try:
                 self.migrate()
-            except OperationalError as exc:
-                # The URL is the user's; say which key and why, without a driver traceback.
-                raise ConfigError("store.url", f"cannot open the store: {exc.orig}") from None
+            except DBAPIError as exc:
+                # The URL is the user's; say which key and why, without a driver traceback
+                # (a corrupt file, a missing or read-only directory).
+                raise ConfigError("store.url", f"cannot open the store: {_why(url, exc)}") from None
 
     def migrate(self) -> None:
-        cfg = AlembicConfig()
-        cfg.set_main_option("script_location", str(resources.files("bridge") / "migrations"))
+        cfg = _alembic_config()
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 # Replicas starting together must not migrate at the same time.
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+
+    def at_head(self) -> bool:
+        """Whether the schema is this version's, without migrating (a snapshot cannot be)."""
+        heads = set(ScriptDirectory.from_config(_alembic_config()).get_heads())
+        try:
+            with self.engine.connect() as conn:
+                return set(MigrationContext.configure(conn).get_current_heads()) == heads
+        except DBAPIError as exc:
+            why = _why(self.url, exc)
+            raise ConfigError("store.url", f"cannot read the store: {why}") from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -80,6 +95,32 @@ def database_name(url: str) -> str | None:
     return make_url(url).database
 
 
+def snapshot_url(url: str) -> str | None:
+    """A URL reading the SQLite file of `url` as an unchanging snapshot, read-only: SQLite
+    cannot otherwise open a WAL database it may not write (its -shm file must be created).
+    None for PostgreSQL, an in-memory store, or a file that is not there to read."""
+    database = database_name(url)
+    if not url.startswith("sqlite") or not database or database == ":memory:":
+        return None
+    if database.startswith("file:") or not os.access(database, os.R_OK):
+        return None
+    return f"sqlite:///file:{os.path.abspath(database)}?mode=ro&immutable=1&uri=true"
+
+
+def is_snapshot(url: str) -> bool:
+    return "immutable=1" in url
+
+
+def store_failure(exc: BaseException) -> str | None:
+    """One line saying how the database failed (a corrupt file, a full disk, a lost
+    connection), or None when `exc` is not the database failing."""
+    if isinstance(exc, DBAPIError):
+        return str(exc.orig).splitlines()[0] if str(exc.orig) else type(exc.orig).__name__
+    if isinstance(exc, SQLAlchemyError):
+        return str(exc).splitlines()[0]
+    return None
+
+
 def inserted_id(result: CursorResult[Any]) -> int:
     key = result.inserted_primary_key
     assert key is not None, "an INSERT of one row"
@@ -89,6 +130,26 @@ def inserted_id(result: CursorResult[Any]) -> int:
 def chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
     # Well under SQLite's bound-parameter limit, whatever the build.
     return (items[i : i + size] for i in range(0, len(items), size))
+
+
+def _alembic_config() -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(resources.files("bridge") / "migrations"))
+    return cfg
+
+
+def _why(url: str, exc: DBAPIError) -> str:
+    """The driver's reason, and for a SQLite file what about its directory explains it."""
+    reason = store_failure(exc) or "failed"
+    database = database_name(url)
+    if not url.startswith("sqlite") or not database or database.startswith(("file:", ":")):
+        return reason
+    folder = os.path.dirname(os.path.abspath(database))
+    if not os.path.isdir(folder):
+        return f"{reason} (the directory {folder} does not exist)"
+    if not os.access(folder, os.W_OK):
+        return f"{reason} (the directory {folder} is not writable)"
+    return reason
 
 
 def _engine_options(url: str) -> dict[str, Any]:

@@ -12,12 +12,13 @@ from sqlalchemy import Engine
 
 from bridge.activity.digest import GrantActivity, ScanTotals
 from bridge.activity.intervals import Interval
+from bridge.errors import ConfigError
 from bridge.model import Binding, Change, Finding, Grant, GrantVerdicts
 from bridge.store.activity import Activity, Place
 from bridge.store.audit import Audit, LagSample, LagSources
 from bridge.store.changes import Changes, Holding
 from bridge.store.cycles import Cycles
-from bridge.store.engine import AnyRow, Database
+from bridge.store.engine import AnyRow, Database, snapshot_url
 from bridge.store.grants import Grants
 from bridge.store.leadership import Leadership
 from bridge.store.report_queries import ReportReader
@@ -49,6 +50,10 @@ class Ledger:
 
     def migrate(self) -> None:
         self._db.migrate()
+
+    def at_head(self) -> bool:
+        """Whether the schema is this version's (a ledger opened with `migrate=False`)."""
+        return self._db.at_head()
 
     def close(self) -> None:
         self._db.close()
@@ -201,3 +206,27 @@ class Ledger:
         """The report's reads, on one connection for as long as the report is written."""
         with self._db.reading() as conn:
             yield ReportReader(conn)
+
+
+def open_for_reading(url: str) -> Ledger:
+    """The ledger for a reader that writes nothing (the report): opened as usual when it can
+    be, else, for a SQLite file that cannot be written (a read-only file, directory or mount),
+    read as a snapshot, provided its schema is this version's."""
+    try:
+        return Ledger(url)
+    except ConfigError:
+        snapshot = snapshot_url(url)
+        if snapshot is None:
+            raise
+    ledger = Ledger(snapshot, migrate=False)
+    try:
+        if not ledger.at_head():
+            raise ConfigError(
+                "store.url",
+                "the ledger cannot be written and its schema is older than this version's: "
+                "open it once where it can be written, or report from a writable copy",
+            )
+    except ConfigError:
+        ledger.close()
+        raise
+    return ledger

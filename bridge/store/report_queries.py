@@ -155,13 +155,25 @@ class ReportReader:
         return {r[0]: r[1] for r in self._conn.execute(q)}
 
 
+def _literal(text: str) -> str:
+    """`text` for a LIKE pattern, matching itself only: `--account %` is not every account."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _grant_query(f: GrantFilter) -> Any:
     """The SQL side of the filters; the report applies the rest (names from the config)."""
     q = select(grants)
     if f.mappings:
         q = q.where(grants.c.mapping.in_(f.mappings))
     if f.accounts:
-        q = q.where(or_(*(grants.c.target_key.like(f"assignment:{a}:%") for a in f.accounts)))
+        q = q.where(
+            or_(
+                *(
+                    grants.c.target_key.like(f"assignment:{_literal(a)}:%", escape="\\")
+                    for a in f.accounts
+                )
+            )
+        )
     if f.users:
         low = [u.lower() for u in f.users]
         name = func.lower(grants.c.user_name)
@@ -170,7 +182,7 @@ def _grant_query(f: GrantFilter) -> Any:
                 name.in_(low),
                 grants.c.ic_user_id.in_(f.users),
                 grants.c.principal_id.in_(f.users),
-                *(name.like(f"{u}@%") for u in low if "@" not in u),
+                *(name.like(f"{_literal(u)}@%", escape="\\") for u in low if "@" not in u),
             )
         )
     if f.until is not None:

@@ -140,6 +140,7 @@ class _Graph:
 
     def __init__(self) -> None:
         self.body = valid_bytes
+        self.listings_served = 0
         graph = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -147,6 +148,7 @@ class _Graph:
 
             def do_GET(self) -> None:
                 listing = "assignmentScheduleInstances" in self.path
+                graph.listings_served += listing
                 payload = graph.body if listing else b'{"value": []}'
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -241,6 +243,45 @@ def test_bad_items_are_skipped_and_logged_and_nobody_loses_access(
     assert len(skipped) == bad, (skipped, body)
     assert caplog.text.count("skipped malformed instance") == bad
     assert not any(c.op == "remove" for c in result.plan.changes), result.plan.changes
+    no_removal(rec, ic)
+    rec.ledger.close()
+
+
+def test_a_timestamp_beyond_utc_skips_that_item_and_every_other_activation_still_counts(
+    graph: _Graph, source: GraphPimSource, caplog: pytest.LogCaptureFixture
+) -> None:
+    rec, ic = held_rig(graph, source)
+    too_late = {**instance("dave"), "endDateTime": "9999-12-31T23:30:00-01:00"}
+    too_early = {**instance("erin"), "startDateTime": "0001-01-01T00:00:00+01:00"}
+    items = [too_late, *VALID_BODY["value"], instance("carol"), too_early]
+    graph.body = json.dumps({"value": items}).encode()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="bridge.graph.source"):
+        result = rec.cycle()
+    skipped = [f for f in result.findings if f.kind == "bad_payload"]
+    assert len(skipped) == 2 and all("out of range" in f.detail for f in skipped), skipped
+    assert caplog.text.count("skipped malformed instance") == 2
+    assert result.unreadable == set()
+    no_removal(rec, ic)
+    assert "u-carol@x" in ic.state[TARGET]  # activated beside the bad items: granted
+    rec.ledger.close()
+
+
+def test_a_nextlink_loop_of_large_pages_stops_at_the_item_cap_and_reads_as_unreadable(
+    graph: _Graph, source: GraphPimSource
+) -> None:
+    rec, ic = held_rig(graph, source)
+    page = [*VALID_BODY["value"], *(instance(f"u{n}") for n in range(1998))]
+    loop = f"{graph.url}/identityGovernance/privilegedAccess/group/assignmentScheduleInstances"
+    graph.body = json.dumps({"value": page, "@odata.nextLink": loop + "?$skiptoken=again"}).encode()
+    graph.listings_served = 0
+    result = rec.cycle()
+    cap = rec.config.entra.max_items_per_group
+    # The page that passes the cap is the last one asked for: well before the read deadline.
+    assert graph.listings_served == cap // len(page) + 1
+    assert result.unreadable == {"admins"} and result.exit_code == 1
+    unreadable = [f for f in result.findings if f.kind == "unreadable_group"]
+    assert unreadable and "entra.max_items_per_group" in unreadable[0].detail
     no_removal(rec, ic)
     rec.ledger.close()
 

@@ -39,8 +39,9 @@ def graph_source(
     monkeypatch.setenv(STATIC_TOKEN_ENV, graph_sandbox.token)
     made: list[GraphPimSource] = []
 
-    def make(**kwargs: Any) -> GraphPimSource:
-        entra = EntraConfig(credential="static", graph_url=graph_sandbox.url)
+    def make(entra_keys: dict[str, Any] | None = None, **kwargs: Any) -> GraphPimSource:
+        """`entra_keys`: more [entra] keys, as in the config file."""
+        entra = EntraConfig(credential="static", graph_url=graph_sandbox.url, **(entra_keys or {}))
         kwargs.setdefault("backoff", 0.01)
         source = GraphPimSource(entra, **kwargs)
         made.append(source)

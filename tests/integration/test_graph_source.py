@@ -88,6 +88,38 @@ def test_every_page_of_a_large_group_is_read(
     assert graph_sandbox.requests_served - before == 8
 
 
+@pytest.mark.parametrize(
+    "cap", [{"max_pages_per_group": 3}, {"max_items_per_group": 9}], ids=["pages", "items"]
+)
+def test_a_group_listing_past_its_cap_reads_as_unreadable_never_as_partial(
+    graph_sandbox: GraphSandbox, graph_source: SourceFactory, cap: dict[str, int]
+) -> None:
+    graph_sandbox.page_size = 3
+    big, users = seed_group(graph_sandbox, "big", 10)  # 4 pages, 10 items
+    small, (alice,) = seed_group(graph_sandbox, "small", 1)
+    activate_all(graph_sandbox, big, users)
+    activate_all(graph_sandbox, small, [alice])
+
+    reads = graph_source(entra_keys=cap).read_groups([big, small])
+
+    assert not reads[big].ok and reads[big].instances == ()
+    assert next(iter(cap)) in (reads[big].error or "")
+    assert [i.principal_id for i in reads[small].instances] == [alice]
+
+
+def test_a_group_listing_at_its_cap_is_read_whole(
+    graph_sandbox: GraphSandbox, graph_source: SourceFactory
+) -> None:
+    graph_sandbox.page_size = 3
+    group, users = seed_group(graph_sandbox, "big", 10)
+    activate_all(graph_sandbox, group, users)
+
+    caps = {"max_pages_per_group": 4, "max_items_per_group": 10}
+    read = graph_source(entra_keys=caps).read_groups([group])[group]
+
+    assert read.ok and len(read.instances) == 10
+
+
 def test_many_groups_are_read_in_batches_of_twenty(
     graph_sandbox: GraphSandbox, graph_source: SourceFactory
 ) -> None:

@@ -155,3 +155,59 @@ def test_an_armed_denial_stops_older_sessions_at_the_end_with_the_bridge_gone(
     bound = denial_bound(end + RemovalTimes.DEFAULT + ARM_SLACK)
     fresh = world.aws.issue_session(alice, world.permission_set_arn, ACCOUNT_PROD, bound)
     assert world.aws.is_allowed(fresh, now=bound + timedelta(minutes=1))
+
+
+def _inline_policy(world: World) -> str:
+    return world.aws.client("sso-admin").get_inline_policy_for_permission_set(
+        InstanceArn=world.aws.instance_arn, PermissionSetArn=world.permission_set_arn
+    )["InlinePolicy"]
+
+
+@pytest.mark.parametrize("document", ["[]", '{"Version": "2012-10-17", "Statement": "oops"}'])
+def test_a_malformed_inline_policy_is_left_as_it_is_and_the_denial_reported_not_written(
+    world: World, bridge_for: Callable[..., Bridge], document: str
+) -> None:
+    world.aws.client("sso-admin").put_inline_policy_to_permission_set(
+        InstanceArn=world.aws.instance_arn,
+        PermissionSetArn=world.permission_set_arn,
+        InlinePolicy=document,
+    )
+    bridge = bridge_for()
+    cycle_after(world, bridge, "alice", "activate")
+    world.graph.actor().deactivate(world.entra_users["alice"], world.entra_groups["prod-admin"])
+
+    result = bridge.reconciler.cycle()
+
+    assert world.ic_users["alice"] not in world.ic_members()  # the removal itself went ahead
+    assert result.exit_code == 1 and not result.failed
+    assert any("rewrite safely" in why for why in result.unplaced), result.unplaced
+    assert _inline_policy(world) == document  # never rewritten into garbage
+    with bridge.ledger.report_reader() as reader:
+        failed = reader.failed_denials(None, None)
+    assert failed and all(r.status == "failed" for r in failed)
+    assert "rewrite safely" in failed[0].detail
+
+
+def test_a_foreign_statement_named_like_ours_survives_the_denial_written_beside_it(
+    world: World, bridge_for: Callable[..., Bridge]
+) -> None:
+    lookalike = {
+        "Sid": "PimBridgeDenyContractors",
+        "Effect": "Deny",
+        "Action": "*",
+        "Resource": "*",
+    }
+    world.aws.client("sso-admin").put_inline_policy_to_permission_set(
+        InstanceArn=world.aws.instance_arn,
+        PermissionSetArn=world.permission_set_arn,
+        InlinePolicy=json.dumps({"Version": "2012-10-17", "Statement": [lookalike]}),
+    )
+    bridge = bridge_for()
+    cycle_after(world, bridge, "alice", "activate")
+    cycle_after(world, bridge, "alice", "deactivate")
+
+    written = json.loads(_inline_policy(world))["Statement"]
+    assert written[0] == lookalike and len(written) == 2
+    assert written[1]["Condition"]["StringEquals"] == {
+        "identitystore:userId": world.ic_users["alice"]
+    }

@@ -118,6 +118,24 @@ def test_graph_token_appears_in_no_output_and_not_in_the_store(rig: Rig) -> None
         assert token.encode() not in f.read_bytes()
 
 
+def test_an_upstream_error_echoing_the_bearer_token_keeps_it_out_of_output_store_and_report(
+    rig: Rig,
+) -> None:
+    rig.activate("alice")
+    assert rig.sync().returncode == 0
+    rig.w.graph.outage(status=400, echo_headers=True)
+    failed = rig.sync("-v")
+    token = rig.w.graph.token
+    assert failed.returncode == 1 and "unreadable_group" in failed.stdout
+    assert "[redacted]" in failed.stdout  # the finding is kept, the credential is not
+    reports = [rig.cli("report", "--format", fmt) for fmt in ("table", "csv", "json", "md")]
+    for proc in (failed, *reports):
+        assert token not in proc.stdout and token not in proc.stderr
+    assert all(r.returncode == 0 for r in reports), [r.stderr for r in reports]
+    for f in rig.db.parent.glob("ledger.db*"):
+        assert token.encode() not in f.read_bytes()
+
+
 def test_grant_past_its_end_is_removed_even_while_graph_still_lists_it(tmp_path: Path) -> None:
     # Graph's clock stands 10 s behind ours: it keeps listing an instance that has ended.
     import time

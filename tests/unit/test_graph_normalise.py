@@ -163,3 +163,23 @@ def test_graph_timestamps_become_aware_utc() -> None:
     assert parse_datetime("2023-02-07T09:05:55+02:00") == datetime(2023, 2, 7, 7, 5, 55, tzinfo=UTC)
     assert parse_datetime("2023-02-07T07:05:55").tzinfo is UTC  # type: ignore[union-attr]
     assert parse_datetime(None) is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("endDateTime", "9999-12-31T23:30:00-01:00"),  # year 10000 in UTC
+        ("startDateTime", "0001-01-01T00:00:00+01:00"),  # year 0 in UTC
+    ],
+)
+def test_a_timestamp_utc_cannot_hold_makes_the_item_malformed_not_an_overflow(
+    field: str, value: str
+) -> None:
+    item = {**body("pim-group-assignmentScheduleInstance-get"), field: value}
+    with pytest.raises(MalformedItem, match="out of range"):
+        parse_instance(item, GROUP)
+
+
+def test_the_extremes_utc_can_hold_still_read() -> None:
+    assert parse_datetime("0001-01-01T00:00:00Z") == datetime(1, 1, 1, tzinfo=UTC)
+    assert parse_datetime("9999-12-31T23:59:59Z") == datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)

@@ -182,3 +182,14 @@ def test_emf_is_silent_unless_switched_on() -> None:
     metrics = BridgeMetrics(emf_out=out)
     metrics.observe_cycle(CycleResult("poll", Plan()), 0, [])
     assert out.getvalue() == ""
+
+
+def test_a_credential_end_utc_cannot_hold_is_skipped_as_unreadable() -> None:
+    app = {
+        "passwordCredentials": [
+            {"displayName": "far", "keyId": "k1", "endDateTime": "9999-12-31T23:30:00-01:00"},
+            {"displayName": "soon", "keyId": "k2", "endDateTime": "2030-01-01T01:00:00+01:00"},
+        ]
+    }
+    (only,) = parse_credentials(app)
+    assert only.name == "soon" and only.end == datetime(2030, 1, 1, tzinfo=UTC)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bridge.denial.policy import (
     COALESCED_SID,
     SID_PREFIX,
     Denial,
+    MalformedPolicy,
+    deny_statement,
     merge_denials,
     policy_size,
 )
@@ -159,3 +163,40 @@ def test_when_room_runs_out_armings_give_way_to_denials_in_force() -> None:
         for u in ([u] if isinstance(u, str) else u)
     }
     assert denied == set(users[2:])
+
+
+LOOKALIKES = [
+    {"Sid": "PimBridgeDenyContractors", "Effect": "Deny", "Action": "s3:*", "Resource": "*"},
+    {
+        "Sid": "PimBridgeDenyAudit",
+        "Effect": "Deny",
+        "Action": "*",
+        "Resource": "*",
+        "Condition": {},
+    },
+    # Our shape and a user's bound, but a Sid we would never give that user.
+    deny_statement(["u-9"], NOW - 2 * HOUR, "PimBridgeDenyContractors"),
+    # Our Sid for u-9, but it denies more than we ever write.
+    {**deny_statement(["u-9"], NOW - 2 * HOUR, "PimBridgeDenyu9"), "Action": "s3:*"},
+]
+
+
+@pytest.mark.parametrize("lookalike", LOOKALIKES, ids=["no-condition", "empty", "sid", "action"])
+def test_a_foreign_statement_whose_sid_starts_with_our_prefix_is_kept_untouched(
+    lookalike: dict,  # type: ignore[type-arg]
+) -> None:
+    doc = json.dumps({"Version": "2012-10-17", "Statement": [lookalike]})
+    added = merge_denials(doc, [Denial("u-1", NOW)], NOW, HOUR)
+    assert statements(added.document)[0] == lookalike
+    # Long past any session it could match, it is still not ours to prune.
+    later = merge_denials(added.document, [], NOW + 3 * HOUR, HOUR)
+    assert statements(later.document) == [lookalike]
+
+
+@pytest.mark.parametrize(
+    "document",
+    ["[]", '"a policy"', '{"Statement": "oops"}', '{"Statement": ["oops"]}', '{"Statement": 7}'],
+)
+def test_a_malformed_policy_is_refused_never_rewritten_into_garbage(document: str) -> None:
+    with pytest.raises(MalformedPolicy):
+        merge_denials(document, [Denial("u-1", NOW)], NOW, HOUR)

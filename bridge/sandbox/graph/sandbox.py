@@ -70,6 +70,7 @@ class _Throttle:
 class _Outage:
     status: int
     retry_after: float | None
+    echo_headers: bool = False  # the error message repeats the request's headers
 
 
 class GraphSandbox(ServerLifecycle):
@@ -182,11 +183,18 @@ class GraphSandbox(ServerLifecycle):
             )
 
     def outage(
-        self, group_id: str | None = None, status: int = 503, retry_after: float | None = None
+        self,
+        group_id: str | None = None,
+        status: int = 503,
+        retry_after: float | None = None,
+        *,
+        echo_headers: bool = False,
     ) -> None:
-        """Reads of `group_id` (every call when None) fail with `status` until `restore()`."""
+        """Reads of `group_id` (every call when None) fail with `status` until `restore()`;
+        with `echo_headers`, the error message repeats the request's headers, bearer token
+        included, as a misbehaving proxy in front of Graph might."""
         with self._lock:
-            self._outages[group_id] = _Outage(status, retry_after)
+            self._outages[group_id] = _Outage(status, retry_after, echo_headers)
 
     def malformed(self, group_id: str) -> None:
         """Listing `group_id`'s instances includes an item missing required properties."""
@@ -243,6 +251,9 @@ class GraphSandbox(ServerLifecycle):
                     return _status_error(429, throttle.retry_after)
             m = _GROUP_IN_FILTER.search(request.query.get("$filter", ""))
             outage = self._outages.get(None) or (m and self._outages.get(m.group(1)))
+        if outage and outage.echo_headers:
+            sent = "; ".join(f"{k}: {v}" for k, v in request.headers.items())
+            return graph_error(outage.status, "BadRequest", f"Request rejected. Headers: {sent}")
         if outage:
             return _status_error(outage.status, outage.retry_after)
         return None

@@ -1,0 +1,43 @@
+"""Ledger text made safe to show: the report prints what Graph, Identity Center and the people
+behind them wrote (names, justifications, error messages), and none of it may act on the reader.
+
+Control characters (an ESC starts a terminal escape sequence; a bidirectional override hides
+what follows) are shown as `\\x1b`-style escapes in every human format and in CSV; Markdown
+also escapes what would become HTML, a link or a table cell border. JSON escapes them itself.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+
+# C0 and C1 controls, DEL, and the format characters that reorder or hide text.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_MARKDOWN = re.compile(r"([\\`*_\[\]|])")
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def printable(text: str) -> str:
+    """`text` with every control or reordering character spelled out as an escape."""
+    return _UNSAFE.sub(_spelled, text)
+
+
+def html(text: str) -> str:
+    """`text` as HTML (or SVG) character data: shown, never parsed."""
+    return escape(printable(text))
+
+
+def markdown(text: str) -> str:
+    """One Markdown table cell that renders as `text`, literally: on one line, no HTML, no
+    link, no emphasis, no cell border."""
+    flat = " ".join(printable(text).split())
+    flat = _MARKDOWN.sub(r"\\\1", flat)
+    return "".join(_HTML.get(ch, ch) for ch in flat)
+
+
+def _spelled(match: re.Match[str]) -> str:
+    ch = match.group(0)
+    if ch in "\t\n\r":
+        return " "  # white space a cell cannot hold: a space, as a reader would expect
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
