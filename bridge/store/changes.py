@@ -98,7 +98,13 @@ class Changes:
                     .values(last_error=error)
                 )
             elif error:
-                conn.execute(delete(holdings).where(*where, holdings.c.state == ADDING))
+                # This call did nothing; a holding an earlier attempt left in doubt (it timed
+                # out, or a crash cut it off) still may have, and stays until it is read back.
+                conn.execute(
+                    delete(holdings).where(
+                        *where, holdings.c.state == ADDING, holdings.c.last_error.is_(None)
+                    )
+                )
             else:
                 conn.execute(
                     update(holdings)
@@ -148,6 +154,13 @@ class Changes:
 def _hold_if_new(conn: Connection, change: Change, now: datetime) -> None:
     b = change.binding
     if conn.execute(select(func.count()).select_from(holdings).where(*_holding(b))).scalar():
+        # Still `adding` at a new attempt: the earlier one timed out or a crash cut it off,
+        # so it may have taken effect whatever becomes of this one.
+        conn.execute(
+            update(holdings)
+            .where(*_holding(b), holdings.c.state == ADDING, holdings.c.last_error.is_(None))
+            .values(last_error="an earlier attempt's outcome is unknown")
+        )
         return
     conn.execute(
         insert(holdings).values(

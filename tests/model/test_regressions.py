@@ -238,3 +238,17 @@ def test_an_expiry_held_after_a_clock_jump_is_applied_once_monotonic_time_reache
         ("wall_clock_jumps", {"seconds": 60}),
         ("time_passes_to_an_end", {"offset": -1.0, "pick": 5}),
     )
+
+
+def test_a_retried_add_refused_after_one_that_timed_out_keeps_its_holding(
+    play: Callable[[str], Play],
+) -> None:
+    play("refused_retry_forgets_a_timed_out_add")(
+        start(),
+        ("identity_center_fault", {"fault": "timed_out_applied"}),
+        ("activate", {"group": "eg-1", "minutes": 0.5, "user": "alice@x"}),
+        ("drift_sweep", {}),
+        ("identity_center_fault", {"fault": "throttled"}),
+        ("poll", {}),
+        ("drift_sweep", {}),
+    )
