@@ -8,7 +8,7 @@ gathers the inputs and applies the result.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -89,7 +89,7 @@ def plan(desired: Iterable[Grant], actual: Actual, scope: Scope, now: datetime) 
             found.append(_drift_finding(b, scope, "removing"))
         else:
             found.append(_drift_finding(b, scope, None))
-    removes, held = _brake(removes, recorded, actual, scope, now, found)
+    removes, held = _brake(removes, recorded, actual, scope, ended_meanwhile, found)
     held_ends = [_end_of(c.binding, actual, recorded) for c in held if c.reason is Reason.EXPIRED]
     # Removals first: when the instance's 20 calls/s are the bottleneck, ending access waits
     # for nobody's new access.
@@ -212,13 +212,16 @@ def _brake(
     recorded: Mapping[Binding, datetime],
     actual: Actual,
     scope: Scope,
-    now: datetime,
+    gone: Set[Binding],
     found: list[Finding],
 ) -> tuple[list[Change], list[Change]]:
     """The brake guards against a bad read (or a jumping clock) looking like mass removal.
-    Expiries at ends the ledger recorded before this read are never held back."""
+    Expiries at ends the ledger recorded before this read are never held back, nor are the
+    removals of bindings already `gone` from AWS: they take nobody's access."""
 
     def judged(change: Change) -> bool:
+        if change.binding in gone:
+            return False
         if change.reason is not Reason.EXPIRED:
             return True
         end = _end_of(change.binding, actual, recorded)

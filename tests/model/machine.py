@@ -61,7 +61,8 @@ KNOWN_DEFECTS: frozenset[str] = frozenset(
 # brake_exits_zero, inflight_add_outlives_crash, timed_out_add_outlives_end,
 # renamed_group_stops_expiries, moved_end_bypasses_brake, clock_jump_unbraked,
 # recovery_expires_before_read, endless_activation_permanent, duplicate_instance_flips (one
-# principal or two under one id), untyped_principal_granted, second_writer_on_sqlite.
+# principal or two under one id), untyped_principal_granted, second_writer_on_sqlite,
+# refused_retry_forgets_a_timed_out_add, braked_removal_of_a_gone_binding.
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 MAX_FAULTS = 3  # queued Identity Center faults: retries every 2 s clear them within TOLERANCE

@@ -252,3 +252,27 @@ def test_a_retried_add_refused_after_one_that_timed_out_keeps_its_holding(
         ("poll", {}),
         ("drift_sweep", {}),
     )
+
+
+def test_an_addition_cut_off_over_a_membership_made_out_of_band_is_adopted_and_ends(
+    play: Callable[[str], Play],
+) -> None:
+    play("cut_off_add_over_a_foreign_binding")(
+        start(("alice@x", "eg-1", 0.5), shared=True),
+        ("killed_at_the_next_write", {"down_for": 0, "when": "before"}),
+        ("member_added_out_of_band", {"pick": 19, "user": "u-alice"}),
+        edit("change_identity_center_group", group="Ops", limit=2),
+        ("time_passes", {"seconds": 60}),
+    )
+
+
+def test_a_braked_removal_of_what_is_already_gone_is_not_held(
+    play: Callable[[str], Play],
+) -> None:
+    play("braked_removal_of_a_gone_binding")(
+        start(("alice@x", "eg-1", 0.5), shared=True),
+        edit("lower_max_removals", limit=0),
+        ("deactivate", {"pick": 0}),
+        ("member_removed_out_of_band", {"pick": 1}),
+        ("drift_sweep", {}),
+    )

@@ -190,6 +190,11 @@ class World:
                 elif op == "remove" and owner is not None:
                     applied = True
                     del self.present[b]
+            elif op == "add" and by == "bridge" and outcome == "killed" and owner is not None:
+                # Cut off before the call, on what someone else made: the bridge may take it as
+                # its own from here (Identity Center cannot tell it a call cut off before from
+                # one cut off after), as it would have adopted it had the call been made.
+                self.present[b] = "bridge"
             record = Op(
                 len(self.ops),
                 op,
