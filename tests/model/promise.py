@@ -194,7 +194,9 @@ class Promise:
         if c.op != "remove":
             return False
         end = rec.ends_before.get(c.binding, NO_END)
-        if isinstance(end, datetime) and end <= self._true(rec.started):
+        # A restart takes the wall clock as it is then (bridge/clockwatch.py): a jump made before
+        # the process started cannot be told from the time it was down.
+        if isinstance(end, datetime) and end <= self._true(rec.started) + rec.start_skew:
             return False
         ahead = isinstance(end, datetime) and end <= rec.started  # due by a clock run ahead
         if "clock_jump_unbraked" in self.known and ahead:

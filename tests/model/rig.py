@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -116,6 +116,9 @@ class CycleRecord:
     result: CycleResult
     max_removals: int
     recovering: bool = False  # run by `Service.recover` as a process started
+    # How far the wall clock was off when the process started: to the process that is no jump
+    # (its ClockWatch anchors there), only time having passed.
+    start_skew: timedelta = timedelta(0)
 
 
 class RecordingService(Service):
@@ -131,6 +134,7 @@ class RecordingService(Service):
     ) -> None:
         super().__init__(bridge, timers, election)
         self.records = records
+        self.start_skew = timedelta(0)
 
     def poll(self, *, read_aws: bool = False) -> CycleResult | None:
         return self._recorded(lambda: super(RecordingService, self).poll(read_aws=read_aws))
@@ -143,7 +147,9 @@ class RecordingService(Service):
         result = run()
         if result is not None:
             limit = self.bridge.config.safety.max_removals_per_cycle
-            self.records.append(CycleRecord(started, before, result, limit))
+            self.records.append(
+                CycleRecord(started, before, result, limit, start_skew=self.start_skew)
+            )
         return result
 
 
@@ -208,6 +214,7 @@ def build_process(
     bridge = Bridge(config, graph, ic, ledger, world.clock, reconciler, revoker)  # type: ignore[arg-type]
     timers = VirtualTimers(world.clock)
     service = RecordingService(bridge, timers, election, [] if records is None else records)
+    service.start_skew = world.skew
     return Process(life, bridge, service, timers, election)
 
 

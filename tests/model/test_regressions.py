@@ -276,3 +276,16 @@ def test_a_braked_removal_of_what_is_already_gone_is_not_held(
         ("member_removed_out_of_band", {"pick": 1}),
         ("drift_sweep", {}),
     )
+
+
+def test_a_restart_after_a_clock_jump_takes_the_clock_as_it_is(
+    play: Callable[[str], Play],
+) -> None:
+    # Not a defect fixed but a limit stated: a process cannot tell a jump made before it started
+    # from the time it was down, and revokes what ended by its clock, as after any downtime.
+    play("restart_after_a_jump")(
+        start(("alice@x", "eg-1", 0.5)),
+        edit("lower_max_removals", limit=0),
+        ("wall_clock_jumps", {"seconds": 60}),
+        edit("add_mapping"),
+    )
