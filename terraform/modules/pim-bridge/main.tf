@@ -67,6 +67,7 @@ module "permission_sets" {
 
   instance_arn          = local.instance_arn
   permission_sets       = var.permission_sets
+  permissions_boundary  = var.permissions_boundary
   bridge_sid_prefix     = var.bridge_sid_prefix
   bridge_policy_reserve = var.bridge_policy_reserve
   tags                  = var.tags

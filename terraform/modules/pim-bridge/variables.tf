@@ -44,6 +44,19 @@ variable "permission_sets" {
   default = {}
 }
 
+variable "permissions_boundary" {
+  description = "Permissions boundary of every permission set created here that sets none of its own (managed_policy_arn of an AWS managed policy, or customer_managed); see the permission-sets module."
+  type = object({
+    managed_policy_arn = optional(string)
+    customer_managed = optional(object({
+      name = string
+      path = optional(string, "/")
+    }))
+  })
+  default  = { managed_policy_arn = "arn:aws:iam::aws:policy/PowerUserAccess" }
+  nullable = false
+}
+
 variable "existing_permission_sets" {
   description = "Names of permission sets that already exist in the instance (not managed here) which mappings may reference."
   type        = list(string)
