@@ -157,7 +157,9 @@ def _assert_applied(aws: AwsSandbox) -> tuple[str, str]:
 
 
 def _assert_least_privilege(aws: AwsSandbox) -> None:
-    """Every managed permission set has its boundary, read back through the AWS API."""
+    """Every managed permission set has its boundary, read back through the AWS API, and the
+    bridge's role may neither move a boundary nor attach or detach policies, and may remove
+    members only from the group Terraform made for it."""
     sso = aws.client("sso-admin")
     boundaries = {
         name: sso.get_permissions_boundary_for_permission_set(
@@ -169,6 +171,29 @@ def _assert_least_privilege(aws: AwsSandbox) -> None:
         "PimAdmin": {"ManagedPolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
         "PimReadOnly": {"ManagedPolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"},
     }
+    policy = aws.client("iam").get_role_policy(RoleName="pim-bridge", PolicyName="pim-bridge")
+    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    assert statements["DenyPermissionSetPolicyChanges"]["Effect"] == "Deny"
+    assert sorted(statements["DenyPermissionSetPolicyChanges"]["Action"]) == [
+        "sso:AttachCustomerManagedPolicyReferenceToPermissionSet",
+        "sso:AttachManagedPolicyToPermissionSet",
+        "sso:DeletePermissionsBoundaryFromPermissionSet",
+        "sso:DetachCustomerManagedPolicyReferenceFromPermissionSet",
+        "sso:DetachManagedPolicyFromPermissionSet",
+        "sso:PutPermissionsBoundaryToPermissionSet",
+    ]
+    group_id = aws.client("identitystore").get_group_id(
+        IdentityStoreId=aws.identity_store_id,
+        AlternateIdentifier={
+            "UniqueAttribute": {"AttributePath": "displayName", "AttributeValue": "PIM-Admin"}
+        },
+    )["GroupId"]
+    for sid in (
+        "IdentityStoreAddMembersToManagedGroups",
+        "IdentityStoreRemoveMembersFromManagedGroups",
+    ):
+        groups = [r for r in statements[sid]["Resource"] if ":group/" in r]
+        assert groups == [f"arn:aws:identitystore:::group/{group_id}"], sid
 
 
 def _write_config(path: Path, graph: GraphSandbox, rendered: str, ledger: Path) -> Path:

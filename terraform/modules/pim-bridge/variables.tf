@@ -166,15 +166,18 @@ variable "mappings" {
 variable "bridge_role" {
   description = "The bridge's IAM role (bridge-iam module); null creates no role."
   type = object({
-    name                      = optional(string, "pim-bridge")
-    path                      = optional(string, "/")
-    compute                   = optional(string, "ecs")
-    eks_oidc_provider_arn     = optional(string, "")
-    eks_service_account       = optional(string, "pim-bridge/pim-bridge")
-    trusted_source_account_id = optional(string, "")
-    assume_role_arns          = optional(list(string), [])
-    scp_policy_arn            = optional(string, "")
-    permissions_boundary_arn  = optional(string)
+    name                       = optional(string, "pim-bridge")
+    path                       = optional(string, "/")
+    compute                    = optional(string, "ecs")
+    eks_oidc_provider_arn      = optional(string, "")
+    eks_service_account        = optional(string, "pim-bridge/pim-bridge")
+    trusted_source_account_id  = optional(string, "")
+    assume_role_arns           = optional(list(string), [])
+    scp_policy_arn             = optional(string, "")
+    permissions_boundary_arn   = optional(string)
+    activity_trail_bucket      = optional(string, "")
+    activity_trail_key_prefix  = optional(string, "AWSLogs/")
+    activity_trail_kms_key_arn = optional(string, "")
   })
   default = {}
 }
