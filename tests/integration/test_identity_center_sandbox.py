@@ -72,6 +72,50 @@ def test_permission_set_tags_can_be_listed_added_and_removed(aws_sandbox: AwsSan
     assert sso.list_tags_for_resource(**ref)["Tags"] == [{"Key": "owner", "Value": "b"}]
 
 
+def test_permission_set_boundary_can_be_put_read_back_and_deleted(
+    aws_sandbox: AwsSandbox,
+) -> None:
+    sso = aws_sandbox.client("sso-admin")
+    ref = {
+        "InstanceArn": aws_sandbox.instance_arn,
+        "PermissionSetArn": aws_sandbox.create_permission_set("Admin"),
+    }
+    with pytest.raises(ClientError) as unset:
+        sso.get_permissions_boundary_for_permission_set(**ref)
+
+    sso.put_permissions_boundary_to_permission_set(
+        **ref, PermissionsBoundary={"CustomerManagedPolicyReference": {"Name": "pim-boundary"}}
+    )
+    assert sso.get_permissions_boundary_for_permission_set(**ref)["PermissionsBoundary"] == {
+        "CustomerManagedPolicyReference": {"Name": "pim-boundary", "Path": "/"}
+    }
+    managed = "arn:aws:iam::aws:policy/PowerUserAccess"
+    sso.put_permissions_boundary_to_permission_set(
+        **ref, PermissionsBoundary={"ManagedPolicyArn": managed}
+    )
+    assert sso.get_permissions_boundary_for_permission_set(**ref)["PermissionsBoundary"] == {
+        "ManagedPolicyArn": managed
+    }
+    sso.delete_permissions_boundary_from_permission_set(**ref)
+    with pytest.raises(ClientError) as deleted:
+        sso.get_permissions_boundary_for_permission_set(**ref)
+
+    assert _code(unset) == _code(deleted) == "ResourceNotFoundException"
+
+
+def test_boundary_of_both_kinds_at_once_is_refused(aws_sandbox: AwsSandbox) -> None:
+    with pytest.raises(ClientError) as caught:
+        aws_sandbox.client("sso-admin").put_permissions_boundary_to_permission_set(
+            InstanceArn=aws_sandbox.instance_arn,
+            PermissionSetArn=aws_sandbox.create_permission_set("Admin"),
+            PermissionsBoundary={
+                "ManagedPolicyArn": "arn:aws:iam::aws:policy/PowerUserAccess",
+                "CustomerManagedPolicyReference": {"Name": "pim-boundary"},
+            },
+        )
+    assert _code(caught) == "ValidationException"
+
+
 def test_duplicate_assignment_is_accepted_but_listed_once(aws_sandbox: AwsSandbox) -> None:
     user = aws_sandbox.create_user("ada@example.com")
     ps = aws_sandbox.create_permission_set("Admin")

@@ -156,6 +156,46 @@ def _assert_applied(aws: AwsSandbox) -> tuple[str, str]:
     return group_id, readonly_arn
 
 
+def _assert_least_privilege(aws: AwsSandbox) -> None:
+    """Every managed permission set has its boundary, read back through the AWS API, and the
+    bridge's role may neither move a boundary nor attach or detach policies, and may remove
+    members only from the group Terraform made for it."""
+    sso = aws.client("sso-admin")
+    boundaries = {
+        name: sso.get_permissions_boundary_for_permission_set(
+            InstanceArn=aws.instance_arn, PermissionSetArn=ps["PermissionSetArn"]
+        )["PermissionsBoundary"]
+        for name, ps in _permission_sets(aws).items()
+    }
+    assert boundaries == {
+        "PimAdmin": {"ManagedPolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
+        "PimReadOnly": {"ManagedPolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"},
+    }
+    policy = aws.client("iam").get_role_policy(RoleName="pim-bridge", PolicyName="pim-bridge")
+    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    assert statements["DenyPermissionSetPolicyChanges"]["Effect"] == "Deny"
+    assert sorted(statements["DenyPermissionSetPolicyChanges"]["Action"]) == [
+        "sso:AttachCustomerManagedPolicyReferenceToPermissionSet",
+        "sso:AttachManagedPolicyToPermissionSet",
+        "sso:DeletePermissionsBoundaryFromPermissionSet",
+        "sso:DetachCustomerManagedPolicyReferenceFromPermissionSet",
+        "sso:DetachManagedPolicyFromPermissionSet",
+        "sso:PutPermissionsBoundaryToPermissionSet",
+    ]
+    group_id = aws.client("identitystore").get_group_id(
+        IdentityStoreId=aws.identity_store_id,
+        AlternateIdentifier={
+            "UniqueAttribute": {"AttributePath": "displayName", "AttributeValue": "PIM-Admin"}
+        },
+    )["GroupId"]
+    for sid in (
+        "IdentityStoreAddMembersToManagedGroups",
+        "IdentityStoreRemoveMembersFromManagedGroups",
+    ):
+        groups = [r for r in statements[sid]["Resource"] if ":group/" in r]
+        assert groups == [f"arn:aws:identitystore:::group/{group_id}"], sid
+
+
 def _write_config(path: Path, graph: GraphSandbox, rendered: str, ledger: Path) -> Path:
     path.write_text(
         f'[entra]\ncredential = "static"\ngraph_url = "{graph.url}"\n\n'
@@ -205,6 +245,7 @@ def test_apply_creates_what_the_bridge_then_syncs_into_and_destroy_removes_it(
     example = _example(terraform, tf_tree, aws)
     example.run("apply")
     group_id, readonly_arn = _assert_applied(aws)
+    _assert_least_privilege(aws)
 
     # The bridge, configured from Terraform's own output, mirrors two activations into it.
     config = _write_config(

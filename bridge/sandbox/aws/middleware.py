@@ -9,6 +9,7 @@ through to moto.
 - `async_requests`: asynchronous assignments and provisioning, their Describe*Status calls,
   duplicates, and the accounts a permission set is provisioned to.
 - `instance_tags`: `DescribeInstance` and the permission set tag calls.
+- `boundaries`: the permission set permissions boundary calls.
 - `identity_store`: group membership conflicts and `UpdateGroup`.
 - `throttling`: latency, rate limit, planned conflicts and call counters for every call except
   those carrying `SEED_HEADER`, which the sandbox's own seeding helpers send.
@@ -31,6 +32,7 @@ from moto.core.exceptions import JsonRESTError
 
 from bridge.sandbox.aws.api import IDS_PREFIX, SEED_HEADER, SSO_PREFIX, ApiError, Backends, Handler
 from bridge.sandbox.aws.async_requests import AsyncRequests
+from bridge.sandbox.aws.boundaries import PermissionsBoundaries
 from bridge.sandbox.aws.identity_store import IdentityStoreCalls
 from bridge.sandbox.aws.instance_tags import InstanceAndTags
 from bridge.sandbox.aws.throttling import FrontDoor
@@ -69,6 +71,7 @@ class IdentityCenterExtensions:
         self._handlers: dict[str, Handler] = {
             **self.async_requests.handlers(),
             **InstanceAndTags(backends).handlers(),
+            **PermissionsBoundaries(backends).handlers(),
             **IdentityStoreCalls(backends).handlers(),
         }
 

@@ -12,11 +12,15 @@ module "pim_bridge" {
       description         = "Administrator access while a PIM activation is live."
       session_duration    = "PT1H"
       managed_policy_arns = ["arn:aws:iam::aws:policy/AdministratorAccess"]
+      # Administrators need IAM, which the default boundary (PowerUserAccess) leaves out.
+      permissions_boundary = { managed_policy_arn = "arn:aws:iam::aws:policy/AdministratorAccess" }
     }
     PimReadOnly = {
       description         = "Read-only access while a PIM activation is live."
       session_duration    = "PT4H"
       managed_policy_arns = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+      # Whatever is written into its inline policy, this permission set stays read-only.
+      permissions_boundary = { managed_policy_arn = "arn:aws:iam::aws:policy/ReadOnlyAccess" }
       inline_policy = jsonencode({
         Version = "2012-10-17"
         Statement = [{

@@ -9,6 +9,8 @@ locals {
   managed_groups     = [for id in sort(distinct(var.managed_group_ids)) : "arn:${local.partition}:identitystore:::group/${id}"]
 
   instance_permission_sets = "arn:${local.partition}:sso:::permissionSet/${local.instance_id}/*"
+  every_instance           = "arn:${local.partition}:sso:::instance/*"
+  every_permission_set     = "arn:${local.partition}:sso:::permissionSet/*"
   account_arns             = [for id in sort(distinct(var.account_ids)) : "arn:${local.partition}:sso:::account/${id}"]
   assignment_sets          = sort(distinct(var.assignment_permission_set_arns))
   denial_sets              = sort(distinct(var.denial_permission_set_arns))
@@ -29,6 +31,7 @@ locals {
           "sso:DescribeAccountAssignmentDeletionStatus",
           "sso:DescribeInstance",
           "sso:DescribePermissionSetProvisioningStatus",
+          "sso:ListAccountAssignmentsForPrincipal",
           "sso:ListPermissionSets",
         ]
         Resource = [var.instance_arn]
@@ -59,11 +62,14 @@ locals {
         Action   = ["identitystore:CreateGroupMembership"]
         Resource = concat([local.identity_store_arn, local.all_users], local.managed_groups)
       },
+      # DeleteGroupMembership names only a membership id, but IAM authorises it on the
+      # membership's group and user as well: listing the managed groups (and no group/*) keeps
+      # removals to them. Membership ids and users cannot be narrowed: any may be a member.
       {
-        Sid      = "IdentityStoreRemoveMemberships"
+        Sid      = "IdentityStoreRemoveMembersFromManagedGroups"
         Effect   = "Allow"
         Action   = ["identitystore:DeleteGroupMembership"]
-        Resource = [local.identity_store_arn, local.all_memberships]
+        Resource = concat([local.identity_store_arn, local.all_users, local.all_memberships], local.managed_groups)
       },
     ],
     length(local.assignment_sets) == 0 || length(local.account_arns) == 0 ? [] : [
@@ -83,6 +89,7 @@ locals {
         Sid    = "SessionDenialInlinePolicy"
         Effect = "Allow"
         Action = [
+          "sso:DeleteInlinePolicyFromPermissionSet",
           "sso:GetInlinePolicyForPermissionSet",
           "sso:ListAccountsForProvisionedPermissionSet",
           "sso:PutInlinePolicyToPermissionSet",
@@ -118,7 +125,64 @@ locals {
         Resource = [var.scp_policy_arn]
       },
     ],
+    local.activity_statements,
+    [local.deny_permission_set_policy_changes],
   )
+
+  trail_bucket_arn = "arn:${local.partition}:s3:::${var.activity_trail_bucket}"
+
+  activity_statements = var.activity_trail_bucket == "" ? [] : concat(
+    [
+      # Not limited by s3:prefix: HeadBucket, which tells a missing bucket from a refused one,
+      # sends no prefix. A listing shows key names (accounts, regions, days), not records.
+      {
+        Sid      = "ActivityListTrail"
+        Effect   = "Allow"
+        Action   = ["s3:ListBucket"]
+        Resource = [local.trail_bucket_arn]
+      },
+      {
+        Sid      = "ActivityReadTrail"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject"]
+        Resource = ["${local.trail_bucket_arn}/${var.activity_trail_key_prefix}*"]
+      },
+      {
+        Sid      = "ActivityUserNames"
+        Effect   = "Allow"
+        Action   = ["identitystore:DescribeUser"]
+        Resource = [local.identity_store_arn, local.all_users]
+      },
+    ],
+    var.activity_trail_kms_key_arn == "" ? [] : [
+      {
+        Sid      = "ActivityDecryptTrail"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt"]
+        Resource = [var.activity_trail_kms_key_arn]
+      },
+    ],
+  )
+
+  # PutInlinePolicyToPermissionSet writes whole documents, so a stolen role could write Allow
+  # statements into a mapped permission set; the permission set's boundary caps what they can
+  # grant. These explicit Denies keep the role from moving that cap or adding policies around
+  # it, whatever else is ever attached to the role.
+  denied_permission_set_actions = [
+    "sso:AttachCustomerManagedPolicyReferenceToPermissionSet",
+    "sso:AttachManagedPolicyToPermissionSet",
+    "sso:DeletePermissionsBoundaryFromPermissionSet",
+    "sso:DetachCustomerManagedPolicyReferenceFromPermissionSet",
+    "sso:DetachManagedPolicyFromPermissionSet",
+    "sso:PutPermissionsBoundaryToPermissionSet",
+  ]
+
+  deny_permission_set_policy_changes = {
+    Sid      = "DenyPermissionSetPolicyChanges"
+    Effect   = "Deny"
+    Action   = local.denied_permission_set_actions
+    Resource = [local.every_instance, local.every_permission_set]
+  }
 
   policy_json = jsonencode({ Version = "2012-10-17", Statement = local.statements })
 

@@ -25,5 +25,10 @@ output "trust_policy_json" {
 
 output "granted_actions" {
   description = "Sorted list of every action the role grants."
-  value       = sort(distinct(flatten([for s in local.statements : s.Action])))
+  value       = sort(distinct(flatten([for s in local.statements : s.Action if s.Effect == "Allow"])))
+}
+
+output "denied_actions" {
+  description = "Sorted list of every action the role is explicitly denied (policy and boundary changes to permission sets)."
+  value       = sort(distinct(flatten([for s in local.statements : s.Action if s.Effect == "Deny"])))
 }

@@ -150,6 +150,39 @@ variable "scp_policy_arn" {
   }
 }
 
+variable "activity_trail_bucket" {
+  description = "S3 bucket the organization trail delivers to, read for [activity] (evidence of use); empty grants no activity permissions."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.activity_trail_bucket == "" || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.activity_trail_bucket))
+    error_message = "activity_trail_bucket must be empty or an S3 bucket name (3-63 lower-case letters, digits, '.' and '-')."
+  }
+}
+
+variable "activity_trail_key_prefix" {
+  description = "Fixed start of the trail's log file keys (the trail's own S3 key prefix, then AWSLogs/); s3:GetObject is limited to keys under it."
+  type        = string
+  default     = "AWSLogs/"
+
+  validation {
+    condition     = !startswith(var.activity_trail_key_prefix, "/") && !strcontains(var.activity_trail_key_prefix, "*") && !strcontains(var.activity_trail_key_prefix, "{")
+    error_message = "activity_trail_key_prefix is a literal key prefix such as AWSLogs/ or trails/AWSLogs/: no leading /, no * and no {placeholders}."
+  }
+}
+
+variable "activity_trail_kms_key_arn" {
+  description = "KMS key the trail encrypts its log files with (SSE-KMS); empty grants no kms:Decrypt."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.activity_trail_kms_key_arn == "" || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.activity_trail_kms_key_arn))
+    error_message = "activity_trail_kms_key_arn must be empty or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)."
+  }
+}
+
 variable "permissions_boundary_arn" {
   description = "Optional permissions boundary for the bridge's role."
   type        = string

@@ -13,7 +13,10 @@ locals {
     }
   ]...)
 
-  boundaries = { for name, ps in var.permission_sets : name => ps.permissions_boundary if ps.permissions_boundary != null }
+  # Every managed permission set gets a boundary: its own, else the module's. The bridge may
+  # rewrite a permission set's inline policy (PutInlinePolicyToPermissionSet writes whole
+  # documents), so the boundary is what caps a permission set whose inline policy was rewritten.
+  boundaries = { for name, ps in var.permission_sets : name => ps.permissions_boundary != null ? ps.permissions_boundary : var.permissions_boundary }
 
   # Every permission set gets an inline policy resource, even one with no Terraform statements,
   # so the bridge always finds a policy document to merge into and Terraform never deletes it.

@@ -17,3 +17,8 @@ output "inline_policy_baselines" {
   description = "The inline policy document Terraform wrote at creation, keyed by permission set name (the bridge adds its statements to it)."
   value       = local.inline_policies
 }
+
+output "permissions_boundaries" {
+  description = "The permissions boundary attached to each permission set, keyed by name: its own, else the module's permissions_boundary."
+  value       = local.boundaries
+}

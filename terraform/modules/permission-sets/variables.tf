@@ -77,6 +77,14 @@ variable "permission_sets" {
   validation {
     condition = alltrue([
       for ps in values(var.permission_sets) :
+      can(regex("^arn:aws[a-z-]*:iam::aws:policy/.+$", coalesce(try(ps.permissions_boundary.managed_policy_arn, null), "arn:aws:iam::aws:policy/none")))
+    ])
+    error_message = "A permissions_boundary.managed_policy_arn must be an AWS managed policy ARN (arn:aws:iam::aws:policy/...); use customer_managed for your own policy."
+  }
+
+  validation {
+    condition = alltrue([
+      for ps in values(var.permission_sets) :
       ps.inline_policy == null ? true : can(jsondecode(ps.inline_policy).Statement)
     ])
     error_message = "inline_policy must be an IAM policy JSON document with a Statement list (e.g. from aws_iam_policy_document)."
@@ -98,6 +106,36 @@ variable "permission_sets" {
       length(replace(coalesce(ps.inline_policy, "{}"), "/\\s/", "")) <= 10240 - var.bridge_policy_reserve
     ])
     error_message = "An inline_policy is longer than 10,240 non-whitespace characters minus bridge_policy_reserve; move permissions into a managed or customer-managed policy."
+  }
+}
+
+variable "permissions_boundary" {
+  description = <<-EOT
+    Permissions boundary attached to every permission set that sets none of its own: an AWS
+    managed policy ARN (`managed_policy_arn`) or a customer managed policy reference
+    (`customer_managed`, which must exist under that name and path in every account the
+    permission set is provisioned to). The default, PowerUserAccess, leaves out IAM,
+    Organizations and account management, so no rewrite of an inline policy can grant a way to
+    make IAM users, roles or keys that outlive a PIM activation.
+  EOT
+  type = object({
+    managed_policy_arn = optional(string)
+    customer_managed = optional(object({
+      name = string
+      path = optional(string, "/")
+    }))
+  })
+  default  = { managed_policy_arn = "arn:aws:iam::aws:policy/PowerUserAccess" }
+  nullable = false
+
+  validation {
+    condition     = (var.permissions_boundary.managed_policy_arn == null) != (var.permissions_boundary.customer_managed == null)
+    error_message = "permissions_boundary takes exactly one of managed_policy_arn or customer_managed."
+  }
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:iam::aws:policy/.+$", coalesce(var.permissions_boundary.managed_policy_arn, "arn:aws:iam::aws:policy/none")))
+    error_message = "permissions_boundary.managed_policy_arn must be an AWS managed policy ARN (arn:aws:iam::aws:policy/...); use customer_managed for your own policy."
   }
 }
 

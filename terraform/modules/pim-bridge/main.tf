@@ -67,6 +67,7 @@ module "permission_sets" {
 
   instance_arn          = local.instance_arn
   permission_sets       = var.permission_sets
+  permissions_boundary  = var.permissions_boundary
   bridge_sid_prefix     = var.bridge_sid_prefix
   bridge_policy_reserve = var.bridge_policy_reserve
   tags                  = var.tags
@@ -106,15 +107,18 @@ module "bridge_iam" {
   denial_permission_set_arns = [
     for a in concat(local.group_assignments, local.user_assignments) : local.permission_set_arns[a.permission_set]
   ]
-  account_ids               = distinct([for a in concat(local.group_assignments, local.user_assignments) : a.account_id])
-  compute                   = var.bridge_role.compute
-  eks_oidc_provider_arn     = var.bridge_role.eks_oidc_provider_arn
-  eks_service_account       = var.bridge_role.eks_service_account
-  trusted_source_account_id = var.bridge_role.trusted_source_account_id
-  assume_role_arns          = var.bridge_role.assume_role_arns
-  scp_policy_arn            = var.bridge_role.scp_policy_arn
-  permissions_boundary_arn  = var.bridge_role.permissions_boundary_arn
-  tags                      = var.tags
+  account_ids                = distinct([for a in concat(local.group_assignments, local.user_assignments) : a.account_id])
+  compute                    = var.bridge_role.compute
+  eks_oidc_provider_arn      = var.bridge_role.eks_oidc_provider_arn
+  eks_service_account        = var.bridge_role.eks_service_account
+  trusted_source_account_id  = var.bridge_role.trusted_source_account_id
+  assume_role_arns           = var.bridge_role.assume_role_arns
+  scp_policy_arn             = var.bridge_role.scp_policy_arn
+  permissions_boundary_arn   = var.bridge_role.permissions_boundary_arn
+  activity_trail_bucket      = var.bridge_role.activity_trail_bucket
+  activity_trail_key_prefix  = var.bridge_role.activity_trail_key_prefix
+  activity_trail_kms_key_arn = var.bridge_role.activity_trail_kms_key_arn
+  tags                       = var.tags
 }
 
 module "alarms" {

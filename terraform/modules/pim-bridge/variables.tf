@@ -44,6 +44,19 @@ variable "permission_sets" {
   default = {}
 }
 
+variable "permissions_boundary" {
+  description = "Permissions boundary of every permission set created here that sets none of its own (managed_policy_arn of an AWS managed policy, or customer_managed); see the permission-sets module."
+  type = object({
+    managed_policy_arn = optional(string)
+    customer_managed = optional(object({
+      name = string
+      path = optional(string, "/")
+    }))
+  })
+  default  = { managed_policy_arn = "arn:aws:iam::aws:policy/PowerUserAccess" }
+  nullable = false
+}
+
 variable "existing_permission_sets" {
   description = "Names of permission sets that already exist in the instance (not managed here) which mappings may reference."
   type        = list(string)
@@ -153,15 +166,18 @@ variable "mappings" {
 variable "bridge_role" {
   description = "The bridge's IAM role (bridge-iam module); null creates no role."
   type = object({
-    name                      = optional(string, "pim-bridge")
-    path                      = optional(string, "/")
-    compute                   = optional(string, "ecs")
-    eks_oidc_provider_arn     = optional(string, "")
-    eks_service_account       = optional(string, "pim-bridge/pim-bridge")
-    trusted_source_account_id = optional(string, "")
-    assume_role_arns          = optional(list(string), [])
-    scp_policy_arn            = optional(string, "")
-    permissions_boundary_arn  = optional(string)
+    name                       = optional(string, "pim-bridge")
+    path                       = optional(string, "/")
+    compute                    = optional(string, "ecs")
+    eks_oidc_provider_arn      = optional(string, "")
+    eks_service_account        = optional(string, "pim-bridge/pim-bridge")
+    trusted_source_account_id  = optional(string, "")
+    assume_role_arns           = optional(list(string), [])
+    scp_policy_arn             = optional(string, "")
+    permissions_boundary_arn   = optional(string)
+    activity_trail_bucket      = optional(string, "")
+    activity_trail_key_prefix  = optional(string, "AWSLogs/")
+    activity_trail_kms_key_arn = optional(string, "")
   })
   default = {}
 }

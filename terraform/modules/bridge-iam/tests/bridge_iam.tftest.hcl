@@ -24,7 +24,8 @@ run "grants_exactly_the_calls_the_bridge_makes" {
       "sso:ListInstances", "sso:DescribeInstance", "sso:ListPermissionSets", "sso:DescribePermissionSet",
       "sso:ListAccountAssignments", "sso:CreateAccountAssignment",
       "sso:DescribeAccountAssignmentCreationStatus", "sso:DeleteAccountAssignment",
-      "sso:DescribeAccountAssignmentDeletionStatus", "sso:GetInlinePolicyForPermissionSet",
+      "sso:DescribeAccountAssignmentDeletionStatus", "sso:ListAccountAssignmentsForPrincipal",
+      "sso:DeleteInlinePolicyFromPermissionSet", "sso:GetInlinePolicyForPermissionSet",
       "sso:PutInlinePolicyToPermissionSet", "sso:ProvisionPermissionSet",
       "sso:DescribePermissionSetProvisioningStatus", "sso:ListAccountsForProvisionedPermissionSet",
     ])
@@ -69,12 +70,108 @@ run "writes_are_scoped_to_managed_groups_and_permission_sets" {
   }
 }
 
+run "membership_removals_are_scoped_to_managed_groups" {
+  command = plan
+
+  assert {
+    condition = toset([for s in jsondecode(output.policy_json).Statement : s if s.Sid == "IdentityStoreRemoveMembersFromManagedGroups"][0].Resource) == toset([
+      "arn:aws:identitystore::999999999999:identitystore/d-1111111111",
+      "arn:aws:identitystore:::user/*",
+      "arn:aws:identitystore:::membership/*",
+      "arn:aws:identitystore:::group/g-1",
+      "arn:aws:identitystore:::group/g-2",
+    ])
+    error_message = "DeleteGroupMembership must name the managed groups and no group/*."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(output.policy_json).Statement :
+      !contains(s.Resource, "arn:aws:identitystore:::group/*")
+      if length(setintersection(s.Action, ["identitystore:CreateGroupMembership", "identitystore:DeleteGroupMembership"])) > 0
+    ])
+    error_message = "No statement lets membership writes reach every group."
+  }
+}
+
+run "permission_set_policy_and_boundary_changes_are_denied" {
+  command = plan
+
+  assert {
+    condition = output.denied_actions == sort([
+      "sso:AttachCustomerManagedPolicyReferenceToPermissionSet",
+      "sso:AttachManagedPolicyToPermissionSet",
+      "sso:DeletePermissionsBoundaryFromPermissionSet",
+      "sso:DetachCustomerManagedPolicyReferenceFromPermissionSet",
+      "sso:DetachManagedPolicyFromPermissionSet",
+      "sso:PutPermissionsBoundaryToPermissionSet",
+    ])
+    error_message = "Denied: ${jsonencode(output.denied_actions)}"
+  }
+
+  assert {
+    condition = [for s in jsondecode(output.policy_json).Statement : s.Resource if s.Effect == "Deny"] == [[
+      "arn:aws:sso:::instance/*",
+      "arn:aws:sso:::permissionSet/*",
+    ]]
+    error_message = "The Deny covers every instance and permission set."
+  }
+
+  assert {
+    condition     = length(setintersection(output.granted_actions, output.denied_actions)) == 0
+    error_message = "A denied action is never also granted."
+  }
+}
+
+run "activity_reads_the_trail_bucket_when_named" {
+  command = plan
+
+  variables {
+    activity_trail_bucket      = "org-trail"
+    activity_trail_key_prefix  = "trails/AWSLogs/"
+    activity_trail_kms_key_arn = "arn:aws:kms:eu-west-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+
+  assert {
+    condition = {
+      for s in jsondecode(output.policy_json).Statement : s.Sid => s.Resource if startswith(s.Sid, "Activity")
+      } == {
+      ActivityListTrail    = ["arn:aws:s3:::org-trail"]
+      ActivityReadTrail    = ["arn:aws:s3:::org-trail/trails/AWSLogs/*"]
+      ActivityUserNames    = ["arn:aws:identitystore::999999999999:identitystore/d-1111111111", "arn:aws:identitystore:::user/*"]
+      ActivityDecryptTrail = ["arn:aws:kms:eu-west-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab"]
+    }
+    error_message = "Activity grants: ${output.policy_json}"
+  }
+
+  assert {
+    condition     = contains(output.granted_actions, "s3:GetObject") && contains(output.granted_actions, "s3:ListBucket") && contains(output.granted_actions, "identitystore:DescribeUser")
+    error_message = "The activity reads must be granted."
+  }
+}
+
+run "rejects_activity_prefix_with_placeholders" {
+  command = plan
+
+  variables {
+    activity_trail_bucket     = "org-trail"
+    activity_trail_key_prefix = "AWSLogs/{org_id}/"
+  }
+
+  expect_failures = [var.activity_trail_key_prefix]
+}
+
 run "no_optional_grants_by_default" {
   command = plan
 
   assert {
     condition     = length([for a in output.granted_actions : a if startswith(a, "sts:") || startswith(a, "organizations:")]) == 0
     error_message = "sts and organizations are granted only when asked for."
+  }
+
+  assert {
+    condition     = length([for a in output.granted_actions : a if startswith(a, "s3:") || startswith(a, "kms:") || a == "identitystore:DescribeUser"]) == 0
+    error_message = "Activity permissions are granted only with activity_trail_bucket."
   }
 }
 

@@ -45,8 +45,23 @@ run "every_permission_set_gets_an_inline_policy_for_the_bridge" {
   }
 
   assert {
-    condition     = length(aws_ssoadmin_managed_policy_attachment.this) == 1 && length(aws_ssoadmin_customer_managed_policy_attachment.this) == 1 && length(aws_ssoadmin_permissions_boundary_attachment.this) == 1
-    error_message = "Attachments, customer-managed reference and boundary must each be created once."
+    condition     = length(aws_ssoadmin_managed_policy_attachment.this) == 1 && length(aws_ssoadmin_customer_managed_policy_attachment.this) == 1
+    error_message = "Attachments and customer-managed reference must each be created once."
+  }
+
+  assert {
+    condition     = keys(aws_ssoadmin_permissions_boundary_attachment.this) == ["PimAdmin", "PimReader"]
+    error_message = "Every managed permission set gets a permissions boundary."
+  }
+
+  assert {
+    condition     = aws_ssoadmin_permissions_boundary_attachment.this["PimAdmin"].permissions_boundary[0].managed_policy_arn == "arn:aws:iam::aws:policy/PowerUserAccess"
+    error_message = "A permission set's own boundary is attached."
+  }
+
+  assert {
+    condition     = output.permissions_boundaries["PimReader"].managed_policy_arn == "arn:aws:iam::aws:policy/PowerUserAccess" && output.permissions_boundaries["PimReader"].customer_managed == null
+    error_message = "Without one of its own, a permission set gets the module's default boundary, PowerUserAccess."
   }
 
   assert {
@@ -168,6 +183,28 @@ run "rejects_malformed_instance_arn" {
   expect_failures = [var.instance_arn]
 }
 
+run "module_boundary_can_be_a_customer_managed_policy" {
+  command = apply
+
+  variables {
+    permissions_boundary = { customer_managed = { name = "pim-boundary", path = "/pim/" } }
+    permission_sets = {
+      PimCustom = {}
+      PimOwn    = { permissions_boundary = { managed_policy_arn = "arn:aws:iam::aws:policy/ReadOnlyAccess" } }
+    }
+  }
+
+  assert {
+    condition     = aws_ssoadmin_permissions_boundary_attachment.this["PimCustom"].permissions_boundary[0].customer_managed_policy_reference[0].name == "pim-boundary" && aws_ssoadmin_permissions_boundary_attachment.this["PimCustom"].permissions_boundary[0].customer_managed_policy_reference[0].path == "/pim/"
+    error_message = "The module's customer-managed boundary applies to a permission set without its own."
+  }
+
+  assert {
+    condition     = aws_ssoadmin_permissions_boundary_attachment.this["PimOwn"].permissions_boundary[0].managed_policy_arn == "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    error_message = "A permission set's own boundary wins over the module's."
+  }
+}
+
 run "permission_set_outside_the_instance_is_an_error" {
   command = apply
 
@@ -181,4 +218,39 @@ run "permission_set_outside_the_instance_is_an_error" {
   }
 
   expect_failures = [aws_ssoadmin_permission_set.this]
+}
+
+run "rejects_module_boundary_of_both_kinds" {
+  command = plan
+
+  variables {
+    permissions_boundary = {
+      managed_policy_arn = "arn:aws:iam::aws:policy/PowerUserAccess"
+      customer_managed   = { name = "b" }
+    }
+  }
+
+  expect_failures = [var.permissions_boundary]
+}
+
+run "rejects_no_module_boundary" {
+  command = plan
+
+  variables {
+    permissions_boundary = {}
+  }
+
+  expect_failures = [var.permissions_boundary]
+}
+
+run "rejects_customer_policy_arn_as_boundary" {
+  command = plan
+
+  variables {
+    permission_sets = {
+      A = { permissions_boundary = { managed_policy_arn = "arn:aws:iam::111111111111:policy/mine" } }
+    }
+  }
+
+  expect_failures = [var.permission_sets]
 }
