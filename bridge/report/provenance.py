@@ -21,7 +21,7 @@ from bridge.report.columns import row_dict
 from bridge.report.query import ReportQuery, iso
 from bridge.report.rows import GrantRow
 
-JSON_ROWS = "each row of `rows` as canonical JSON and a newline, UTF-8"
+JSON_ROWS = "each row of the JSON rows array as canonical JSON and a newline, UTF-8"
 CSV_ROWS = "the CSV's data lines as written (the header line excluded), UTF-8"
 
 
