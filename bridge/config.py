@@ -362,11 +362,19 @@ def config_from_dict(data: dict[str, Any], environ: dict[str, str] | None = None
         raise ConfigError(_loc(err["loc"]), reason) from None
 
 
+def config_path(
+    path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None
+) -> Path:
+    """The config file `load_config` reads: `path`, else $PIM_BRIDGE_CONFIG, else the default."""
+    environ = dict(os.environ) if environ is None else environ
+    return Path(path or environ.get("PIM_BRIDGE_CONFIG") or DEFAULT_PATH)
+
+
 def load_config(
     path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None
 ) -> Config:
     environ = dict(os.environ) if environ is None else environ
-    p = Path(path or environ.get("PIM_BRIDGE_CONFIG") or DEFAULT_PATH)
+    p = config_path(path, environ)
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bridge.config import Config, MappingConfig
 from bridge.errors import SinkError
@@ -42,6 +43,8 @@ class Observation:
     # Read, but with items that could not be parsed: one of them may be a live instance, so
     # nobody of the mapping counts as deactivated this cycle (new instances are still mirrored).
     partial: set[str] = field(default_factory=set)
+    # PIM instance id -> PIM's own time of the request that ended it early (GroupRead.ended).
+    ended: dict[str, datetime] = field(default_factory=dict)
 
     @property
     def unknown(self) -> set[str]:
@@ -168,6 +171,7 @@ class Desired:
                     Finding("unreadable_group", f"group {m.entra_group_id}: {read.error}", m.name)
                 )
                 continue
+            obs.ended.update(read.ended)
             try:
                 obs.grants.extend(self._grants_for(m, read, targets[m.name], obs.findings, users))
                 (obs.partial if read.skipped else obs.read).add(m.name)
@@ -240,7 +244,10 @@ class Desired:
             if isinstance(ic_id, BaseException):
                 raise ic_id
             if ic_id is None:
-                who = value or inst.principal_id
+                # Named as Graph knows them (the principal expanded on the instance), so the
+                # finding says who without a lookup; only a principal Graph names not at all is
+                # left as its id.
+                who = value or _principal_name(inst)
                 detail = f"{who}: no Identity Center user with {attr_ic} = {value!r}"
                 found.append(Finding("unresolved_user", detail, m.name))
                 continue
@@ -260,7 +267,13 @@ def _grant(user: User, target: Target, inst: PimInstance, mapping: str) -> Grant
         inst.justification,
         inst.ticket,
         inst.approver,
+        inst.ticket_system,
     )
+
+
+def _principal_name(inst: PimInstance) -> str:
+    p = inst.principal
+    return p.get("userPrincipalName") or p.get("displayName") or f"{inst.principal_id} (unresolved)"
 
 
 def _not_a_user(mapping: MappingConfig, inst: PimInstance) -> str:

@@ -87,9 +87,15 @@ class Grant:
     justification: str | None = None
     ticket: str | None = None
     approver: str | None = None
+    ticket_system: str | None = None
 
     def live_at(self, now: datetime) -> bool:
         return self.not_before <= now and (self.not_after is None or now < self.not_after)
+
+
+# What PIM's requests say about a grant, for the audit trail: kept with it, updated when a later
+# request (an extension) adds to it.
+AUDIT_DETAILS = ("justification", "ticket", "ticket_system", "approver")
 
 
 class Reason(StrEnum):
@@ -191,6 +197,8 @@ class Scope:
     # Ends after this moment came due only through a wall-clock jump: their removals are
     # judged by the safety brake like any removal PIM did not schedule (None: no jump).
     judge_after: datetime | None = None
+    # PIM instance id -> PIM's own time of the request that ended it early (GroupRead.ended).
+    pim_ends: Mapping[str, datetime] = field(default_factory=dict)
 
     def configured(self, mapping: str) -> bool:
         if self.mappings is not None:
@@ -219,6 +227,8 @@ class Ended:
     grant: Grant
     reason: Reason
     at: datetime
+    # PIM's own time of the request that ended it early, when Graph listed one.
+    requested_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bridge.model import (
+    AUDIT_DETAILS,
     Binding,
     Change,
     Ended,
@@ -134,7 +135,9 @@ def _grant_verdicts(
         elif g.not_after is None and not scope.permanent_allowed(g.mapping):
             ended.append(Ended(g, Reason.ORPHANED, now))
         else:
-            ended.append(Ended(g, Reason.DEACTIVATED, now))
+            ended.append(
+                Ended(g, Reason.DEACTIVATED, now, scope.pim_ends.get(g.source_instance_id))
+            )
     new = tuple(g for g in listed.values() if g.not_after is None or g.not_after > now)
     return GrantVerdicts(new, tuple(moved), tuple(seen), tuple(ended)), carried
 
@@ -152,13 +155,12 @@ def _judge_listed(
         if before is None or end < before:
             # This read moved the end into the past: PIM ended it early. The ledger keeps the
             # end it recorded, so the removal is judged by the brake like a deactivation.
-            ended.append(Ended(was, Reason.DEACTIVATED, now))
+            ended.append(Ended(was, Reason.DEACTIVATED, now, end))
         else:
             ended.append(Ended(now_listed, Reason.EXPIRED, end))
         return
-    details = ("justification", "ticket", "approver")
     if end != before or any(
-        getattr(now_listed, d) and getattr(now_listed, d) != getattr(was, d) for d in details
+        getattr(now_listed, d) and getattr(now_listed, d) != getattr(was, d) for d in AUDIT_DETAILS
     ):
         moved.append(Moved(now_listed, before))
     else:

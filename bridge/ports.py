@@ -34,6 +34,7 @@ class PimInstance:
     justification: str | None = None
     ticket: str | None = None
     approver: str | None = None
+    ticket_system: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ class GroupRead:
     instances: tuple[PimInstance, ...] = ()
     error: str | None = None
     skipped: tuple[str, ...] = ()  # items dropped as malformed, with why
+    # Instances listed before and gone now that a request ended early: id -> PIM's own time of
+    # that request (its createdDateTime), to measure revocation from.
+    ended: Mapping[str, datetime] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -180,7 +180,7 @@ class Reconciler:
         obs = self.desired.observe()
         # A partly unreadable mapping keeps its ledger grants until their own end, like an
         # unreadable one, but its cycle is not failed: the bad items are reported as findings.
-        scope = self.desired.scope(obs.unknown)
+        scope = replace(self.desired.scope(obs.unknown), pim_ends=obs.ended)
         findings = list(obs.findings)
         aws_holders: dict[str, frozenset[str]] = {}
         if read_aws:
@@ -200,7 +200,8 @@ class Reconciler:
         due = self.ledger.due_mappings(self.clock.now())
         obs = self.desired.observe(due, deadline=CONFIRM_DEADLINE) if due else Observation()
         # Every mapping not read just now counts as unread: the ledger's grants are the truth.
-        scope = self.desired.scope([m.name for m in self.config.mappings if m.name not in obs.read])
+        unread = [m.name for m in self.config.mappings if m.name not in obs.read]
+        scope = replace(self.desired.scope(unread), pim_ends=obs.ended)
         return self._run("expiry", obs.grants, scope, [], {}, set(), False)
 
     def _run(

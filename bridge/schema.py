@@ -42,6 +42,10 @@ grants = Table(
     Column("state", String(16), nullable=False, default="live"),
     Column("ended_at", DateTime(timezone=True), nullable=True),
     Column("end_reason", String(32), nullable=True),
+    Column("ticket_system", String(100), nullable=True),  # ticketInfo.ticketSystem
+    # PIM's own time of the request that ended the grant early (Graph's createdDateTime);
+    # `ended_at` is when the bridge saw the end.
+    Column("end_requested_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint(
         "mapping", "source_instance_id", "principal_id", "target_key", name="uq_grant_instance"
     ),

@@ -7,7 +7,7 @@ seconds, null start of a permanent assignment), strict where a wrong guess could
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,7 +32,13 @@ GRANTING_ACTIONS = frozenset(
         "adminupdate",
     }
 )
+# Requests that end the access of their target schedule early.
+ENDING_ACTIONS = frozenset({"selfdeactivate", "adminremove"})
 _FAILED_STATUSES = ("denied", "failed", "canceled", "revoked")
+# An ending request that went through is 'Revoked' (its schedule's access was taken away).
+_FAILED_ENDINGS = ("denied", "failed", "canceled")
+# Justifications of one schedule (the activation's, then each extension's), in order.
+JUSTIFICATION_SEPARATOR = " | "
 # "2026-11-24T12:00:00.1234567+05:30" is 33 characters; anything much longer is not Graph's.
 _LONGEST_TIMESTAMP = 40
 _REQUIRED = ("id", "groupId", "principalId", "accessId", "assignmentType", "memberType")
@@ -53,6 +59,25 @@ class RequestInfo:
     ticket: str | None
     creator_id: str | None  # user id in createdBy, for admin actions only
     creator_name: str | None  # name Graph gave with it, if any
+    ticket_system: str | None = None
+
+    def then(self, later: RequestInfo) -> RequestInfo:
+        """This request's audit facts followed by a later one's on the same schedule: every
+        justification and ticket kept in order, the later creator (an admin's extension)."""
+        return replace(
+            later,
+            justification=_joined(self.justification, later.justification),
+            ticket=_joined(self.ticket, later.ticket, ", "),
+            ticket_system=later.ticket_system if later.ticket else self.ticket_system,
+            creator_id=later.creator_id or self.creator_id,
+            creator_name=later.creator_name if later.creator_id else self.creator_name,
+        )
+
+
+def _joined(first: str | None, then: str | None, sep: str = JUSTIFICATION_SEPARATOR) -> str | None:
+    if not first or not then or then in first.split(sep):
+        return first or then
+    return f"{first}{sep}{then}"
 
 
 def parse_datetime(value: Any) -> datetime | None:
@@ -109,8 +134,7 @@ def parse_request(item: Mapping[str, Any]) -> RequestInfo | None:
         created = parse_datetime(item.get("createdDateTime")) or SINCE_EVER
     except MalformedItem:
         created = SINCE_EVER
-    ticket_info = item.get("ticketInfo")
-    ticket = ticket_info.get("ticketNumber") if isinstance(ticket_info, Mapping) else None
+    ticket, ticket_system = _ticket(item.get("ticketInfo"))
     creator_id = creator_name = None
     if action.lower().startswith("admin"):
         created_by = item.get("createdBy")
@@ -127,24 +151,53 @@ def parse_request(item: Mapping[str, Any]) -> RequestInfo | None:
         action=action,
         created=created,
         justification=justification if isinstance(justification, str) and justification else None,
-        ticket=ticket if isinstance(ticket, str) and ticket else None,
+        ticket=ticket,
         creator_id=creator_id,
         creator_name=creator_name,
+        ticket_system=ticket_system,
     )
 
 
-def latest_requests(items: Iterable[Mapping[str, Any]]) -> dict[str, RequestInfo]:
-    """The most recent granting request per target schedule: an extension's justification
-    replaces the activation's, as it is the reason the access still holds."""
-    latest: dict[str, RequestInfo] = {}
+def _ticket(info: Any) -> tuple[str | None, str | None]:
+    """(ticketNumber, ticketSystem) of a request's ticketInfo, None where not given."""
+    if not isinstance(info, Mapping):
+        return None, None
+    number, system = info.get("ticketNumber"), info.get("ticketSystem")
+    return (
+        number if isinstance(number, str) and number else None,
+        system if isinstance(system, str) and system else None,
+    )
+
+
+def schedule_requests(items: Iterable[Mapping[str, Any]]) -> dict[str, RequestInfo]:
+    """The granting requests of each target schedule, oldest first, as one: an extension's
+    justification is appended to the activation's, never replacing it."""
+    found = [info for item in items if (info := parse_request(item)) is not None]
+    merged: dict[str, RequestInfo] = {}
+    for info in sorted(found, key=lambda r: r.created):
+        known = merged.get(info.schedule_id)
+        merged[info.schedule_id] = info if known is None else known.then(info)
+    return merged
+
+
+def ending_requests(items: Iterable[Mapping[str, Any]]) -> dict[str, datetime]:
+    """When each target schedule's access was asked to end early (a self-deactivation or an
+    admin's removal that went through): PIM's own time, `createdDateTime`."""
+    ends: dict[str, datetime] = {}
     for item in items:
-        info = parse_request(item)
-        if info is None:
+        action, schedule_id = item.get("action"), item.get("targetScheduleId")
+        if not isinstance(action, str) or action.lower() not in ENDING_ACTIONS:
             continue
-        known = latest.get(info.schedule_id)
-        if known is None or info.created >= known.created:
-            latest[info.schedule_id] = info
-    return latest
+        status = str(item.get("status") or "").lower()
+        if not isinstance(schedule_id, str) or any(w in status for w in _FAILED_ENDINGS):
+            continue
+        try:
+            created = parse_datetime(item.get("createdDateTime"))
+        except MalformedItem:
+            continue
+        if created is not None and (schedule_id not in ends or created > ends[schedule_id]):
+            ends[schedule_id] = created
+    return ends
 
 
 def parse_instance(
@@ -189,6 +242,7 @@ def parse_instance(
         principal=principal_attributes(principal),
         justification=request.justification if request else None,
         ticket=request.ticket if request else None,
+        ticket_system=request.ticket_system if request else None,
         approver=approver,
     )
 

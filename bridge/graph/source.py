@@ -3,8 +3,9 @@
 Per group it lists `assignmentScheduleInstances` (`$filter=groupId eq '…'`, `$expand=principal`),
 follows every `@odata.nextLink`, and attaches each request's justification, ticket and (for admin
 actions) approver to the instance of its target schedule. `assignmentScheduleRequests` are listed
-only for groups with an instance that is new or changed since the last read, so a poll where
-nothing changed costs one listing per group.
+only for groups with an instance that is new, changed or gone since the last read, so a poll where
+nothing changed costs one listing per group; an instance gone early comes with PIM's own time of
+the request that ended it.
 Above `batch_threshold` groups, pages are fetched 20 at a time through `$batch`.
 
 Throttling (429) and outages (502/503/504, network errors) are retried, honouring Retry-After,
@@ -23,6 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -36,8 +38,9 @@ from bridge.graph.normalise import (
     MalformedItem,
     RequestInfo,
     describe,
-    latest_requests,
+    ending_requests,
     parse_instance,
+    schedule_requests,
 )
 from bridge.ports import GroupRead, PimInstance
 
@@ -134,11 +137,13 @@ class GraphPimSource:
         # double the calls of a poll where nothing changed. Their audit details are kept per
         # schedule and attached to the instance on every read after.
         marks = {gid: _marks(lst.items) for gid, lst in listings.items() if lst.error is None}
+        gone = {gid: _gone(self._seen.get(gid, {}), mark) for gid, mark in marks.items()}
         stale = [
             Listing(gid, "requests", wire.requests_url(gid))
             for gid, mark in marks.items()
-            if any(self._seen.get(gid, {}).get(i) != m for i, m in mark.items())
+            if gone[gid] or any(self._seen.get(gid, {}).get(i) != m for i, m in mark.items())
         ]
+        ended: dict[str, dict[str, datetime]] = {}
         await self._reader.drain(stale, batched, give_up_at)
         for req_listing in stale:
             gid = req_listing.key
@@ -151,7 +156,9 @@ class GraphPimSource:
                     req_listing.error,
                 )
                 continue
-            self._requests[gid] = latest_requests(req_listing.items)
+            self._requests[gid] = schedule_requests(req_listing.items)
+            ends = ending_requests(req_listing.items)
+            ended[gid] = {i: ends[sid] for i, sid in gone[gid].items() if sid in ends}
             self._seen[gid] = marks[gid]
         for gid, mark in marks.items():
             # Forget instances that ended and requests of schedules no longer listed.
@@ -170,10 +177,17 @@ class GraphPimSource:
             },
             batched,
         )
-        return {gid: self._group_read(gid, listings[gid], requests[gid]) for gid in group_ids}
+        return {
+            gid: self._group_read(gid, listings[gid], requests[gid], ended.get(gid, {}))
+            for gid in group_ids
+        }
 
     def _group_read(
-        self, gid: str, listing: Listing, requests: dict[str, RequestInfo]
+        self,
+        gid: str,
+        listing: Listing,
+        requests: dict[str, RequestInfo],
+        ended: dict[str, datetime],
     ) -> GroupRead:
         if listing.error:
             log.error("group %s: assignment schedule instances unreadable: %s", gid, listing.error)
@@ -187,7 +201,7 @@ class GraphPimSource:
                 reason = f"{describe(item)}: {exc}"
                 log.warning("group %s: skipped malformed instance %s", gid, reason)
                 skipped.append(reason)
-        return GroupRead(gid, tuple(instances), skipped=tuple(skipped))
+        return GroupRead(gid, tuple(instances), skipped=tuple(skipped), ended=ended)
 
     async def _resolve_names(self, user_ids: set[str], batched: bool) -> None:
         wire = self._session.wire()
@@ -200,6 +214,11 @@ class GraphPimSource:
             name = body.get("userPrincipalName") or body.get("displayName")
             if isinstance(name, str) and name:
                 self._names[lst.key] = name
+
+
+def _gone(seen: dict[str, tuple[Any, ...]], listed: dict[str, tuple[Any, ...]]) -> dict[str, str]:
+    """Instance id -> schedule id of the instances read before and no longer listed."""
+    return {i: m[0] for i, m in seen.items() if i not in listed and isinstance(m[0], str)}
 
 
 def _marks(items: list[Any]) -> dict[str, tuple[Any, ...]]:

@@ -5,6 +5,7 @@ given, adds names)."""
 from __future__ import annotations
 
 from contextlib import nullcontext
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -14,6 +15,7 @@ from bridge.report.activity import ActivityCollector, with_activity
 from bridge.report.anomalies import from_ledger
 from bridge.report.names import Names
 from bridge.report.output import Renderer
+from bridge.report.provenance import Provenance, RowDigest, Source
 from bridge.report.query import ReportQuery
 from bridge.report.rows import LedgerIndex, iter_rows
 from bridge.report.summary import Collector, Summary
@@ -31,6 +33,7 @@ __all__ = [
     "FORMATS",
     "Names",
     "ReportQuery",
+    "Source",
     "Summary",
     "renderer",
     "write_report",
@@ -38,11 +41,12 @@ __all__ = [
 ]
 
 
-def renderer(fmt: str, out: TextIO, query: ReportQuery) -> Renderer:
+def renderer(fmt: str, out: TextIO, query: ReportQuery, sidecar: TextIO | None = None) -> Renderer:
+    """`sidecar`: where CSV, which carries rows only, writes its provenance (JSON)."""
     if fmt == "csv":
         from bridge.report.to_csv import CsvRenderer
 
-        return CsvRenderer(out)
+        return CsvRenderer(out, sidecar)
     if fmt == "json":
         from bridge.report.to_json import JsonRenderer
 
@@ -70,11 +74,15 @@ def write_report(
     names: Names | None = None,
     *,
     progress: TextIO | None = None,
+    source: Source | None = None,
+    sidecar: TextIO | None = None,
 ) -> Summary:
-    """Stream the report to `out`; `progress`: a terminal to show a progress bar on."""
+    """Stream the report to `out`; `progress`: a terminal to show a progress bar on; `source`:
+    the config it was made with, for its provenance; `sidecar`: CSV's provenance file."""
     names = names or Names()
-    render = renderer(fmt, out, query)
+    render = renderer(fmt, out, query, sidecar)
     collector = Collector(query)
+    digest = RowDigest()
     with ledger.report_reader() as reader:
         index = LedgerIndex.read(reader)
         digests = {}
@@ -89,11 +97,13 @@ def write_report(
                 if query.activity:
                     row = with_activity(row, digests.get(row.grant_id))
                 collector.add(row)
+                digest.add_row(row)
                 render.row(row)
                 if p is not None and task is not None and n % 1000 == 0:
                     p.update(task, completed=n)
         user_ids = collector.ic_user_ids if query.users else None
         summary = collector.finish(from_ledger(reader, query, user_ids))
+    summary.provenance = Provenance.of(source or Source(), query, collector.grants, digest)
     render.finish(summary)
     return summary
 
@@ -105,9 +115,10 @@ def write_report_file(
     fmt: str | None = None,
     *,
     activity: bool = False,
+    source: Source | None = None,
 ) -> Summary:
     """The whole ledger's report to a file, the format from its extension (the demo's HTML);
-    `activity`: with the digests the ledger holds."""
+    `activity`: with the digests the ledger holds; `source`: for its provenance."""
     path = Path(path)
     fmt = fmt or EXTENSIONS.get(path.suffix.lower(), "html")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -115,7 +126,10 @@ def write_report_file(
     try:
         with path.open("w", encoding="utf-8", newline="") as out:
             query = ReportQuery(now=datetime.now(UTC), activity=activity)
-            return write_report(ledger, query, fmt, out, Names.from_config(config))
+            if config is not None:
+                query = replace(query, poll_interval=config.schedule.poll_interval)
+            names = Names.from_config(config)
+            return write_report(ledger, query, fmt, out, names, source=source or Source.of(config))
     finally:
         ledger.close()
 

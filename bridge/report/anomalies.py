@@ -9,6 +9,7 @@ failing the same way.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -68,13 +69,13 @@ def sort_anomalies(found: list[Anomaly]) -> list[Anomaly]:
 
 def from_row(row: GrantRow, query: ReportQuery) -> list[Anomaly]:
     out: list[Anomaly] = []
-    when = row.ended_at or row.activated_at
+    when = row.end_requested_at or row.ended_at or row.activated_at
     common = {"user": row.user, "mapping": row.mapping, "target": row.target}
     if "outlived_end" in row.anomalies:
         if row.end_to_revoked_s is not None:
             detail = (
                 f"access lasted {row.end_to_revoked_s:.1f}s past its end "
-                f"(target {query.revoke_target.total_seconds():.0f}s)"
+                f"(target {query.target_for(row.end_reason).total_seconds():g}s)"
             )
         else:
             held = (query.now - when).total_seconds()
@@ -110,8 +111,22 @@ def _findings(reader: ReportReader, query: ReportQuery) -> list[Anomaly]:
         text = redact(detail)  # a ledger written before details were redacted may hold a token
         if kind == "drift":
             text = f"{detail} ({_drift_outcome(detail, as_utc(first), drift_removals)})"
-        out.append(Anomaly(kind, as_utc(first), as_utc(last), int(count), text, mapping=mapping))
+        user = _unresolved_user(text) if kind == "unresolved_user" else None
+        out.append(
+            Anomaly(kind, as_utc(first), as_utc(last), int(count), text, user, mapping=mapping)
+        )
     return out
+
+
+# A bare Entra object id, as an older ledger's finding names a principal Graph gave no name for.
+_OBJECT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+
+
+def _unresolved_user(detail: str) -> str:
+    """Who an `unresolved_user` finding is about: the bridge writes "<who>: no Identity Center
+    user with …", who being the principal's name as Graph gave it, or its id."""
+    who = detail.split(": no Identity Center user", 1)[0]
+    return f"{who} (unresolved)" if _OBJECT_ID.match(who) else who
 
 
 def _drift_removals(reader: ReportReader) -> dict[str, list[tuple[datetime, str]]]:

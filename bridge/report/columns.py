@@ -47,9 +47,22 @@ COLUMNS: tuple[Column, ...] = (
     Column("account_id", "string", "AWS account (assignment rows)"),
     Column("permission_set_arn", "string", "permission set ARN (assignment rows)"),
     Column("source_instance_id", "string", "the PIM schedule instance id", nullable=False),
-    Column("justification", "string", "the requester's justification, as PIM recorded it"),
-    Column("ticket", "string", "ticket number from the PIM request"),
-    Column("approver", "string", "who approved the request, when PIM had an approver"),
+    Column(
+        "justification",
+        "string",
+        "every justification PIM recorded for the activation, in order (the activation's, then "
+        "each extension's), joined by ` | `",
+    ),
+    Column(
+        "ticket", "string", "ticket number(s) from the PIM requests (`ticketInfo.ticketNumber`)"
+    ),
+    Column("ticket_system", "string", "the ticket's system (`ticketInfo.ticketSystem`)"),
+    Column(
+        "approver",
+        "string",
+        "the administrator who made an admin request (an assignment or extension); empty for "
+        "self-activations: Graph lets no application read PIM approvals",
+    ),
     Column(
         "activated_at",
         "datetime",
@@ -66,7 +79,17 @@ COLUMNS: tuple[Column, ...] = (
         nullable=False,
     ),
     Column("state", "string", "`live` or `ended`", nullable=False),
-    Column("ended_at", "datetime", "when the grant ended (PIM end, or the deactivation seen)"),
+    Column(
+        "ended_at",
+        "datetime",
+        "when the grant ended: PIM's end, or when the bridge saw a deactivation",
+    ),
+    Column(
+        "end_requested_at",
+        "datetime",
+        "PIM's own time of the deactivation request (its `createdDateTime` in Graph), when "
+        "Graph listed one; `end_to_revoked_s` counts from it",
+    ),
     Column("end_reason", "string", "`expired` or `deactivated`"),
     Column("revoked_at", "datetime", "when Identity Center confirmed the removal"),
     Column("continued_by", "string", "another live grant that kept the same access at the end"),
@@ -91,7 +114,11 @@ COLUMNS: tuple[Column, ...] = (
         "seconds from activated_at to provisioned_at "
         "(0 when another grant already gave the access)",
     ),
-    Column("end_to_revoked_s", "number", "seconds from ended_at to revoked_at"),
+    Column(
+        "end_to_revoked_s",
+        "number",
+        "seconds from the end (`end_requested_at` when known, else `ended_at`) to revoked_at",
+    ),
     Column(
         "scim_lag_s",
         "number",

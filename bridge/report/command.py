@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 from bridge.config import Config
 
 if TYPE_CHECKING:
-    from bridge.report import Names, Summary
+    from bridge.report import Names, Source, Summary
     from bridge.report.query import ReportQuery
     from bridge.store import Ledger
 
@@ -58,8 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--revoke-target",
         metavar="DURATION",
-        default="5s",
-        help="access revoked later than this after its end is an anomaly (default 5s)",
+        help="access revoked later than this after its end is an anomaly (default 2s, the "
+        "bridge's promise; after a deactivation, one poll interval more)",
     )
     parser.add_argument(
         "--activity",
@@ -79,7 +79,7 @@ def _query(args: argparse.Namespace) -> ReportQuery:
     """The report's filters from the command line; ValueError names a bad one."""
     from bridge.config_types import parse_duration
     from bridge.report import ReportQuery
-    from bridge.report.query import parse_when, split_values
+    from bridge.report.query import DEFAULT_REVOKE_TARGET, parse_when, split_values
 
     now = datetime.now(UTC)
     return ReportQuery(
@@ -90,12 +90,15 @@ def _query(args: argparse.Namespace) -> ReportQuery:
         groups=split_values(args.group),
         mappings=split_values(args.mapping),
         accounts=split_values(args.account),
-        revoke_target=parse_duration(args.revoke_target),
+        revoke_target=(
+            parse_duration(args.revoke_target) if args.revoke_target else DEFAULT_REVOKE_TARGET
+        ),
     )
 
 
 def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Config]) -> int:
-    from bridge.report import EXTENSIONS, Names
+    from bridge.config import config_path
+    from bridge.report import EXTENSIONS, Names, Source
     from bridge.store import open_for_reading
 
     config: Config | None = None
@@ -106,6 +109,8 @@ def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Config]) 
         query = _query(args)
     except ValueError as exc:
         return _refused(str(exc))
+    if config is not None:
+        query = replace(query, poll_interval=config.schedule.poll_interval)
     fmt = args.format or EXTENSIONS.get(Path(args.output or "").suffix.lower(), "table")
     if args.activity and (config is None or not config.activity.enabled):
         return _refused("--activity needs a config with [activity] cloudtrail_bucket")
@@ -120,7 +125,8 @@ def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Config]) 
             status = _digest(config, ledger, query)
             query = replace(query, activity=status == 0)
         try:
-            summary = _write(args.output, fmt, ledger, query, Names.from_config(config))
+            source = Source.of(config, config_path(args.config) if config else None)
+            summary = _write(args.output, fmt, ledger, query, Names.from_config(config), source)
         except BrokenPipeError:
             # `pim-bridge report | head` closed the pipe: the reader has what it wanted.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -132,8 +138,11 @@ def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Config]) 
     finally:
         ledger.close()
     if args.output:
-        n = len(summary.anomalies)
-        print(f"report: {summary.data.grants} grants, {n} anomalies -> {args.output}")
+        from bridge.report.text import counted
+
+        grants = counted(summary.data.grants, "grant")
+        found = counted(len(summary.anomalies), "anomaly", "anomalies")
+        print(f"report: {grants}, {found} -> {args.output}")
     return status
 
 
@@ -157,8 +166,14 @@ def _digest(config: Config, ledger: Ledger, query: ReportQuery) -> int:
 
 
 def _write(
-    output: str | None, fmt: str, ledger: Ledger, query: ReportQuery, names: Names
+    output: str | None,
+    fmt: str,
+    ledger: Ledger,
+    query: ReportQuery,
+    names: Names,
+    source: Source,
 ) -> Summary:
+    """CSV's provenance goes beside the file (`FILE.provenance.json`), or to standard error."""
     from bridge.report import write_report
 
     out: TextIO = (
@@ -166,13 +181,23 @@ def _write(
         if output
         else sys.stdout
     )
+    sidecar: TextIO | None = None
+    if fmt == "csv":
+        sidecar = (
+            open(f"{output}.provenance.json", "w", encoding="utf-8")  # noqa: SIM115
+            if output
+            else sys.stderr
+        )
     live_rows = out.isatty() and fmt in ("csv", "json")
     progress = sys.stderr if sys.stderr.isatty() and not live_rows else None
     try:
-        return write_report(ledger, query, fmt, out, names, progress=progress)
+        return write_report(
+            ledger, query, fmt, out, names, progress=progress, source=source, sidecar=sidecar
+        )
     finally:
-        if out is not sys.stdout:
-            out.close()
+        for f in (out, sidecar):
+            if f is not None and f not in (sys.stdout, sys.stderr):
+                f.close()
 
 
 def _is_the_ledger(output: str, url: str) -> bool:

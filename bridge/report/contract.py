@@ -8,7 +8,9 @@ from typing import Any
 from bridge.report.columns import COLUMNS
 
 # 1.1: each row's `activity` object, the summary's `activity` (`report --activity`).
-SCHEMA_VERSION = "1.1"
+# 1.2: `provenance`; each row's `ticket_system` and `end_requested_at`; the filters'
+# `poll_interval_s`.
+SCHEMA_VERSION = "1.2"
 SCHEMA_ID = "pim-bridge/report/v1"
 
 _UTC_SECONDS = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
@@ -102,6 +104,51 @@ _STATS = {
 }
 
 _NULLABLE_TIME = {"anyOf": [_TYPES["datetime"], {"type": "null"}]}
+_NULLABLE_TEXT = {"type": ["string", "null"]}
+_SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+
+_FILTERS: dict[str, Any] = {
+    "type": "object",
+    "required": [
+        "since",
+        "until",
+        "users",
+        "groups",
+        "mappings",
+        "accounts",
+        "revoke_target_s",
+        "poll_interval_s",
+    ],
+    "properties": {
+        "since": _NULLABLE_TIME,
+        "until": _NULLABLE_TIME,
+        "users": {"type": "array", "items": {"type": "string"}},
+        "groups": {"type": "array", "items": {"type": "string"}},
+        "mappings": {"type": "array", "items": {"type": "string"}},
+        "accounts": {"type": "array", "items": {"type": "string"}},
+        "revoke_target_s": {"type": "number"},
+        "poll_interval_s": {"type": "number"},
+    },
+}
+
+_PROVENANCE_FIELDS: dict[str, Any] = {
+    "tenant": _NULLABLE_TEXT,
+    "config_file": _NULLABLE_TEXT,
+    "config_sha256": {"anyOf": [_SHA256, {"type": "null"}]},
+    "bridge_version": {"type": "string"},
+    "generated_at": _TYPES["datetime"],
+    "filters": _FILTERS,
+    "rows": {"type": "integer", "minimum": 0},
+    "rows_sha256": _SHA256,
+    "rows_sha256_covers": {"type": "string"},
+    "scim_simulated": _NULLABLE_TEXT,
+}
+_PROVENANCE = {
+    "type": "object",
+    "required": list(_PROVENANCE_FIELDS),
+    "additionalProperties": False,
+    "properties": _PROVENANCE_FIELDS,
+}
 
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -116,32 +163,13 @@ SCHEMA: dict[str, Any] = {
         "rows",
         "anomalies",
         "summary",
+        "provenance",
     ],
     "properties": {
         "schema": {"const": SCHEMA_ID},
         "schema_version": {"type": "string", "pattern": r"^1\.\d+$"},
         "generated_at": _TYPES["datetime"],
-        "filters": {
-            "type": "object",
-            "required": [
-                "since",
-                "until",
-                "users",
-                "groups",
-                "mappings",
-                "accounts",
-                "revoke_target_s",
-            ],
-            "properties": {
-                "since": _NULLABLE_TIME,
-                "until": _NULLABLE_TIME,
-                "users": {"type": "array", "items": {"type": "string"}},
-                "groups": {"type": "array", "items": {"type": "string"}},
-                "mappings": {"type": "array", "items": {"type": "string"}},
-                "accounts": {"type": "array", "items": {"type": "string"}},
-                "revoke_target_s": {"type": "number"},
-            },
-        },
+        "filters": _FILTERS,
         "rows": {"type": "array", "items": _row_schema()},
         "anomalies": {
             "type": "array",
@@ -211,5 +239,6 @@ SCHEMA: dict[str, Any] = {
                 "activity": _ACTIVITY_SUMMARY,
             },
         },
+        "provenance": _PROVENANCE,
     },
 }

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bridge.report.safe import html
-from bridge.report.summary import Span
+from bridge.report.summary import Mark, Span
 
 INSTALL_HINT = "plots need matplotlib: pip install 'pim-bridge[report]'"
 _METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.S)
@@ -49,6 +49,8 @@ def histogram(values: Sequence[float], title: str, xlabel: str, target: float | 
     if target is not None:
         ax.axvline(target, color=RED, linestyle="--", linewidth=1.2, label=f"target {target:g}s")
         ax.legend(loc="upper right", frameon=False, fontsize=8)
+    # From zero: an axis of 1.035 to 1.065 s makes a steady 1 s look like a wide spread.
+    ax.set_xlim(left=0, right=max(max(values, default=0), target or 0) * 1.1 or 1)
     ax.set_title(title, fontsize=10, loc="left")
     ax.set_xlabel(xlabel, fontsize=9)
     ax.set_ylabel("grants", fontsize=9)
@@ -79,7 +81,8 @@ class _Frame:
         for s in spans:
             lanes.setdefault((s.user, s.target), len(lanes))
         t0 = min(s.start for s in spans).timestamp()
-        t1 = max((s.end or now) for s in spans).timestamp()
+        ends = [s.end or now for s in spans] + [m.until for s in spans for m in s.marks if m.until]
+        t1 = max(ends).timestamp()
         return cls(t0, max(t1, t0 + 1), lanes)
 
     @property
@@ -104,10 +107,11 @@ def timeline(mapping: str, spans: Sequence[Span], now: datetime) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{frame.height}" '
         f'viewBox="0 0 {_WIDTH} {frame.height}" font-family="sans-serif" font-size="11">',
         f'<text x="0" y="16" font-size="13">{html(mapping)}: grants over time (UTC; '
-        "outlined = still live, red = anomaly)</text>",
+        "outlined = still live, red = anomaly, red ticks = when it happened)</text>",
         *_ticks(frame),
         *_lane_labels(frame),
         *(_bar(s, frame, now) for s in spans),
+        *(_mark(m, s, frame) for s in spans for m in s.marks),
         f'<line x1="{_LABELS}" y1="{frame.axis_y}" x2="{_LABELS + _PLOT_W}" y2="{frame.axis_y}" '
         f'stroke="{GREY}"/></svg>',
     ]
@@ -154,6 +158,26 @@ def _bar(s: Span, frame: _Frame, now: datetime) -> str:
     fill = f'fill="{colour}"' if s.end else f'fill="{colour}" fill-opacity="0.25"'
     stroke = "" if s.end else f' stroke="{colour}" stroke-width="1.5"'
     return f'<rect x="{left:.1f}" y="{y}" width="{width:.1f}" height="{_LANE - 6}" {fill}{stroke}/>'
+
+
+def _mark(m: Mark, s: Span, frame: _Frame) -> str:
+    """An anomaly on its lane: a red tick at its time, and a red stretch over the time access
+    outlived its end; its kind and time as the tooltip."""
+    y = _TOP + _LANE * frame.lanes[(s.user, s.target)]
+    x = frame.x(m.at.timestamp())
+    tip = f"<title>{html(m.kind)} at {m.at:%Y-%m-%d %H:%M:%S}Z</title>"
+    stretch = ""
+    if m.until is not None:
+        width = max(frame.x(m.until.timestamp()) - x, 1.5)
+        stretch = (
+            f'<rect x="{x:.1f}" y="{y + 1}" width="{width:.1f}" height="{_LANE - 2}" '
+            f'fill="{RED}" fill-opacity="0.35">{tip}</rect>'
+        )
+    tick = (
+        f'<line x1="{x:.1f}" y1="{y}" x2="{x:.1f}" y2="{y + _LANE}" stroke="{RED}" '
+        f'stroke-width="2.5" class="anomaly" data-kind="{html(m.kind)}">{tip}</line>'
+    )
+    return stretch + tick
 
 
 def _clip(text: str, n: int) -> str:

@@ -6,12 +6,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from bridge.config import ScheduleConfig
 from bridge.config_types import parse_duration
 from bridge.model import as_utc
 
-# Revoked later than this after the end counts as "access outlived its end". Expiry jobs run at
-# the end second and the demo holds revocation to 2 s; 5 s leaves room for an async assignment.
-DEFAULT_REVOKE_TARGET = timedelta(seconds=5)
+# Revoked later than this after the end counts as "access outlived its end": the bridge's promise
+# (README), which the demo holds itself to as well. Expiry jobs run at the end second.
+DEFAULT_REVOKE_TARGET = timedelta(seconds=2)
+# The bridge learns of a deactivation at its next read of Graph: measured from PIM's request,
+# its revocation may take one poll interval more (the config's, when the report has it).
+DEFAULT_POLL_INTERVAL: timedelta = ScheduleConfig().poll_interval
 
 
 def parse_when(value: str, now: datetime) -> datetime:
@@ -47,7 +51,15 @@ class ReportQuery:
     mappings: tuple[str, ...] = ()
     accounts: tuple[str, ...] = ()  # assignment rows on these AWS accounts
     revoke_target: timedelta = DEFAULT_REVOKE_TARGET
+    poll_interval: timedelta = DEFAULT_POLL_INTERVAL
     activity: bool = False  # show each grant's CloudTrail digest (`--activity`)
+
+    def target_for(self, end_reason: str | None) -> timedelta:
+        """How soon after its end a grant's access must be gone: PIM schedules an expiry ahead,
+        but a deactivation is seen only at the next poll."""
+        if end_reason == "deactivated":
+            return self.revoke_target + self.poll_interval
+        return self.revoke_target
 
     def describe(self) -> dict[str, object]:
         """The filters as they appear in the report, so a reader knows what was left out."""
@@ -59,6 +71,7 @@ class ReportQuery:
             "mappings": list(self.mappings),
             "accounts": list(self.accounts),
             "revoke_target_s": self.revoke_target.total_seconds(),
+            "poll_interval_s": self.poll_interval.total_seconds(),
         }
 
     def user_matches(self, *names: str | None) -> bool:

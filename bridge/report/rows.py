@@ -44,6 +44,7 @@ class GrantRow:
     source_instance_id: str
     justification: str | None
     ticket: str | None
+    ticket_system: str | None
     approver: str | None
     activated_at: datetime
     scheduled_end: datetime | None
@@ -52,6 +53,7 @@ class GrantRow:
     extended_count: int
     state: str
     ended_at: datetime | None
+    end_requested_at: datetime | None
     end_reason: str | None
     revoked_at: datetime | None
     continued_by: str | None
@@ -188,6 +190,7 @@ class _Access:
     activated: datetime
     seen: datetime
     ended: datetime | None
+    end_requested: datetime | None  # PIM's own time of a deactivation request
     hold: _Hold | None
     continued_by: str | None
     revoked: datetime | None
@@ -210,16 +213,23 @@ class _Access:
         return max(0.0, (self.provisioned - self.activated).total_seconds())
 
     @property
+    def end(self) -> datetime | None:
+        """When access should have gone: PIM's deactivation request when Graph listed it,
+        else the recorded end (PIM's expiry, or the deactivation the bridge saw)."""
+        return self.end_requested or self.ended
+
+    @property
     def end_to_revoked_s(self) -> float | None:
-        if self.revoked is None or self.ended is None:
+        if self.revoked is None or self.end is None:
             return None
-        return (self.revoked - self.ended).total_seconds()
+        return (self.revoked - self.end).total_seconds()
 
 
 def _access(grant: Any, idx: LedgerIndex) -> _Access:
     binding = (grant.ic_user_id, grant.target_key)
     seen: datetime = as_utc(grant.first_seen)
     ended = as_utc(grant.ended_at) if grant.state == "ended" else None
+    requested = as_utc(grant.end_requested_at) if ended is not None else None
     hold = _hold_for(idx.holds.get(binding, ()), seen)
     continued = _continued_by(idx.spans.get(binding, ()), grant.id, ended) if ended else None
     revoked = hold.end if hold and ended and continued is None else None
@@ -234,6 +244,7 @@ def _access(grant: Any, idx: LedgerIndex) -> _Access:
         activated=as_utc(grant.not_before),
         seen=seen,
         ended=ended,
+        end_requested=requested,
         hold=hold,
         continued_by=continued,
         revoked=revoked,
@@ -242,15 +253,12 @@ def _access(grant: Any, idx: LedgerIndex) -> _Access:
     )
 
 
-def _anomalies(access: _Access, query: ReportQuery) -> tuple[str, ...]:
+def _anomalies(access: _Access, end_reason: str | None, query: ReportQuery) -> tuple[str, ...]:
     found: list[str] = []
+    target = query.target_for(end_reason)
     revoke_s = access.end_to_revoked_s
-    late = revoke_s is not None and revoke_s > query.revoke_target.total_seconds()
-    lingering = (
-        access.still_held
-        and access.ended is not None
-        and query.now - access.ended > query.revoke_target
-    )
+    late = revoke_s is not None and revoke_s > target.total_seconds()
+    lingering = access.still_held and access.end is not None and query.now - access.end > target
     if late or lingering:
         found.append("outlived_end")
     if access.failures:
@@ -261,6 +269,7 @@ def _anomalies(access: _Access, query: ReportQuery) -> tuple[str, ...]:
 def build_row(grant: Any, query: ReportQuery, names: Names, idx: LedgerIndex) -> GrantRow:
     target = names.target(grant.mapping, grant.target_key)
     access = _access(grant, idx)
+    end_reason = grant.end_reason if access.ended else None
     found = idx.denials.get(grant.ic_user_id, ())
     denial = _denial_for(found, access.revoked, target.account_id, target.permission_set_arn)
     scim_add, scim_remove = idx.lags.lag_for(grant.mapping, grant.source_instance_id)
@@ -279,6 +288,7 @@ def build_row(grant: Any, query: ReportQuery, names: Names, idx: LedgerIndex) ->
         source_instance_id=grant.source_instance_id,
         justification=grant.justification,
         ticket=grant.ticket,
+        ticket_system=grant.ticket_system,
         approver=grant.approver,
         activated_at=access.activated,
         scheduled_end=as_utc(grant.not_after),
@@ -287,7 +297,8 @@ def build_row(grant: Any, query: ReportQuery, names: Names, idx: LedgerIndex) ->
         extended_count=grant.extended_count or 0,
         state=grant.state,
         ended_at=access.ended,
-        end_reason=grant.end_reason if access.ended else None,
+        end_requested_at=access.end_requested,
+        end_reason=end_reason,
         revoked_at=access.revoked,
         continued_by=access.continued_by,
         still_held=access.still_held,
@@ -300,7 +311,7 @@ def build_row(grant: Any, query: ReportQuery, names: Names, idx: LedgerIndex) ->
         end_to_revoked_s=access.end_to_revoked_s,
         scim_lag_s=scim_add,
         scim_removal_lag_s=scim_remove,
-        anomalies=_anomalies(access, query),
+        anomalies=_anomalies(access, end_reason, query),
     )
 
 

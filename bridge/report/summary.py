@@ -6,16 +6,30 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge.report.activity import ActivityCollector, anomalies_of
 from bridge.report.anomalies import Anomaly, alarming, from_row, sort_anomalies
 from bridge.report.query import ReportQuery, iso
 from bridge.report.rows import GrantRow
+from bridge.report.text import counted
+
+if TYPE_CHECKING:
+    from bridge.report.provenance import Provenance
 
 # The HTML timeline draws each mapping's most recent grants; a year of grants is one bar each
 # in the CSV, not on a page.
 TIMELINE_LIMIT = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """Where an anomaly happened on a grant's lane: `until` makes it a stretch (access that
+    outlived its end, to its revocation or to now)."""
+
+    kind: str
+    at: datetime
+    until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +39,21 @@ class Span:
     start: datetime
     end: datetime | None  # revoked, else ended, else now
     anomalous: bool
+    marks: tuple[Mark, ...] = ()
+
+
+def marks_of(row: GrantRow, now: datetime) -> tuple[Mark, ...]:
+    """The row's anomalies worse than information, at their time on the timeline."""
+    found: list[Mark] = []
+    end = row.end_requested_at or row.ended_at
+    if "outlived_end" in row.anomalies and end is not None:
+        found.append(Mark("outlived_end", end, row.revoked_at or now))
+    if "revocation_failed" in row.anomalies and end is not None:
+        found.append(Mark("revocation_failed", end))
+    first_misuse = row.activity.digest.used_after_end_first if row.activity else None
+    if "used_after_end" in row.anomalies and first_misuse is not None:
+        found.append(Mark("used_after_end", first_misuse))
+    return tuple(found)
 
 
 @dataclass
@@ -86,6 +115,7 @@ class Collector:
                 row.activated_at,
                 row.revoked_at or row.ended_at,
                 alarming(row),
+                marks_of(row, self.query.now),
             )
         )
 
@@ -98,6 +128,7 @@ class Collector:
 class Summary:
     data: Collector
     anomalies: list[Anomaly]
+    provenance: Provenance | None = None  # set once every row is written
 
     def as_dict(self) -> dict[str, Any]:
         d = self.data
@@ -126,20 +157,26 @@ class Summary:
             out["activity"] = d.activity.as_dict()
         return out
 
+    @property
+    def scim_note(self) -> str:
+        """`, simulated` for a sandbox's made-up SCIM figures, so none passes for measured."""
+        simulated = self.provenance is not None and self.provenance.source.scim_simulated
+        return ", simulated" if simulated else ""
+
     def headline(self) -> list[tuple[str, str]]:
         """The summary as label/value pairs, the same in every human format."""
         s = self.as_dict()
         lat = s["latency"]
         lines = [
             ("window", window_text(self.data.query)),
-            ("grants", f"{s['grants']} ({s['live']} live) for {s['users']} users"),
+            ("grants", f"{s['grants']} ({s['live']} live) for {counted(s['users'], 'user')}"),
             ("ended", ", ".join(f"{k} {v}" for k, v in s["ended"].items()) or "none"),
             ("revoked", f"{s['revoked']} ({s['continued_by_another_grant']} kept by another)"),
             ("anomalies", anomaly_text(s["anomalies"])),
             ("activation -> access", stats_text(lat["activation_to_access_s"])),
             ("end -> revoked", stats_text(lat["end_to_revoked_s"])),
-            ("SCIM lag (activation)", stats_text(lat["scim_lag_s"])),
-            ("SCIM lag (removal)", stats_text(lat["scim_removal_lag_s"])),
+            (f"SCIM lag (activation{self.scim_note})", stats_text(lat["scim_lag_s"])),
+            (f"SCIM lag (removal{self.scim_note})", stats_text(lat["scim_removal_lag_s"])),
         ]
         if self.data.activity is not None:
             lines.append(("activity", self.data.activity.headline()))

@@ -21,7 +21,8 @@ def secs(value: float | None, unknown: str = "") -> str:
 def end_text(row: GrantRow) -> str:
     if row.ended_at is None:
         return f"live until {when(row.scheduled_end)}" if row.scheduled_end else "live"
-    return f"{row.end_reason} {when(row.ended_at)}"
+    # A deactivation at PIM's own request time, which the revocation is measured from.
+    return f"{row.end_reason} {when(row.end_requested_at or row.ended_at)}"
 
 
 def revoked_text(row: GrantRow) -> str:
@@ -52,10 +53,16 @@ def denial_text(row: GrantRow) -> str:
 
 
 def why_text(row: GrantRow) -> str:
-    parts = [p for p in (row.justification, row.ticket and f"ticket {row.ticket}") if p]
+    parts = [p for p in (row.justification, _ticket_text(row)) if p]
     if row.approver:
         parts.append(f"approved by {row.approver}")
     return "; ".join(parts)
+
+
+def _ticket_text(row: GrantRow) -> str | None:
+    if not row.ticket:
+        return None
+    return f"ticket {row.ticket}" + (f" ({row.ticket_system})" if row.ticket_system else "")
 
 
 def scim_text(row: GrantRow) -> str:
@@ -130,14 +137,97 @@ def grant_cells(row: GrantRow, *, why: bool = True, activity: bool = False) -> l
     return [cell(row) for _, cell in _columns(why, activity)]
 
 
+# A narrow terminal (at 100 columns the wide table is unreadable) stacks each grant's cells a
+# few lines high in four columns: who and what, access, end, anomalies. Each cell is its lines,
+# made safe one by one (a line break is the layout's, never the ledger's).
+Stacked = tuple[str, ...]
+COMPACT_COLUMNS: tuple[tuple[str, Callable[[GrantRow], Stacked]], ...] = (
+    ("user / mapping: target", lambda r: (r.user, f"{r.mapping}: {r.target}")),
+    (
+        "activated / access / SCIM",
+        lambda r: (when(r.activated_at), _access_short(r), f"SCIM {scim_text(r)}"),
+    ),
+    ("ended / revoked / denial", lambda r: _end_short(r)),
+    ("anomalies", lambda r: r.anomalies),
+)
+# Columns that must not fold what they hold: a time, an anomaly's kind.
+COMPACT_WIDTHS = {
+    "activated / access / SCIM": len("2026-11-24 12:00:00Z"),
+    "ended / revoked / denial": len("2026-11-24 12:00:00Z"),
+    "anomalies": len("revocation_failed"),
+    "severity / kind": len("denial_not_written"),
+    "first / last seen": len("2026-11-24 12:00:00Z"),
+}
+
+
+def _access_short(row: GrantRow) -> str:
+    if row.provisioned_at is None:
+        return "not provisioned"
+    return f"access +{secs(row.activation_to_access_s)}"
+
+
+def _end_short(row: GrantRow) -> Stacked:
+    if row.ended_at is None:
+        return ("live until", when(row.scheduled_end)) if row.scheduled_end else ("live",)
+    if row.revoked_at is not None:
+        revoked = f"revoked +{secs(row.end_to_revoked_s)}"
+    else:
+        revoked = revoked_text(row)
+    denial = f"denial {row.denial_status}" if row.denial_status else "no denial"
+    return (str(row.end_reason), when(row.end_requested_at or row.ended_at), revoked, denial)
+
+
+def compact_header() -> tuple[str, ...]:
+    return tuple(name for name, _ in COMPACT_COLUMNS)
+
+
+def compact_cells(row: GrantRow) -> list[Stacked]:
+    """One grant in the narrow terminal table, under `compact_header()`: each cell its lines."""
+    return [tuple(cell(row)) for _, cell in COMPACT_COLUMNS]
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """`1 user`, `2 users`, `1 anomaly`, `0 anomalies`."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
+ANOMALY_HEADER = (
+    "severity",
+    "kind",
+    "first seen",
+    "last seen",
+    "count",
+    "user",
+    "mapping",
+    "target",
+    "detail",
+)
+
+
 def anomaly_cells(a: Anomaly) -> tuple[str, ...]:
-    """One anomaly as the human formats show it."""
+    """One anomaly as the human formats show it, under `ANOMALY_HEADER`."""
     return (
         a.severity,
         a.kind,
         when(a.first_at),
+        when(a.last_at),
         str(a.count),
         a.user or "",
         a.mapping or "",
+        a.target or "",
         a.detail,
     )
+
+
+COMPACT_ANOMALY_HEADER = ("severity / kind", "first / last seen", "count", "who / what", "detail")
+
+
+def compact_anomaly_cells(a: Anomaly) -> list[Stacked]:
+    """One anomaly in the narrow terminal table, under `COMPACT_ANOMALY_HEADER`."""
+    return [
+        (a.severity, a.kind),
+        (when(a.first_at), when(a.last_at)),
+        (str(a.count),),
+        tuple(p for p in (a.user, a.mapping, a.target) if p),
+        (a.detail,),
+    ]

@@ -1,25 +1,46 @@
-"""CSV for spreadsheets and SIEMs: one header line, one row per grant, ISO-8601 UTC times."""
+"""CSV for spreadsheets and SIEMs: one header line, one row per grant, ISO-8601 UTC times. CSV
+carries rows only; its provenance, with a digest of its data lines, goes to a sidecar file."""
 
 from __future__ import annotations
 
 import csv
+import io
+import json
 from typing import TextIO
 
 from bridge.report.columns import NAMES, csv_cells
+from bridge.report.provenance import CSV_ROWS, RowDigest
 from bridge.report.rows import GrantRow
 from bridge.report.safe import printable
 from bridge.report.summary import Summary
 
 
 class CsvRenderer:
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, sidecar: TextIO | None = None) -> None:
+        self.out = out
+        self.sidecar = sidecar
+        self.digest = RowDigest(CSV_ROWS)
+        self.line = io.StringIO()
         # RFC 4180 line ends; the caller opens files with newline="" so none are doubled.
-        self.writer = csv.writer(out, lineterminator="\r\n")
-        self.writer.writerow(NAMES)
+        self.writer = csv.writer(self.line, lineterminator="\r\n")
+        self._write(NAMES, digest=False)
+
+    def _write(self, cells: tuple[str, ...] | list[str], *, digest: bool = True) -> None:
+        self.writer.writerow(cells)
+        text = self.line.getvalue()
+        self.line.seek(0)
+        self.line.truncate()
+        if digest:
+            self.digest.add_text(text)
+        self.out.write(text)
 
     def row(self, row: GrantRow) -> None:
         # A control character would reach whatever shows the file: a terminal, a SIEM.
-        self.writer.writerow([printable(c) for c in csv_cells(row)])
+        self._write([printable(c) for c in csv_cells(row)])
 
     def finish(self, summary: Summary) -> None:
-        """CSV carries rows only; the summary and ledger anomalies are in the other formats."""
+        """The summary and ledger anomalies are in the other formats; the provenance of these
+        very lines in the sidecar, when there is one."""
+        if self.sidecar is not None and summary.provenance is not None:
+            block = summary.provenance.with_digest(self.digest).as_dict()
+            self.sidecar.write(json.dumps({"provenance": block}, indent=1) + "\n")

@@ -15,9 +15,10 @@ from bridge.report.rows import GrantRow
 from bridge.report.safe import html
 from bridge.report.summary import TIMELINE_LIMIT, Summary
 from bridge.report.text import (
+    ANOMALY_HEADER,
+    anomaly_cells,
     grant_cells,
     grant_header,
-    when,
 )
 
 CSS = """
@@ -70,6 +71,11 @@ class HtmlRenderer:
         for label, value in summary.headline():
             w(f"<dt>{escape(label)}</dt><dd>{html(value)}</dd>\n")
         w("</dl></section>\n")
+        if summary.provenance is not None:
+            w('<section id="provenance"><h2>Provenance</h2>\n<dl class="summary">\n')
+            for label, value in summary.provenance.lines():
+                w(f"<dt>{escape(label)}</dt><dd>{html(value)}</dd>\n")
+            w("</dl></section>\n")
         self._anomalies(summary)
         self._plots(summary)
         w(f'<section id="grants"><h2>Grants ({summary.data.grants})</h2>\n<table>\n<thead><tr>')
@@ -87,35 +93,12 @@ class HtmlRenderer:
             w("</section>\n")
             return
         w("<table><thead><tr>")
-        for h in (
-            "severity",
-            "kind",
-            "first seen",
-            "last seen",
-            "count",
-            "user",
-            "mapping",
-            "detail",
-        ):
-            w(f"<th>{h}</th>")
+        w("".join(f"<th>{escape(h)}</th>" for h in ANOMALY_HEADER))
         w("</tr></thead><tbody>\n")
         for a in summary.anomalies:
-            w(
-                f'<tr><td class="sev-{a.severity}">{a.severity}</td>'
-                + "".join(
-                    _td(c)
-                    for c in (
-                        a.kind,
-                        when(a.first_at),
-                        when(a.last_at),
-                        str(a.count),
-                        a.user or "",
-                        a.mapping or "",
-                        a.detail,
-                    )
-                )
-                + "</tr>\n"
-            )
+            severity, *rest = anomaly_cells(a)
+            w(f'<tr><td class="sev-{a.severity}">{html(severity)}</td>')
+            w("".join(_td(c) for c in rest) + "</tr>\n")
         w("</tbody></table></section>\n")
 
     def _plots(self, summary: Summary) -> None:
@@ -148,11 +131,21 @@ class HtmlRenderer:
             (
                 d.revoke_s,
                 "end -> revoked",
-                "seconds from the end to the removal",
+                "seconds from the end (PIM's request, for a deactivation) to the removal",
                 self.query.revoke_target.total_seconds(),
             ),
-            (d.scim_s, "SCIM lag, activations", "seconds from PIM to SCIM's export", None),
-            (d.scim_removal_s, "SCIM lag, removals", "seconds from the end to SCIM's export", None),
+            (
+                d.scim_s,
+                f"SCIM lag, activations{summary.scim_note}",
+                "seconds from PIM to SCIM's export",
+                None,
+            ),
+            (
+                d.scim_removal_s,
+                f"SCIM lag, removals{summary.scim_note}",
+                "seconds from the end to SCIM's export",
+                None,
+            ),
         ]
         for values, title, xlabel, target in figures:
             if values:

@@ -1,5 +1,6 @@
 """JSON with a versioned schema (bridge/report/contract.py). Rows are written as they come, one
-per line; the anomalies and summary follow them, so a large report never sits in memory."""
+per line; the anomalies, summary and provenance follow them, so a large report never sits in
+memory."""
 
 from __future__ import annotations
 
@@ -49,4 +50,6 @@ class JsonRenderer:
         self.out.write("\n ],\n" if not self.first else "],\n")
         anomalies = json.dumps([anomaly_dict(a) for a in summary.anomalies], indent=2)
         self.out.write(f' "anomalies": {anomalies},\n')
-        self.out.write(f' "summary": {json.dumps(summary.as_dict(), indent=2)}\n}}\n')
+        self.out.write(f' "summary": {json.dumps(summary.as_dict(), indent=2)},\n')
+        block = summary.provenance.as_dict() if summary.provenance else None
+        self.out.write(f' "provenance": {json.dumps(block, indent=2)}\n}}\n')

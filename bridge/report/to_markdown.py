@@ -10,6 +10,7 @@ from bridge.report.rows import GrantRow
 from bridge.report.safe import markdown
 from bridge.report.summary import Summary
 from bridge.report.text import (
+    ANOMALY_HEADER,
     anomaly_cells,
     grant_cells,
     grant_header,
@@ -40,10 +41,14 @@ class MarkdownRenderer:
         out.write(f"# pim-bridge audit report\n\nGenerated {iso(self.query.now)}.\n\n")
         for label, value in summary.headline():
             out.write(f"- **{label}**: {cell(value)}\n")
+        if summary.provenance is not None:
+            out.write("\n## Provenance\n\n")
+            for label, value in summary.provenance.lines():
+                out.write(f"- **{label}**: {cell(value)}\n")
         out.write(f"\n## Anomalies ({len(summary.anomalies)})\n\n")
         if summary.anomalies:
-            out.write(line(["severity", "kind", "when", "count", "user", "mapping", "detail"]))
-            out.write(line(["---"] * 7))
+            out.write(line(ANOMALY_HEADER))
+            out.write(line(["---"] * len(ANOMALY_HEADER)))
             for a in summary.anomalies:
                 out.write(line(anomaly_cells(a)))
         else:

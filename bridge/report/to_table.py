@@ -3,20 +3,29 @@ so the anomalies can come first; a long report switches from a rich table to ali
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from typing import TextIO
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bridge.report.anomalies import alarming
+from bridge.report.anomalies import Anomaly, alarming
 from bridge.report.output import Spool
 from bridge.report.query import ReportQuery
 from bridge.report.rows import GrantRow
 from bridge.report.safe import printable
 from bridge.report.summary import Summary
 from bridge.report.text import (
+    ANOMALY_HEADER,
+    COMPACT_ANOMALY_HEADER,
+    COMPACT_WIDTHS,
+    Stacked,
     anomaly_cells,
+    compact_anomaly_cells,
+    compact_cells,
+    compact_header,
     grant_cells,
     grant_header,
 )
@@ -25,14 +34,19 @@ from bridge.report.text import (
 RICH_ROWS = 500
 WIDTHS = (24, 14, 28, 20, 30, 32, 32, 34, 22, 20)
 ACTIVITY_WIDTH = 40  # inserted before the last column, anomalies, as text.GRANT_COLUMNS has it
-ANOMALY_HEADER = ("severity", "kind", "first seen", "count", "user", "mapping", "detail")
-ANOMALY_WIDTHS = (8, 18, 20, 6, 24, 14, 0)
+ANOMALY_WIDTHS = (8, 18, 20, 20, 5, 24, 14, 24, 0)
 STYLE = {"critical": "bold red", "warning": "yellow", "info": "dim"}
+# Narrower than this, the grants and anomalies are stacked two lines high in fewer columns.
+WIDE = 160
+# Without a terminal (a pipe, a file) and no COLUMNS, lines may be this long.
+FILE_WIDTH = 200
 
 
 def _console(out: TextIO) -> Console:
     tty = out.isatty()
-    return Console(file=out, force_terminal=tty, no_color=not tty, width=None if tty else 200)
+    # On a terminal rich reads its width; elsewhere COLUMNS, when set, says what it is shown in.
+    width = None if tty or os.environ.get("COLUMNS", "").isdigit() else FILE_WIDTH
+    return Console(file=out, force_terminal=tty, no_color=not tty, width=width)
 
 
 class TableRenderer:
@@ -40,7 +54,10 @@ class TableRenderer:
         self.out = out
         self.console = _console(out)
         self.query = query
-        self.header = grant_header(why=False, activity=query.activity)
+        self.narrow = self.console.width < WIDE
+        self.header = (
+            compact_header() if self.narrow else grant_header(why=False, activity=query.activity)
+        )
         self.widths = (*WIDTHS[:-1], ACTIVITY_WIDTH, WIDTHS[-1]) if query.activity else WIDTHS
         self.pending: list[GrantRow] = []
         self.count = 0
@@ -61,42 +78,55 @@ class TableRenderer:
             # Too many for one rich table (it lays out every row before printing any): the
             # rest go out as fixed-width lines, the same columns.
             self.pending, first = [], self.pending
-            self.spool.write(_plain(self.header, self.widths) + "\n")
+            header = grant_header(why=False, activity=self.query.activity)
+            self.spool.write(_plain(header, self.widths) + "\n")
             for r in first:
-                self.spool.write(_plain(self._cells(r), self.widths) + "\n")
-        self.spool.write(_plain(self._cells(row), self.widths) + "\n")
+                self.spool.write(self._line(r))
+        self.spool.write(self._line(row))
 
-    def _cells(self, r: GrantRow) -> tuple[str, ...]:
-        return tuple(grant_cells(r, why=False, activity=self.query.activity))
+    def _line(self, r: GrantRow) -> str:
+        """A fixed-width line of the wide columns: a long report is for files and pipes."""
+        cells = tuple(grant_cells(r, why=False, activity=self.query.activity))
+        return _plain(cells, self.widths) + "\n"
+
+    def _cells(self, r: GrantRow) -> list[Text]:
+        if self.narrow:
+            return _stacked(compact_cells(r))
+        return _texts(tuple(grant_cells(r, why=False, activity=self.query.activity)))
 
     def _flush(self) -> None:
         if not self.pending:
             return
         t = Table(title=None, expand=False, show_lines=False)
         for name in self.header:
-            t.add_column(name, overflow="fold")
+            t.add_column(name, overflow="fold", min_width=_min_width(name, self.narrow))
         for r in self.pending:
-            t.add_row(*_texts(self._cells(r)), style="red" if alarming(r) else None)
+            t.add_row(*self._cells(r), style="red" if alarming(r) else None)
         self.spool_console.print(t)
         self.pending.clear()
+
+    def _anomaly_layout(self) -> tuple[tuple[str, ...], Callable[[Anomaly], list[Text]]]:
+        if self.narrow:
+            return COMPACT_ANOMALY_HEADER, lambda a: _stacked(compact_anomaly_cells(a))
+        return ANOMALY_HEADER, lambda a: _texts(anomaly_cells(a))
 
     def finish(self, summary: Summary) -> None:
         self._flush()
         c = self.console
-        head = Table.grid(padding=(0, 2))
-        head.add_column(style="bold")
-        head.add_column()
-        for label, value in summary.headline():
-            head.add_row(label, Text(printable(value)))
+        head = _grid(summary.headline())
         c.print("[bold]pim-bridge audit report[/bold]")
         c.print(head)
+        if summary.provenance is not None:
+            c.print("[bold]Provenance[/bold]")
+            c.print(_grid(summary.provenance.lines()))
         found = summary.anomalies
         if found and len(found) <= RICH_ROWS:
+            header, cells = self._anomaly_layout()
             t = Table(title=f"Anomalies ({len(found)})", title_justify="left")
-            for name in ANOMALY_HEADER:
-                t.add_column(name, overflow="fold")
+            for name in header:
+                t.add_column(name, overflow="fold", min_width=_min_width(name, self.narrow))
             for a in found:
-                t.add_row(*_texts(anomaly_cells(a)), style=STYLE[a.severity])
+                t.add_row(*cells(a), style=STYLE[a.severity])
             c.print(t)
         elif found:
             c.file.write(f"Anomalies ({len(found)})\n{_plain(ANOMALY_HEADER, ANOMALY_WIDTHS)}\n")
@@ -109,9 +139,27 @@ class TableRenderer:
         self.spool.copy_to(self.out)
 
 
+def _grid(pairs: list[tuple[str, str]]) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for label, value in pairs:
+        grid.add_row(label, Text(printable(value)))
+    return grid
+
+
 def _texts(cells: tuple[str, ...]) -> list[Text]:
     # Text, not str: rich would read "ghost[/b]@example.com" as markup (and fail on it).
     return [Text(printable(c)) for c in cells]
+
+
+def _stacked(cells: list[Stacked]) -> list[Text]:
+    return [Text("\n".join(printable(line) for line in lines)) for lines in cells]
+
+
+def _min_width(header: str, narrow: bool) -> int | None:
+    """A time or an anomaly's kind on one line in the narrow table."""
+    return COMPACT_WIDTHS.get(header) if narrow else None
 
 
 def _plain(cells: tuple[str, ...], widths: tuple[int, ...] = WIDTHS) -> str:

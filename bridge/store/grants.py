@@ -193,6 +193,7 @@ def _grant_from_row(row: Any) -> Grant:
         justification=row.justification,
         ticket=row.ticket,
         approver=row.approver,
+        ticket_system=row.ticket_system,
     )
 
 

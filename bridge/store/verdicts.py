@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
-from bridge.model import Ended, Grant, GrantVerdicts, Moved, as_utc
+from bridge.model import AUDIT_DETAILS, Ended, Grant, GrantVerdicts, Moved, as_utc
 from bridge.schema import grants
 from bridge.store.engine import chunks
 
@@ -53,7 +53,7 @@ def _move(
         row = rows.get(_grant_key(m.grant))
         if row is None:
             continue
-        values = {c: getattr(m.grant, c) for c in ("justification", "ticket", "approver")}
+        values = {c: getattr(m.grant, c) for c in AUDIT_DETAILS}
         values = {c: v for c, v in values.items() if v}
         if as_utc(row.not_after) != m.grant.not_after:
             values.update(not_after=m.grant.not_after, extended_count=row.extended_count + 1)
@@ -62,7 +62,7 @@ def _move(
 
 def _end(conn: Connection, rows: Mapping[GrantKey, Any], ended: Iterable[Ended]) -> None:
     params = [
-        {"row_id": rows[k].id, "at": e.at, "why": str(e.reason)}
+        {"row_id": rows[k].id, "at": e.at, "asked": e.requested_at, "why": str(e.reason)}
         for e in ended
         if (k := _grant_key(e.grant)) in rows
     ]
@@ -70,7 +70,12 @@ def _end(conn: Connection, rows: Mapping[GrantKey, Any], ended: Iterable[Ended])
         conn.execute(
             update(grants)
             .where(grants.c.id == bindparam("row_id"))
-            .values(state="ended", ended_at=bindparam("at"), end_reason=bindparam("why")),
+            .values(
+                state="ended",
+                ended_at=bindparam("at"),
+                end_requested_at=bindparam("asked"),
+                end_reason=bindparam("why"),
+            ),
             params,
         )
 
@@ -132,6 +137,7 @@ def _revive(
                 "last_seen": now,
                 "state": "live",
                 "ended_at": None,
+                "end_requested_at": None,
                 "end_reason": None,
             }
         ),
@@ -159,5 +165,6 @@ def _grant_values(grant: Grant) -> dict[str, Any]:
         "not_after": grant.not_after,
         "justification": grant.justification,
         "ticket": grant.ticket,
+        "ticket_system": grant.ticket_system,
         "approver": grant.approver,
     }

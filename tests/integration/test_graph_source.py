@@ -270,7 +270,8 @@ def test_extension_moves_the_end_of_the_same_instance(
     (inst,) = graph_source().read_groups([group])[group].instances
 
     assert inst.id == iid and inst.end == t0 + 2 * HOUR
-    assert (inst.justification, inst.ticket) == ("needs longer", "CHG-9")
+    # The extension's reason is appended to the activation's, never replacing it.
+    assert (inst.justification, inst.ticket) == ("first | needs longer", "CHG-9")
 
 
 def test_early_deactivation_removes_the_instance(

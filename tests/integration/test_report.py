@@ -5,6 +5,7 @@ them (a failed revocation, drift, an unknown user, the safety brake, a denial no
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -21,6 +22,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+import bridge
 from bridge.config import config_from_dict
 from bridge.report import Names, ReportQuery, write_report
 from bridge.report.columns import NAMES
@@ -342,3 +344,101 @@ def test_cli_rejects_a_window_it_cannot_read(built: Built) -> None:
     )
     assert proc.returncode == 2
     assert "not a date or duration: 'soon'" in proc.stderr
+
+
+def test_deactivation_latency_counts_from_pims_request_not_from_when_the_bridge_saw_it(
+    built: Built,
+) -> None:
+    erin = _by(built.rows(), "erin", "group")
+    asked = built.t0 + 5 * MIN  # erin's selfDeactivate; the bridge read Graph 3 s later
+    assert erin["end_requested_at"] == asked.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert erin["ended_at"] == (asked + timedelta(seconds=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert erin["end_to_revoked_s"] == pytest.approx(3, abs=0.5)
+
+
+def test_unresolved_user_is_named_in_the_anomaly_user_column(built: Built) -> None:
+    doc = json.loads(built.report("json"))
+    (dave,) = [a for a in doc["anomalies"] if a["kind"] == "unresolved_user"]
+    assert dave["user"] == "dave@example.com"
+    assert "| dave@example.com |" in built.report("md")
+
+
+def test_terminal_table_is_readable_at_100_columns(
+    built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    text = built.report("table")
+    assert max(len(line) for line in text.splitlines()) <= 100
+    grants = text.split("Grants (9)", 1)[1]
+    for who in ("alice", "bob", "carol", "erin"):
+        assert f"{who}@example.com" in grants  # whole, not folded mid-name
+    assert "for 4 users" in text and "revocation_failed" in grants
+
+
+def test_anomaly_tables_say_which_target_the_anomaly_is_on(built: Built) -> None:
+    md = built.report("md")
+    anomalies = md.split("## Anomalies", 1)[1].split("## Grants", 1)[0]
+    header = next(line for line in anomalies.splitlines() if line.startswith("| severity"))
+    assert "| target |" in header
+    bob = next(line for line in anomalies.splitlines() if "revocation\\_failed" in line)
+    assert f"{built.world.permission_set_name} @ {ACCOUNT_PROD}" in bob
+
+
+def test_timelines_mark_each_anomaly_at_its_time_on_its_lane(built: Built) -> None:
+    pytest.importorskip("matplotlib")
+    page = built.report("html")
+    kinds = re.findall(r'<line [^>]*class="anomaly" data-kind="([a-z_]+)"', page)
+    assert {"outlived_end", "revocation_failed"} <= set(kinds)
+    # bob's assignment outlived its end by 61 s: a red stretch from the end to the removal.
+    assert re.search(r'<rect [^>]*fill-opacity="0.35"><title>outlived_end at ', page)
+
+
+def test_histogram_axes_start_at_zero(built: Built) -> None:
+    pytest.importorskip("matplotlib")
+    page = built.report("html")
+    # matplotlib writes tick labels as text: the first of each time axis is 0.
+    figures = re.findall(r"<figure>(<svg.*?</svg>)\s*</figure>", page, re.S)
+    histograms = [f for f in figures if "grants over time" not in f]
+    assert len(histograms) >= 2
+    for svg in histograms:
+        first = re.search(r'text-anchor: middle"[^>]*>([-0-9.]+)</text>', svg)
+        assert first is not None and float(first.group(1)) == 0
+
+
+def test_every_format_carries_its_provenance(built: Built, tmp_path: Path) -> None:
+    config_sha = hashlib.sha256(built.config_path.read_bytes()).hexdigest()
+    doc = json.loads(_cli_report(built, tmp_path / "r.json"))
+    block = doc["provenance"]
+    assert block["config_file"] == "pim-bridge.toml" and block["config_sha256"] == config_sha
+    assert block["tenant"] is None  # the sandbox's config names no tenant
+    assert block["bridge_version"] == bridge.__version__
+    assert block["filters"]["users"] == [] and block["rows"] == 9
+    lines = "".join(
+        json.dumps(r, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+        for r in doc["rows"]
+    )
+    assert block["rows_sha256"] == hashlib.sha256(lines.encode()).hexdigest()
+
+    csv_text = _cli_report(built, tmp_path / "r.csv")
+    sidecar = json.loads((tmp_path / "r.csv.provenance.json").read_text(encoding="utf-8"))
+    data_lines = csv_text.split("\r\n", 1)[1]
+    digest = hashlib.sha256(data_lines.encode()).hexdigest()
+    assert sidecar["provenance"]["rows_sha256"] == digest
+    assert sidecar["provenance"]["config_sha256"] == config_sha
+    for suffix in ("md", "html"):
+        assert config_sha in _cli_report(built, tmp_path / f"r.{suffix}")
+    table = built.report("table")
+    assert "Provenance" in table and "rows sha256" in table
+
+
+def _cli_report(built: Built, out: Path) -> str:
+    env = {**os.environ, **built.world.env()}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bridge", "report", "-c", str(built.config_path), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return out.read_bytes().decode("utf-8")  # as written: CSV's \r\n line ends kept

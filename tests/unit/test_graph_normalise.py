@@ -12,9 +12,9 @@ import pytest
 from bridge.graph.normalise import (
     SINCE_EVER,
     MalformedItem,
-    latest_requests,
     parse_datetime,
     parse_instance,
+    schedule_requests,
 )
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "graph"
@@ -50,7 +50,7 @@ def test_single_instance_get_reads_the_same_way() -> None:
 
 
 def test_request_enriches_the_instance_of_its_target_schedule() -> None:
-    requests = latest_requests(body("pim-group-assignmentScheduleRequests-list")["value"])
+    requests = schedule_requests(body("pim-group-assignmentScheduleRequests-list")["value"])
     item = {
         **body("pim-group-assignmentScheduleInstances-list")["value"][0],
         "assignmentScheduleId": f"{GROUP}_member_6aacaee8-4089-4048-9510-3119367fc943",
@@ -72,8 +72,8 @@ def test_self_activation_has_no_approver_and_admin_assignment_falls_back_to_the_
     activate = body("pim-group-assignmentScheduleRequests-create-selfActivate")
     assign = body("pim-group-assignmentScheduleRequests-create-adminAssign")
 
-    (self_info,) = latest_requests([activate]).values()
-    (admin_info,) = latest_requests([assign]).values()
+    (self_info,) = schedule_requests([activate]).values()
+    (admin_info,) = schedule_requests([assign]).values()
 
     assert self_info.creator_id is None and self_info.justification == "Activate assignment."
     item = {
@@ -81,11 +81,11 @@ def test_self_activation_has_no_approver_and_admin_assignment_falls_back_to_the_
         "groupId": assign["groupId"],
         "assignmentScheduleId": assign["targetScheduleId"],
     }
-    inst = parse_instance(item, assign["groupId"], latest_requests([assign]))
+    inst = parse_instance(item, assign["groupId"], schedule_requests([assign]))
     assert inst.approver == admin_info.creator_id == "3cce9d87-3986-4f19-8335-7ed075408ca2"
 
 
-def test_later_extension_replaces_the_activation_reason_and_failed_requests_do_not() -> None:
+def test_extension_reason_follows_the_activation_reason_and_failed_requests_add_none() -> None:
     base = body("pim-group-assignmentScheduleRequests-create-selfActivate")
     extend = {
         **base,
@@ -107,9 +107,9 @@ def test_later_extension_replaces_the_activation_reason_and_failed_requests_do_n
         "createdDateTime": "2023-02-07T10:00:00Z",
     }
 
-    (info,) = latest_requests([extend, base, denied, deactivate]).values()
+    (info,) = schedule_requests([extend, base, denied, deactivate]).values()
 
-    assert info.justification == "longer"
+    assert info.justification == "Activate assignment. | longer"
 
 
 @pytest.mark.parametrize("casing", [str.lower, str.capitalize, str.upper])

@@ -4,6 +4,7 @@ integration tests build theirs through real sync cycles)."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from datetime import UTC, datetime, timedelta
@@ -159,3 +160,38 @@ def test_long_table_switches_to_aligned_lines_with_every_grant(
     grants = text.split("Grants (3)", 1)[1].strip().splitlines()
     assert grants[0].split()[:3] == ["user", "mapping", "target"]
     assert [line.split()[0] for line in grants[1:]] == [f"{w}@x" for w in whos]
+
+
+def test_summary_counts_one_user_in_the_singular(ledger: Ledger) -> None:
+    ledger.record_verdicts(GrantVerdicts(new=(_grant("alice", T0 + timedelta(hours=1)),)), T0)
+    md = _report(ledger, "md", T0 + timedelta(minutes=1))
+    assert "for 1 user\n" in md and "1 users" not in md
+
+
+def test_provenance_names_the_tenant_and_the_config_it_was_made_with(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    from bridge.config import load_config
+    from bridge.report import Source
+
+    path = tmp_path / "prod.toml"
+    path.write_bytes((Path(__file__).parents[2] / "config.example.toml").read_bytes())
+    config = load_config(path, environ={"PIM_BRIDGE_CLIENT_SECRET": "x"})
+    out = io.StringIO(newline="")
+    write_report(ledger, ReportQuery(now=T0), "json", out, source=Source.of(config, path))
+    block = json.loads(out.getvalue())["provenance"]
+    assert block["tenant"] == config.entra.tenant_id != ""
+    assert block["config_file"] == "prod.toml"
+    assert block["config_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert block["rows"] == 0 and block["rows_sha256"] == hashlib.sha256(b"").hexdigest()
+
+
+def test_published_schema_file_is_the_schema_reports_are_validated_against() -> None:
+    import jsonschema
+
+    from bridge.report.contract import SCHEMA
+
+    path = Path(__file__).parents[2] / "docs" / "report.schema.json"
+    published = json.loads(path.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(published)
+    assert published == SCHEMA, "regenerate docs/report.schema.json from bridge/report/contract.py"

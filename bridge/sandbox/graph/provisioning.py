@@ -1,10 +1,10 @@
 """Entra's SCIM provisioning to Identity Center, emulated for the sandbox.
 
 `ProvisioningService` watches the Graph sandbox's PIM state and copies each membership change
-of the groups in its scope to a SCIM server (`scim.ScimServer`) after a delay, activations
-sooner than removals (Entra exports additions within minutes and removals in its regular
-cycle), then writes what Graph shows about it (`provisioning_records`): the synchronization
-job's status and a provisioning log entry per export.
+of the groups in its scope to a SCIM server (`scim.ScimServer`) when it is due, then writes
+what Graph shows about it (`provisioning_records`): the synchronization
+job's status and a provisioning log entry per export. When is up to its `timing`
+(`provisioning_timing`): fixed delays, or Entra's documented behaviour, time-compressed.
 
     prov = ProvisioningService(graph, scim, groups=[gid], users={oid: upn},
                                activation_delay=0.5, removal_delay=1.5).start()
@@ -29,6 +29,7 @@ from bridge.sandbox.graph.provisioning_records import (
     log_entry,
     synchronization_job,
 )
+from bridge.sandbox.graph.provisioning_timing import ExportTiming, FixedDelays
 from bridge.sandbox.graph.sandbox import GraphSandbox
 from bridge.sandbox.graph.scim import ScimServer
 
@@ -53,16 +54,19 @@ class ProvisioningService:
         *,
         activation_delay: float = 0.5,
         removal_delay: float = 1.5,
+        timing: ExportTiming | None = None,
         saml_certificate_expires: datetime | None = None,
         tick: float = 0.05,
     ) -> None:
-        """`groups`: Entra group id -> display name in scope; `users`: Entra object id -> UPN."""
+        """`groups`: Entra group id -> display name in scope; `users`: Entra object id -> UPN;
+        `timing`: when changes are exported (default: after the two delays)."""
         self.graph = graph
         self.scim = scim
         self.groups = dict(groups)
         self.users = dict(users)
-        self.activation_delay = timedelta(seconds=activation_delay)
-        self.removal_delay = timedelta(seconds=removal_delay)
+        self.timing: ExportTiming = timing or FixedDelays(
+            timedelta(seconds=activation_delay), timedelta(seconds=removal_delay)
+        )
         self.tick = tick
         self.clock = graph.tenant.clock
         self.job = ProvisioningJob()
@@ -142,15 +146,20 @@ class ProvisioningService:
         }
         with self._lock:
             for gid, pid in sorted(current - self._members):
-                self._queue.append(_Export(now + self.activation_delay, gid, pid, "add"))
+                self._queue.append(_Export(self.timing.due("add", now), gid, pid, "add"))
             for gid, pid in sorted(self._members - current):
-                self._queue.append(_Export(now + self.removal_delay, gid, pid, "remove"))
+                self._queue.append(_Export(self.timing.due("remove", now), gid, pid, "remove"))
             self._members = current
             due = [e for e in self._queue if e.due <= now]
             self._queue = [e for e in self._queue if e.due > now]
         for export in due:
             self._export(export)
         return len(due)
+
+    def last_due(self) -> datetime | None:
+        """When the last change noticed so far will have been exported (None: none queued)."""
+        with self._lock:
+            return max((e.due for e in self._queue), default=None)
 
     def quarantine(self, reason: str = "EncounteredQuarantineException") -> None:
         """The job goes into quarantine, as after repeated 401s from the SCIM endpoint."""
