@@ -184,6 +184,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         bridge = build(config)
         try:
             result = bridge.reconciler.cycle(kind="sync", dry_run=args.dry_run, read_aws=True)
+            bridge.announce(result)
             print_cycle(result, bridge.reconciler.labels, sys.stdout)
             return result.exit_code
         finally:
