@@ -130,6 +130,20 @@ def _reading_verbs(sub: Verbs) -> None:
     _config_arg(health)
     health.add_argument("--format", choices=("table", "json"), default="table")
 
+    status = sub.add_parser(
+        "status",
+        help="who holds what now, from the ledger alone (table or json)",
+        description="Every holding with the PIM grant behind it (user, mapping, group or "
+        "permission set and account, since, until, time left, PIM instance), the removals "
+        "still to come (the safety brake, failing removals), holdings whose mapping left the "
+        "config, and the session denials armed or in force. Reads only the ledger and the "
+        "config: no Graph or AWS call. Exit 0; 1 when --user or --mapping matches nothing.",
+    )
+    _config_arg(status)
+    status.add_argument("--user", metavar="NAME", help="UPN, its name before @, or an id")
+    status.add_argument("--mapping", metavar="NAME", help="mapping name")
+    status.add_argument("--format", choices=("table", "json"), default="table")
+
     from bridge.report.command import DESCRIPTION as REPORT_DESCRIPTION
     from bridge.report.command import add_arguments as report_arguments
 
@@ -170,6 +184,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         bridge = build(config)
         try:
             result = bridge.reconciler.cycle(kind="sync", dry_run=args.dry_run, read_aws=True)
+            bridge.announce(result)
             print_cycle(result, bridge.reconciler.labels, sys.stdout)
             return result.exit_code
         finally:
@@ -254,6 +269,15 @@ def cmd_health(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from bridge.status import StatusFilter, show_status
+
+    f = StatusFilter(user=args.user, mapping=args.mapping)
+    return show_status(_load(args), f, args.format, datetime.now(UTC), sys.stdout, sys.stderr)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "sync": cmd_sync,
     "check-config": cmd_check_config,
@@ -262,6 +286,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "sandbox": cmd_sandbox,
     "health": cmd_health,
     "report": cmd_report,
+    "status": cmd_status,
 }
 
 

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from bridge.config_activity import ActivityConfig
+from bridge.config_notify import NotifyConfig
 from bridge.config_types import Duration, Section
 from bridge.errors import ConfigError
 
@@ -280,6 +281,7 @@ class Config(Section):
     service: ServiceConfig = Field(default_factory=ServiceConfig)
     scim: ScimConfig = Field(default_factory=ScimConfig)
     activity: ActivityConfig = Field(default_factory=ActivityConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
     mappings: list[MappingConfig] = Field(..., min_length=1)
 
     @field_validator("mappings")
@@ -302,6 +304,7 @@ class Config(Section):
 SECRET_ENV = {
     ("entra", "client_secret"): "PIM_BRIDGE_ENTRA__CLIENT_SECRET",
     ("scim", "token"): "PIM_BRIDGE_SCIM_TOKEN",
+    ("notify", "webhook_url"): "PIM_BRIDGE_NOTIFY__WEBHOOK_URL",
 }
 
 

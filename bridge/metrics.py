@@ -8,15 +8,18 @@ Each Service owns its own registry, so several services in one process (tests) d
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TextIO
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from bridge.emf import EmfWriter, Figures
 from bridge.health import HealthReport, State
 from bridge.model import Reason
+from bridge.notify import DeliveryStats
 from bridge.ports import Clock, SystemClock
 from bridge.reconcile import CycleResult
 from bridge.store import LagSample, Ledger
@@ -197,6 +200,28 @@ class LivenessMetrics:
         return -1.0 if last is None else (self._clock.now() - last).total_seconds()
 
 
+class NotifyMetrics(Collector):
+    """Notifications by outcome, read from the sender's own counts at each scrape."""
+
+    OUTCOMES = ("sent", "failed", "dropped")
+
+    def __init__(self, r: CollectorRegistry, stats: Callable[[], DeliveryStats | None]) -> None:
+        self._stats = stats
+        r.register(self)
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "pim_bridge_notifications",
+            "Notifications by outcome: sent, failed (given up after every retry), dropped "
+            "(pushed out of a full queue).",
+            labels=["outcome"],
+        )
+        stats = self._stats()
+        for outcome in self.OUTCOMES:
+            family.add_metric([outcome], getattr(stats, outcome) if stats else 0)
+        yield family
+
+
 class BridgeMetrics:
     """The service's metrics: Prometheus families in a registry of its own, and the same
     figures as EMF lines when `emf` is on."""
@@ -209,11 +234,13 @@ class BridgeMetrics:
         last_ok: Callable[[], datetime | None] = lambda: None,
         clock: Clock | None = None,
         leader: Callable[[], bool] = lambda: True,
+        notifications: Callable[[], DeliveryStats | None] = lambda: None,
     ) -> None:
         self.registry = CollectorRegistry()
         self.cycles = CycleMetrics(self.registry)
         self.health = HealthMetrics(self.registry)
         self.liveness = LivenessMetrics(self.registry, clock or SystemClock(), last_ok, leader)
+        self.notifications = NotifyMetrics(self.registry, notifications)
         self._emf = EmfWriter(enabled=emf, out=emf_out)
 
     def scrape(self) -> bytes:

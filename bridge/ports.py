@@ -269,3 +269,26 @@ class Ledger(Protocol):
     ) -> None:
         """One row per user denied on a permission set, sessions issued before `at`."""
         ...
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something a person should hear about, by name: what happened (`event`, one of
+    `[notify].events`), to whom, through which mapping, on what."""
+
+    event: str
+    at: datetime
+    detail: str
+    user: str | None = None
+    mapping: str | None = None
+    target: str | None = None
+    # The condition it reports (a held brake, an unreadable group): told once while it lasts.
+    # Empty for an event that happens once (a grant, a revocation).
+    condition: str = ""
+
+
+class Notifier(Protocol):
+    def publish(self, notices: Sequence[Notice]) -> None:
+        """Take the notices for delivery and return at once: never waits for a receiver,
+        never raises."""
+        ...

@@ -15,10 +15,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bridge.config import Config
 from bridge.errors import BridgeError
-from bridge.health import run_health
+from bridge.health import Check, run_health
 from bridge.http import HealthServer
 from bridge.leader import election_for, replica_name
 from bridge.metrics import BridgeMetrics, live_grant_count, revocation_latencies
+from bridge.notify import webhook_check
 from bridge.ports import Election, Timers
 from bridge.reconcile import CycleResult
 from bridge.revoke import ARM_TICK
@@ -56,6 +57,7 @@ class Service:
             last_ok=lambda: self.last_ok,
             clock=bridge.clock,
             leader=lambda: self.is_leader,
+            notifications=lambda: None if bridge.notifier is None else bridge.notifier.stats,
         )
         self.http: HealthServer | None = None
 
@@ -128,6 +130,7 @@ class Service:
         ledger = self.bridge.ledger
         latencies = revocation_latencies(ledger, result, now)
         self.metrics.observe_cycle(result, live_grant_count(ledger), latencies)
+        self.bridge.announce(result)
 
     def refresh_health(self) -> None:
         """SCIM lag and expiry figures for /metrics; a failed read is logged, never raised."""
@@ -136,7 +139,12 @@ class Service:
         except Exception as exc:  # a health read must never stop the service
             log.error("health refresh failed: %s", type(exc).__name__)
             return
+        report.checks.append(self._webhook_check())
         self.metrics.observe_health(report)
+
+    def _webhook_check(self) -> Check:
+        notifier = self.bridge.notifier
+        return webhook_check(self.bridge.config.notify, notifier.stats if notifier else None)
 
     def digest_activity(self) -> None:
         """Read the CloudTrail log files delivered since the last reading into the grants'
@@ -164,6 +172,8 @@ class Service:
             "last_ok_age_seconds": None if age is None else round(age.total_seconds(), 3),
             "ready_within_seconds": limit.total_seconds(),
             "last_status": None if self.last_result is None else self.last_result.status,
+            # A failing webhook is a warning: it stops no revocation, and readiness ignores it.
+            "notifications": self._webhook_check().state.value,
         }
 
     def schedule_expiries(self) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 
+from bridge.announce import Announcer
 from bridge.clockwatch import ClockWatch
 from bridge.config import Config
 from bridge.denial.writer import Revoker
@@ -14,8 +16,9 @@ from bridge.identity_center.adapter import AwsIdentityCenter
 from bridge.identity_center.client import make_client_factory
 from bridge.identity_center.scp import ScpTarget
 from bridge.model import AccountAssignment
+from bridge.notify import WebhookSender
 from bridge.ports import Clock, SystemClock
-from bridge.reconcile import Reconciler
+from bridge.reconcile import CycleResult, Reconciler
 from bridge.revoke import SessionDenial
 from bridge.store import Ledger
 
@@ -29,8 +32,22 @@ class Bridge:
     clock: Clock
     reconciler: Reconciler
     revoker: Revoker | None = None
+    notifier: WebhookSender | None = None
+
+    def announce(self, result: CycleResult) -> None:
+        """Hand the cycle's notices to the sender's queue; returns at once."""
+        if self.notifier is not None:
+            self._announcer.after(result, self.clock.now())
+
+    @cached_property
+    def _announcer(self) -> Announcer:
+        assert self.notifier is not None
+        return Announcer(self.notifier, lambda: self.reconciler.labels)
 
     def close(self) -> None:
+        if self.notifier is not None:
+            # What a last cycle had to tell gets a post's timeout to leave.
+            self.notifier.close(drain=self.config.notify.timeout.total_seconds())
         self.ledger.close()
         close = getattr(self.source, "close", None)
         if close is not None:
@@ -58,7 +75,8 @@ def build(config: Config, clock: Clock | None = None) -> Bridge:
         revoker = Revoker(ic, ic.group_assignments, ledger, clock, scp)
         denial = SessionDenial(revoker.deny, revoker.arm, ledger.ends_within, watch.bounding())
     reconciler = Reconciler(config, source, ic, ledger, clock, denial=denial, watch=watch)
-    return Bridge(config, source, ic, ledger, clock, reconciler, revoker)
+    notifier = WebhookSender(config.notify) if config.notify.enabled else None
+    return Bridge(config, source, ic, ledger, clock, reconciler, revoker, notifier)
 
 
 def _longest_session(reconciler: Reconciler, identity_center: AwsIdentityCenter) -> timedelta:

@@ -25,6 +25,16 @@ from bridge.ports import Clock, DenialLedger, DenialSink, PolicyTarget, SystemCl
 
 log = logging.getLogger(__name__)
 
+# How the ledger notes a denial written ahead of an end: in force from that second on.
+ARMED_NOTE = "armed: in force from "
+
+
+def armed_from(detail: str | None) -> datetime | None:
+    """The second an armed denial takes effect, from its ledger note; None for any other."""
+    if not detail or not detail.startswith(ARMED_NOTE):
+        return None
+    return datetime.fromisoformat(detail.removeprefix(ARMED_NOTE).replace("Z", "+00:00"))
+
 
 @dataclass
 class DenialReport:
@@ -200,7 +210,7 @@ class Revoker:
                 continue
             by_time[(d.revoked_at, d.effective_at)][d.ic_user_id] = entry.users[d.ic_user_id]
         for (before, effective), users in sorted(by_time.items(), key=lambda kv: kv[0][0]):
-            note = f"armed: in force from {iso_bound(effective)}" if effective else None
+            note = f"{ARMED_NOTE}{iso_bound(effective)}" if effective else None
             self.ledger.record_denials(before, target.name, users, status, done, detail or note)
         if entry.disarm and status == "provisioned":
             gone = {u: entry.users[u] for u in entry.disarm}

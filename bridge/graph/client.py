@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -43,8 +42,8 @@ from msgraph_core import GraphClientFactory
 
 from bridge.config import EntraConfig
 from bridge.graph.credentials import build_credential, graph_scopes
-from bridge.model import as_utc
 from bridge.redact import redact
+from bridge.retry_after import retry_after_seconds
 
 BATCH_SIZE = 20  # Graph's JSON batching limit
 # Throttling and outages; every other status is Graph's answer and trying again will not help.
@@ -88,22 +87,8 @@ def call_failure(exc: Exception) -> Reply:
 
 
 def retry_after(reply: Reply, now: Callable[[], float] = time.time) -> float | None:
-    """The seconds a `Retry-After` header asks to wait, given as delta-seconds or as an
-    HTTP-date (RFC 9110, section 10.2.3); None when absent or unreadable. A date in the past
-    asks for no wait."""
-    raw = (reply.header("Retry-After") or "").strip()
-    if not raw:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    # An HTTP-date is always GMT; `-0000` parses as naive, which would be read as local.
-    return max(0.0, as_utc(when).timestamp() - now())
+    """The seconds the reply's `Retry-After` header asks to wait (None: it asks nothing)."""
+    return retry_after_seconds(reply.header("Retry-After"), now)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ class Target:
     ic_group_id: str | None = None
     account_id: str | None = None
     permission_set_arn: str | None = None
+    permission_set: str | None = None  # its name where the config gives it, else the ARN's tail
 
 
 @dataclass
@@ -43,6 +44,10 @@ class Names:
         names.permission_sets_of = dict(sets)
         return names
 
+    def configured(self, mapping: str) -> bool:
+        """Whether the config names this mapping (given no config: every mapping is)."""
+        return not self.entra_group_of or mapping in self.entra_group_of
+
     def target(self, mapping: str, target_key: str) -> Target:
         key = (mapping, target_key)
         hit = self._cache.get(key)
@@ -66,4 +71,5 @@ class Names:
             f"{ps} @ {t.account_id}",
             account_id=t.account_id,
             permission_set_arn=t.permission_set_arn,
+            permission_set=ps,
         )

@@ -13,14 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, get_args
 
 from bridge.activity.job import digest_activity, recent_grants
 from bridge.config import Config
+from bridge.config_notify import Event
 from bridge.health import State, run_health
 from bridge.report import Source, write_report_file
 from bridge.report.query import DEFAULT_REVOKE_TARGET
 from bridge.revoke import ARM_SLACK, RemovalTimes
+from bridge.sandbox.receiver import WebhookReceiver, running_receiver
 from bridge.sandbox.world import ACCOUNT_PROD, World, running_world
 from bridge.service import Service
 from bridge.store import Ledger
@@ -34,6 +36,8 @@ ACCESS_BUDGET = POLL + EXPIRY_BUDGET
 # Entra's SCIM provisioning on its documented timing, this many times faster (minutes become
 # seconds); the bridge's own figures are real time.
 SCIM_COMPRESSION = 60.0
+# The demo's channel hears of everything [notify] can tell.
+EVENTS: tuple[Event, ...] = get_args(Event)
 
 
 @dataclass
@@ -321,6 +325,21 @@ def evidence_of_use(world: World, config: Config, store_url: str, tl: Timeline) 
     )
 
 
+def print_notifications(channel: WebhookReceiver, tl: Timeline) -> None:
+    """What the [notify] webhook was told while the story ran, as the channel received it."""
+    got = channel.received
+    tl.out.write(f"\nNotifications received by the webhook ({len(got)}):\n")
+    for r in got:
+        n = r.body
+        who = " ".join(str(n[k]) for k in ("user", "target") if n.get(k)) or n.get("mapping") or ""
+        tl.out.write(f"  {r.at:%H:%M:%S}  {n['event']:16} {who}  {n['detail']}\n")
+    events = {r.body["event"] for r in got}
+    tl.expect(
+        {"granted", "revoked"} <= events,
+        "the webhook was told of the grants and revocations, from a queue no removal waited on",
+    )
+
+
 def _whole(delta: timedelta) -> timedelta:
     return timedelta(seconds=round(delta.total_seconds()))
 
@@ -338,14 +357,18 @@ def run_demo(out_dir: str = "out", verbose: bool = False, out: TextIO = sys.stdo
     for stale in out_path.glob("demo.db*"):
         stale.unlink()
     out.write("pim-bridge demo: a local Entra PIM tenant and Identity Center on 127.0.0.1\n")
-    with running_world(
-        async_delay=0.3,
-        provisioning=True,
-        trail=True,
-        scim_compression=SCIM_COMPRESSION,
-    ) as world:
+    with (
+        running_receiver() as channel,
+        running_world(
+            async_delay=0.3,
+            provisioning=True,
+            trail=True,
+            scim_compression=SCIM_COMPRESSION,
+        ) as world,
+    ):
         world.export_env()
-        config = world.config(f"sqlite:///{db}", poll_interval=f"{POLL:.0f}s")
+        notify = {"webhook_url": channel.url, "events": list(EVENTS)}
+        config = world.config(f"sqlite:///{db}", notify=notify, poll_interval=f"{POLL:.0f}s")
         service = Service(build(config))
         service.start()
         tl = Timeline(out)
@@ -359,6 +382,7 @@ def run_demo(out_dir: str = "out", verbose: bool = False, out: TextIO = sys.stdo
             service.stop()
         evidence_of_use(world, config, f"sqlite:///{db}", tl)
         simulated = world.provisioning.timing.describe() if world.provisioning else None
+        print_notifications(channel, tl)
     report = out_path / "report.html"
     source = Source.of(config, scim_simulated=simulated)
     summary = write_report_file(f"sqlite:///{db}", report, config, activity=True, source=source)

@@ -5,7 +5,7 @@ people and groups on both sides, and a config pointing the bridge at them. The d
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -101,8 +101,16 @@ class World:
             ],
         }
 
-    def config(self, store_url: str, **schedule: str) -> Config:
+    def config(
+        self, store_url: str, *, notify: Mapping[str, Any] | None = None, **schedule: str
+    ) -> Config:
+        """`notify`: a [notify] section, its `webhook_url` passed as the environment would."""
         data = self.config_dict(store_url, **schedule)
+        env: dict[str, str] = {}
+        if notify is not None:
+            section = dict(notify)
+            env["PIM_BRIDGE_NOTIFY__WEBHOOK_URL"] = section.pop("webhook_url")
+            data["notify"] = section
         if self.provisioning is not None and self.scim is not None:
             data["entra"]["client_id"] = self.bridge_app_id
             data["scim"] = {
@@ -110,8 +118,8 @@ class World:
                 "token_expires_at": self.scim_token_expires_at,
                 "provisioning_app_id": self.provisioning.sp_id,
             }
-            return config_from_dict(data, {"PIM_BRIDGE_SCIM_TOKEN": self.scim.token})
-        return config_from_dict(data, {})
+            env["PIM_BRIDGE_SCIM_TOKEN"] = self.scim.token
+        return config_from_dict(data, env)
 
     def write_config(self, path: str | Path, store_url: str, listen: str | None = None) -> Path:
         path = Path(path)

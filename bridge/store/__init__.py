@@ -8,6 +8,7 @@ from bridge.store.engine import AnyRow, database_name, store_failure
 from bridge.store.facade import Ledger, open_for_reading
 from bridge.store.leadership import AdvisoryLock, Fenced
 from bridge.store.report_queries import GrantFilter, ReportReader
+from bridge.store.status_queries import StatusReader
 
 __all__ = [
     "ADDING",
@@ -21,6 +22,7 @@ __all__ = [
     "LagSources",
     "Ledger",
     "ReportReader",
+    "StatusReader",
     "database_name",
     "open_for_reading",
     "store_failure",

@@ -35,11 +35,7 @@ class Changes:
     def holdings(self) -> dict[Binding, Holding]:
         with self._db.reading() as conn:
             rows = conn.execute(select(holdings)).all()
-        out: dict[Binding, Holding] = {}
-        for r in rows:
-            b = Binding.of(r.ic_user_id, r.target_key)
-            out[b] = Holding(b, r.user_name, as_utc(r.since), r.state, r.last_error)
-        return out
+        return {h.binding: h for h in map(holding_from_row, rows)}
 
     def record_intent(self, cycle_id: int | None, change: Change, now: datetime) -> int:
         """Before the AWS call. An addition is held from here on (state `adding`): a crash
@@ -149,6 +145,11 @@ class Changes:
                 select(changes).where(changes.c.intent_at >= since).order_by(changes.c.id)
             ).all()
         return [dict(r._mapping) for r in rows]
+
+
+def holding_from_row(row: Any) -> Holding:
+    b = Binding.of(row.ic_user_id, row.target_key)
+    return Holding(b, row.user_name, as_utc(row.since), row.state, row.last_error)
 
 
 def _hold_if_new(conn: Connection, change: Change, now: datetime) -> None:

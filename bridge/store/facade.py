@@ -22,6 +22,7 @@ from bridge.store.engine import AnyRow, Database, snapshot_url
 from bridge.store.grants import Grants
 from bridge.store.leadership import Leadership
 from bridge.store.report_queries import ReportReader
+from bridge.store.status_queries import StatusReader
 
 
 class Ledger:
@@ -206,6 +207,12 @@ class Ledger:
         """The report's reads, on one connection for as long as the report is written."""
         with self._db.reading() as conn:
             yield ReportReader(conn)
+
+    @contextmanager
+    def status_reader(self) -> Iterator[StatusReader]:
+        """The reads of `status`, on one connection."""
+        with self._db.reading() as conn:
+            yield StatusReader(conn)
 
 
 def open_for_reading(url: str) -> Ledger:

@@ -41,7 +41,7 @@ class Grants:
     def live_grants(self) -> list[Grant]:
         with self._db.reading() as conn:
             rows = conn.execute(select(grants).where(grants.c.state == "live")).all()
-        return [_grant_from_row(r) for r in rows]
+        return [grant_from_row(r) for r in rows]
 
     def live_grant_count(self) -> int:
         q = select(func.count()).select_from(grants).where(grants.c.state == "live")
@@ -182,7 +182,7 @@ def _target(key: str) -> Target:
     return target_from_key(key)
 
 
-def _grant_from_row(row: Any) -> Grant:
+def grant_from_row(row: Any) -> Grant:
     return Grant(
         user=User(row.principal_id, row.user_name, row.ic_user_id),
         target=_target(row.target_key),
