@@ -42,6 +42,7 @@ class Observation:
     # Read, but with items that could not be parsed: one of them may be a live instance, so
     # nobody of the mapping counts as deactivated this cycle (new instances are still mirrored).
     partial: set[str] = field(default_factory=set)
+    groups_read: int = 0  # Entra groups Graph answered for
 
     @property
     def unknown(self) -> set[str]:
@@ -157,6 +158,7 @@ class Desired:
         ]
         group_ids = sorted({m.entra_group_id for m in mappings})
         reads = self.source.read_groups(group_ids, deadline=deadline) if group_ids else {}
+        obs.groups_read = sum(1 for r in reads.values() if r.ok)
         users = self._resolve_users(reads)
         for m in mappings:
             read = reads.get(m.entra_group_id) or GroupRead(m.entra_group_id, error="not read")

@@ -21,7 +21,15 @@ from bridge.denial.policy import (
 )
 from bridge.errors import BridgeError, SinkError
 from bridge.model import AccountAssignment, Binding, Change, GroupMembership
-from bridge.ports import Clock, DenialLedger, DenialSink, PolicyTarget, SystemClock
+from bridge.ports import (
+    ARMED_NOTE,
+    Clock,
+    DenialLedger,
+    DenialSink,
+    PolicyTarget,
+    SystemClock,
+)
+from bridge.words import plural
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +208,7 @@ class Revoker:
                 continue
             by_time[(d.revoked_at, d.effective_at)][d.ic_user_id] = entry.users[d.ic_user_id]
         for (before, effective), users in sorted(by_time.items(), key=lambda kv: kv[0][0]):
-            note = f"armed: in force from {iso_bound(effective)}" if effective else None
+            note = f"{ARMED_NOTE}{iso_bound(effective)}" if effective else None
             self.ledger.record_denials(before, target.name, users, status, done, detail or note)
         if entry.disarm and status == "provisioned":
             gone = {u: entry.users[u] for u in entry.disarm}
@@ -292,15 +300,15 @@ class Revoker:
             ) from None
         if merged.overflow:
             report.problems.append(
-                f"policy {target.name} is full: {len(users)} denial(s) not written"
+                f"policy {target.name} is full: {plural(len(users), 'denial')} not written"
             )
             log.error("policy %s is full: session denial NOT written", target.name)
             return False, set()
         if merged.unarmed:
             log.info(
-                "policy %s: %d denial(s) not armed for want of room; denied at removal instead",
+                "policy %s: %s not armed for want of room; denied at removal instead",
                 target.name,
-                len(merged.unarmed),
+                plural(len(merged.unarmed), "denial"),
             )
         if not merged.changed:
             return True, set(merged.unarmed)

@@ -342,3 +342,14 @@ def test_cli_rejects_a_window_it_cannot_read(built: Built) -> None:
     )
     assert proc.returncode == 2
     assert "not a date or duration: 'soon'" in proc.stderr
+
+
+def test_drift_anomaly_names_the_user_the_target_and_the_mapping(built: Built) -> None:
+    doc = json.loads(built.report("json"))
+    drift = next(a for a in doc["anomalies"] if a["kind"] == "drift")
+    assert drift["user"] == "frank@example.com"
+    assert drift["target"] == "AWS-Prod-Admin"
+    assert drift["mapping"] in ("prod-admin", "breakglass")  # both name that group
+    assert drift["detail"].startswith("frank@example.com (")
+    assert "on AWS-Prod-Admin has no PIM basis" in drift["detail"]
+    assert "not removed: drift = report" in drift["detail"]
