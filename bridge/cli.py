@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING
 from bridge import __version__
 from bridge.config import DEFAULT_PATH, Config, load_config
 from bridge.errors import BridgeError, ConfigError
+from bridge.logs import LogFormat, configure
 
 if TYPE_CHECKING:
     from bridge.reconcile import Reconciler
@@ -34,7 +34,8 @@ EXIT_CODES = """Exit codes:
   0  done: everything decided was applied (health: every check ok)
   1  partial: a removal held back by the safety brake or withheld (a group that could
      not be read, a mapping that does not resolve), a change that failed, a session
-     denial that found no room; each is named in the output (health: a warning)
+     denial that found no room; each is named in the output (health: a warning, or
+     no check could be made at all)
   2  config or usage error, one line naming the key and the reason; another process
      already writes to the store; the store or an output file cannot be opened, read or
      written (health: a critical check)"""
@@ -48,7 +49,24 @@ def _config_arg(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"config file (default: $PIM_BRIDGE_CONFIG or ./{DEFAULT_PATH})",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every change and finding")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log every change and finding (-vv: debug lines and the libraries' own)",
+    )
+    _log_format_arg(parser, argparse.SUPPRESS)
+
+
+def _log_format_arg(parser: argparse.ArgumentParser, default: str | None) -> None:
+    # Accepted before or after the command; after it, given only when typed there.
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=default,
+        help="log lines as text or one JSON object per line (default: service.log_format)",
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -59,6 +77,7 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     root.add_argument("--version", action="version", version=f"pim-bridge {__version__}")
+    _log_format_arg(root, None)
     sub = root.add_subparsers(dest="verb", metavar="COMMAND", required=True)
     _sandbox_verbs(sub)
     _bridge_verbs(sub)
@@ -124,8 +143,10 @@ def _reading_verbs(sub: Verbs) -> None:
         help="SCIM job and lag, SCIM token, app credential expiry (exit 0 ok, 1 warn, 2 critical)",
         description="One row per check with its value, threshold and state: the SCIM "
         "provisioning job, SCIM lag p50/p95 per grant, the SCIM token (probe and expiry), the "
-        "bridge's app secrets and certificates, and the SAML signing certificate. Thresholds "
-        "from [health]. Exit 0 healthy, 1 warning or unknown, 2 critical.",
+        "bridge's app secrets and certificates, the SAML signing certificate, and the "
+        "bridge's own state from the store: its last read of PIM, held removals, unreadable "
+        "mappings, room left for session denials. Thresholds from [health]. Exit 0 healthy, "
+        "1 warning or unknown or nothing checked, 2 critical.",
     )
     _config_arg(health)
     health.add_argument("--format", choices=("table", "json"), default="table")
@@ -157,20 +178,17 @@ def _reading_verbs(sub: Verbs) -> None:
 
 
 def _load(args: argparse.Namespace) -> Config:
-    return load_config(args.config)
+    config = load_config(args.config)
+    if args.log_format is None and config.service.log_format != "text":
+        _logging(args, config.service.log_format)
+    return config
 
 
-def _logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # Third-party clients log request URLs and headers at INFO; keep them quiet.
-    for noisy in ("azure", "httpx", "httpcore", "botocore", "urllib3", "werkzeug"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    # "skipped: maximum number of running instances" only says a poll outlasted its interval.
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+def _logging(args: argparse.Namespace, fmt: LogFormat) -> None:
+    verbosity = int(getattr(args, "verbose", 0) or 0)
+    if os.environ.get("PIM_BRIDGE_VERBOSE") == "1":
+        verbosity = max(verbosity, 1)
+    configure(verbosity, fmt, quiet=args.verb != "run")
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -292,7 +310,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    _logging(getattr(args, "verbose", False) or os.environ.get("PIM_BRIDGE_VERBOSE") == "1")
+    _logging(args, args.log_format or "text")
     try:
         return COMMANDS[args.verb](args)
     except ConfigError as exc:

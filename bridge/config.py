@@ -208,6 +208,16 @@ class ServiceConfig(Section):
         False,
         description="Also log each cycle's figures in CloudWatch embedded metric format (stdout).",
     )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="The log's lines: text, or one JSON object per line (--log-format wins).",
+    )
+    unready_after_failed_polls: int = Field(
+        3,
+        ge=1,
+        description="/healthz answers 503 (not ready) after this many polls in a row failed "
+        "to read Graph.",
+    )
 
 
 class ScimConfig(Section):

@@ -45,6 +45,7 @@ class Observation:
     partial: set[str] = field(default_factory=set)
     # PIM instance id -> PIM's own time of the request that ended it early (GroupRead.ended).
     ended: dict[str, datetime] = field(default_factory=dict)
+    groups_read: int = 0  # Entra groups Graph answered for
 
     @property
     def unknown(self) -> set[str]:
@@ -160,6 +161,7 @@ class Desired:
         ]
         group_ids = sorted({m.entra_group_id for m in mappings})
         reads = self.source.read_groups(group_ids, deadline=deadline) if group_ids else {}
+        obs.groups_read = sum(1 for r in reads.values() if r.ok)
         users = self._resolve_users(reads)
         for m in mappings:
             read = reads.get(m.entra_group_id) or GroupRead(m.entra_group_id, error="not read")

@@ -65,6 +65,17 @@ def target_from_key(key: str) -> Target:
     raise ValueError(f"not a target key: {key!r}")
 
 
+def target_name(target: Target | str, labels: Mapping[str, str] | None = None) -> str:
+    """What a person reads for a target (or its key): the name the mappings gave it (`labels`,
+    target key -> Identity Center group display name, or permission set @ account), else what
+    its ids say. The one place this is decided: the plan printout, the log and the findings."""
+    key = target if isinstance(target, str) else target.key
+    named = (labels or {}).get(key)
+    if named:
+        return named
+    return str(target_from_key(target) if isinstance(target, str) else target)
+
+
 @dataclass(frozen=True)
 class User:
     """An Entra principal resolved to an Identity Center user."""
@@ -141,12 +152,17 @@ class Change:
     def __str__(self) -> str:
         return self.render()
 
+    @property
+    def user(self) -> str:
+        """The user's name where known, else their Identity Center user id."""
+        return self.user_name or self.binding.ic_user_id
+
     def render(self, labels: Mapping[str, str] | None = None, *, full: bool = False) -> str:
         """`+ user -> target  (reason)`, the target by its configured name where `labels` has
         it; `full` adds the grant's end and the mapping, as `sync` prints them."""
         sign = "+" if self.op == "add" else "-"
-        who = self.user_name or self.binding.ic_user_id
-        what = (labels or {}).get(self.binding.target_key) or str(self.binding.target)
+        who = self.user
+        what = target_name(self.binding.target, labels)
         if not full:
             return f"{sign} {who} -> {what}  ({self.reason})"
         until = f", until {self.not_after:%Y-%m-%d %H:%M:%SZ}" if self.not_after else ""
@@ -174,6 +190,11 @@ class Finding:
     ]
     detail: str
     mapping: str | None = None
+    # Who and what it is about, where it is about one user's access (a drift finding): the
+    # user's name and Identity Center id, and the target's name.
+    user: str | None = None
+    user_id: str | None = None
+    target: str | None = None
 
 
 @dataclass(frozen=True)
@@ -217,7 +238,7 @@ class Scope:
         return self.permanent_ok is None or mapping in self.permanent_ok
 
     def label(self, key: str) -> str:
-        return self.labels.get(key) or str(target_from_key(key))
+        return target_name(key, self.labels)
 
 
 @dataclass(frozen=True)

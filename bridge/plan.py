@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bridge.model import (
@@ -87,9 +87,9 @@ def plan(desired: Iterable[Grant], actual: Actual, scope: Scope, now: datetime) 
             removes.append(Change("remove", b, reason, user_name=names.get(b.ic_user_id)))
         elif b.target_key in scope.drift_remove and b.target_key not in shielded:
             removes.append(Change("remove", b, Reason.DRIFT))
-            found.append(_drift_finding(b, scope, "removing"))
+            found.append(_drift_finding(b, scope, "removing", names))
         else:
-            found.append(_drift_finding(b, scope, None))
+            found.append(_drift_finding(b, scope, None, names))
     removes, held = _brake(removes, recorded, actual, scope, ended_meanwhile, found)
     held_ends = [_end_of(c.binding, actual, recorded) for c in held if c.reason is Reason.EXPIRED]
     # Removals first: when the instance's 20 calls/s are the bottleneck, ending access waits
@@ -257,9 +257,36 @@ def orphan_finding(grant: Grant, scope: Scope) -> Finding:
     return Finding("orphan", detail, grant.mapping)
 
 
-def _drift_finding(binding: Binding, scope: Scope, action: str | None) -> Finding:
-    detail = f"{binding.ic_user_id} on {scope.label(binding.target_key)} has no PIM basis"
-    return Finding("drift", f"{detail}: {action}" if action else detail)
+def _drift_finding(
+    binding: Binding, scope: Scope, action: str | None, names: Mapping[str, str]
+) -> Finding:
+    user = names.get(binding.ic_user_id)
+    target = scope.label(binding.target_key)
+    key = binding.target_key
+    mapping = min((m for m, keys in scope.targets_of.items() if key in keys), default=None)
+    detail = f"{_who(user, binding.ic_user_id)} on {target} has no PIM basis"
+    return Finding(
+        "drift",
+        f"{detail}: {action}" if action else detail,
+        mapping,
+        user=user,
+        user_id=binding.ic_user_id,
+        target=target,
+    )
+
+
+def named_drift(finding: Finding, user: str) -> Finding:
+    """A drift finding about a user no grant named (added to the target out of band), with the
+    name Identity Center gave them in place of their id."""
+    if finding.kind != "drift" or finding.user or not finding.user_id:
+        return finding
+    rest = finding.detail.removeprefix(finding.user_id)
+    return replace(finding, detail=_who(user, finding.user_id) + rest, user=user)
+
+
+def _who(name: str | None, user_id: str) -> str:
+    # The id too: a user added out of band is looked for in Identity Center by it.
+    return f"{name} ({user_id})" if name else user_id
 
 
 def binding_of(grant: Grant) -> Binding:

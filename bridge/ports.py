@@ -172,6 +172,9 @@ class Election(Protocol):
 # A holding whose creation was sent and not yet confirmed (see `Ledger.record_intent`).
 ADDING = "adding"
 
+# How the ledger's note of a denial armed ahead of a grant's end begins (`DenialLedger`).
+ARMED_NOTE = "armed: in force from "
+
 
 class HeldBinding(Protocol):
     """One binding the ledger records the bridge as holding in Identity Center."""

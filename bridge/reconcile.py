@@ -8,14 +8,14 @@ world, so a missed poll or a crash costs time, never correctness.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from bridge import cycle_log
 from bridge.clockwatch import ClockWatch
 from bridge.config import Config
 from bridge.desired import Desired, Observation
@@ -31,20 +31,18 @@ from bridge.model import (
     Scope,
     Target,
     target_from_key,
+    target_name,
 )
-from bridge.plan import Actual, binding_of, orphan_finding, plan
+from bridge.plan import Actual, binding_of, named_drift, orphan_finding, plan
 from bridge.ports import ADDING, Clock, IdentityCenter, Ledger, PimSource
 from bridge.revoke import SessionDenial
-
-log = logging.getLogger(__name__)
 
 # How long an expiry job waits for Graph to confirm the ends it is about to revoke.
 CONFIRM_DEADLINE = 1.0
 
-# Findings that are alerts: logged as a WARNING on every cycle while they last.
-ALERTS = frozenset(
-    {"safety_brake", "unreadable_group", "unresolved_mapping", "clock_jump", "withheld"}
-)
+
+# An Identity Center user's name from their id (None: no such user).
+UserNames = Callable[[str], str | None]
 
 
 def read_actual(
@@ -59,6 +57,21 @@ def read_actual(
     past = ledger.last_ends(candidates) if candidates else {}
     unconfirmed = frozenset(b for b, h in holdings.items() if h.state == ADDING)
     return Actual(held, dict(aws_holders or {}), grants, past, unconfirmed)
+
+
+def _named(found: Iterable[Finding], user_names: UserNames | None) -> list[Finding]:
+    """Drift about users no grant named, with their Identity Center names (looked up once
+    each: the directory keeps them)."""
+    out = []
+    for f in found:
+        if f.kind == "drift" and f.user is None and f.user_id and user_names:
+            try:
+                name = user_names(f.user_id)
+            except BridgeError:
+                name = None
+            f = named_drift(f, name) if name else f
+        out.append(f)
+    return out
 
 
 # -- the cycle -------------------------------------------------------------------------------
@@ -78,6 +91,9 @@ class CycleResult:
     # When a held expiry stops being judged by the brake (the wall clock had jumped past its
     # end): the moment to look again, rather than the next poll.
     recheck_at: datetime | None = None
+    read_groups: int = 0  # Entra groups Graph answered for: 0 when this cycle read no PIM state
+    seconds: float = 0.0  # how long the cycle took
+    cycle_id: int | None = None  # its row in the ledger (None: a dry run)
 
     @property
     def grant_sync(self) -> GrantVerdicts:
@@ -109,6 +125,7 @@ class CycleResult:
             "unplaced": len(self.unplaced),
             "findings": len(self.findings),
             "unreadable": sorted(self.unreadable),
+            "read_groups": self.read_groups,
         }
 
 
@@ -126,6 +143,7 @@ class Reconciler:
         denial: SessionDenial | None = None,
         watch: ClockWatch | None = None,
         workers: int = 10,
+        user_names: UserNames | None = None,
     ) -> None:
         self.config = config
         self.identity_center = identity_center
@@ -137,6 +155,7 @@ class Reconciler:
         )
         self.denial = denial
         self.workers = workers
+        self.user_names = user_names
         # Planning is serialised, and a binding being applied by one cycle is left alone by
         # the others (`_inflight`); observation and the AWS writes run outside the lock.
         self._lock = threading.Lock()
@@ -168,7 +187,7 @@ class Reconciler:
             try:
                 holders[key] = frozenset(self.identity_center.holders(target))
             except BridgeError as exc:
-                what = self.desired.labels.get(key) or str(target)
+                what = target_name(target, self.desired.labels)
                 found.append(Finding("withheld", f"could not read {what}: {exc}"))
         return holders, found
 
@@ -176,6 +195,7 @@ class Reconciler:
         self, *, kind: str = "poll", dry_run: bool = False, read_aws: bool = False
     ) -> CycleResult:
         """Observe PIM, plan against the ledger (and AWS when `read_aws`), apply."""
+        started = self.clock.monotonic()
         # Reads happen outside the lock: a slow or failing Graph must never hold up an expiry.
         obs = self.desired.observe()
         # A partly unreadable mapping keeps its ledger grants until their own end, like an
@@ -189,7 +209,8 @@ class Reconciler:
             # A target we could not read keeps its drift to itself: no foreign removals there.
             unread = scope.managed - aws_holders.keys()
             scope = replace(scope, drift_remove=scope.drift_remove - unread)
-        return self._run(kind, obs.grants, scope, findings, aws_holders, obs.unreadable, dry_run)
+        result = self._run(kind, obs.grants, scope, findings, aws_holders, obs.unreadable, dry_run)
+        return self._done(result, obs, started)
 
     def expire(self) -> CycleResult:
         """Revoke whatever the ledger says has ended. Graph is asked once, for the mappings whose
@@ -197,12 +218,14 @@ class Reconciler:
         honoured rather than revoked and given back. Whatever Graph does not answer in time is
         judged from the ledger alone, so an outage delays no revocation by more than that, and
         no Identity Center name is resolved here."""
+        started = self.clock.monotonic()
         due = self.ledger.due_mappings(self.clock.now())
         obs = self.desired.observe(due, deadline=CONFIRM_DEADLINE) if due else Observation()
         # Every mapping not read just now counts as unread: the ledger's grants are the truth.
         unread = [m.name for m in self.config.mappings if m.name not in obs.read]
         scope = replace(self.desired.scope(unread), pim_ends=obs.ended)
-        return self._run("expiry", obs.grants, scope, [], {}, set(), False)
+        result = self._run("expiry", obs.grants, scope, [], {}, set(), False)
+        return self._done(result, obs, started)
 
     def _run(
         self,
@@ -223,7 +246,7 @@ class Reconciler:
             actual = read_actual(self.ledger, now, aws_holders)
             decided = plan(grants, actual, scope, now)
             if dry_run:
-                found = [*findings, *decided.findings]
+                found = [*findings, *_named(decided.findings, self.user_names)]
                 return CycleResult(
                     kind, decided, findings=found, unreadable=unreadable, dry_run=True
                 )
@@ -243,7 +266,22 @@ class Reconciler:
             # The end is trusted once monotonic time reaches it: as far from now as the wall
             # clock is ahead.
             result.recheck_at = decided.held_end + (now - reading.judge_after)
-        self._finish(cycle_id, result)
+        result.cycle_id = cycle_id
+        return result
+
+    def _done(self, result: CycleResult, obs: Observation, started: float) -> CycleResult:
+        result.read_groups = obs.groups_read
+        result.seconds = self.clock.monotonic() - started
+        if result.cycle_id is not None:
+            self._finish(result.cycle_id, result)
+            cycle_log.summary(
+                result.kind,
+                result.read_groups,
+                result.applied,
+                result.held,
+                result.failed,
+                result.seconds,
+            )
         return result
 
     def _claim(self, decided: Plan) -> tuple[Plan, list[Change]]:
@@ -266,7 +304,10 @@ class Reconciler:
     ) -> CycleResult:
         """Runs outside the planning lock, so an expiry never waits for a poll's slow writes."""
         result = CycleResult(
-            kind, decided, findings=[*findings, *decided.findings], deferred=deferred
+            kind,
+            decided,
+            findings=[*findings, *_named(decided.findings, self.user_names)],
+            deferred=deferred,
         )
         self._report(kind, cycle_id, result)
         if decided.empty:
@@ -295,16 +336,8 @@ class Reconciler:
             fresh = [f for f in result.findings if f not in self._reported[kind]]
             self._reported[kind] = set(result.findings)
         self.ledger.record_findings(cycle_id, fresh, self.clock.now())
-        for f in result.findings:
-            # Alerts repeat every cycle while they last; the rest are logged when they appear.
-            if f.kind in ALERTS:
-                log.warning("%s: %s", f.kind, f.detail)
-            elif f in fresh:
-                log.info("%s: %s", f.kind, f.detail)
-        if result.held:
-            names = ", ".join(c.render(self.desired.labels) for c in result.held[:5])
-            more = f" and {len(result.held) - 5} more" if len(result.held) > 5 else ""
-            log.warning("%d removals held back: %s%s", len(result.held), names, more)
+        cycle_log.findings(result.findings, fresh)
+        cycle_log.held(result.held, self.desired.labels)
 
     def _apply_change(self, cycle_id: int, change: Change) -> tuple[str | None, list[str]]:
         """One change; a removal goes through session denial, which times its Deny around it."""
@@ -327,13 +360,13 @@ class Reconciler:
             else:
                 self.identity_center.remove(change.binding.ic_user_id, target)
         except BridgeError as exc:
-            log.error("%s failed: %s", change.render(self.desired.labels), exc)
+            cycle_log.failed(change, str(exc), self.desired.labels)
             self.ledger.record_outcome(
                 change_id, change, self.clock.now(), error=str(exc), unsettled=exc.unsettled
             )
             return str(exc)
         self.ledger.record_outcome(change_id, change, self.clock.now())
-        log.info("%s", change.render(self.desired.labels))
+        cycle_log.applied(change, self.desired.labels)
         return None
 
     def _finish(self, cycle_id: int, result: CycleResult) -> None:

@@ -21,6 +21,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
+from bridge import cycle_log
 from bridge.denial.policy import denial_bound
 from bridge.denial.writer import DenialReport
 from bridge.errors import BridgeError
@@ -48,6 +49,8 @@ ArmAhead = Callable[[Mapping[Binding, tuple[datetime, datetime]], list[Binding]]
 EndsWithin = Callable[[datetime, datetime], Mapping[Binding, datetime]]
 # Starts a piece of work beside the caller's and returns what waits for it to finish.
 Beside = Callable[[Callable[[], None]], Callable[[], None]]
+# A permission set's name from its ARN (`AwsIdentityCenter.permission_set_name`).
+NameOf = Callable[[str], str]
 
 
 def in_a_thread(work: Callable[[], None]) -> Callable[[], None]:
@@ -99,6 +102,7 @@ class SessionDenial:
         *,
         sleep: Callable[[float], None] = time.sleep,
         beside: Beside = in_a_thread,
+        permission_set_name: NameOf | None = None,
     ) -> None:
         self._deny_now = deny
         self._arm_ahead = arm
@@ -109,6 +113,7 @@ class SessionDenial:
         self.clock = clock
         self.sleep = sleep
         self._beside = beside
+        self._permission_set_name = permission_set_name
         self.removal_times = RemovalTimes()
         self._lock = threading.Lock()
         self._arm_lock = threading.Lock()
@@ -200,6 +205,8 @@ class SessionDenial:
         except BridgeError as exc:
             log.error("arming session denials failed: %s", exc)
             return
+        for where, accounts in report.written:
+            cycle_log.denials_armed(self._policy_name(where), accounts)
         if report.problems:
             return  # not recorded as armed: the next run tries again
         # Armings that found no room are left to the removal, which denies at once.
@@ -214,4 +221,17 @@ class SessionDenial:
         except BridgeError as exc:
             log.error("denying older sessions after %s: %s", change, exc)
             return [f"denial after {change} failed: {exc}"]
-        return list(report.problems) if report is not None else []
+        if report is None:
+            return []
+        for where, accounts in report.written:
+            cycle_log.denial_written(change.user, self._policy_name(where), accounts)
+        return list(report.problems)
+
+    def _policy_name(self, where: str) -> str:
+        """The permission set's name for a policy written on its ARN; an SCP by its own."""
+        if self._permission_set_name is None or not where.startswith("arn:"):
+            return where
+        try:
+            return self._permission_set_name(where)
+        except BridgeError:
+            return where.rsplit("/", 1)[-1]

@@ -94,6 +94,9 @@ cycles = Table(
     Column("ended_at", DateTime(timezone=True), nullable=True),
     Column("status", String(16), nullable=True),  # ok | partial | failed | dry-run
     Column("summary", JSON, nullable=True),
+    # Entra groups Graph answered for: 0 for a cycle that read no PIM state (an expiry judged
+    # from the ledger alone, a poll during an outage). None: written before this was kept.
+    Column("read_groups", Integer, nullable=True),
 )
 
 # Things a human should see: drift, unresolved users, withheld removals, the safety brake.
@@ -106,6 +109,10 @@ findings = Table(
     Column("kind", String(32), nullable=False),
     Column("mapping", String(64), nullable=True),
     Column("detail", Text, nullable=False),
+    # Who and what a finding about one user's access is about (drift): read, not parsed.
+    Column("user_name", String(300), nullable=True),
+    Column("ic_user_id", String(100), nullable=True),
+    Column("target", String(300), nullable=True),
 )
 
 # Session denials written into permission sets' inline policies (docs/architecture.md).

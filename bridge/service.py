@@ -15,7 +15,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bridge.config import Config
 from bridge.errors import BridgeError
-from bridge.health import Check, run_health
+from bridge.health import Check, ready_within, run_health
 from bridge.http import HealthServer
 from bridge.leader import election_for, replica_name
 from bridge.metrics import BridgeMetrics, live_grant_count, revocation_latencies
@@ -25,6 +25,7 @@ from bridge.reconcile import CycleResult
 from bridge.revoke import ARM_TICK
 from bridge.timers import SchedulerTimers
 from bridge.wiring import Bridge, build
+from bridge.words import plural
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,9 @@ class Service:
             timezone="UTC", executors={"default": ThreadPoolExecutor(SCHEDULER_THREADS)}
         )
         self.timers: Timers = timers or SchedulerTimers(self.scheduler)
+        # The last cycle that read Graph and applied all it decided (no ledger-only expiry).
         self.last_ok: datetime | None = None
+        self.failed_polls = 0  # polls in a row that could not read Graph
         self.last_result: CycleResult | None = None
         self.metrics = BridgeMetrics(
             emf=bridge.config.service.emf,
@@ -70,8 +73,10 @@ class Service:
         try:
             result = self.bridge.reconciler.cycle(kind=kind, read_aws=read_aws)
         except BridgeError as exc:
+            self.failed_polls += 1
             log.error("%s cycle failed: %s", kind, exc)
             return None
+        self.failed_polls = 0 if result.read_groups else self.failed_polls + bool(result.unreadable)
         self._after(result)
         self.schedule_expiries()
         self.arm()  # an extension or early end seen by this poll moves or withdraws an armed denial
@@ -125,7 +130,7 @@ class Service:
     def _after(self, result: CycleResult) -> None:
         self.last_result = result
         now = self.bridge.clock.now()
-        if result.status == "ok":
+        if result.status == "ok" and result.read_groups:
             self.last_ok = now
         ledger = self.bridge.ledger
         latencies = revocation_latencies(ledger, result, now)
@@ -163,14 +168,18 @@ class Service:
         log.info("%s", result.line())
 
     def status(self) -> dict[str, Any]:
-        """The /healthz body: live while the scheduler runs, ready while cycles succeed."""
+        """The /healthz body: live while the scheduler runs; ready while cycles that read Graph
+        succeed, unless `unready_after_failed_polls` polls in a row could not read it."""
+        cfg = self.bridge.config
         age = None if self.last_ok is None else (self.bridge.clock.now() - self.last_ok)
-        limit = max(3 * self.bridge.config.schedule.poll_interval, timedelta(seconds=60))
+        limit = ready_within(cfg.schedule.poll_interval)
+        polling = self.failed_polls < cfg.service.unready_after_failed_polls
         return {
             "live": self.scheduler.running,
-            "ready": age is not None and age <= limit,
+            "ready": age is not None and age <= limit and polling,
             "last_ok_age_seconds": None if age is None else round(age.total_seconds(), 3),
             "ready_within_seconds": limit.total_seconds(),
+            "failed_graph_polls": self.failed_polls,
             "last_status": None if self.last_result is None else self.last_result.status,
             # A failing webhook is a warning: it stops no revocation, and readiness ignores it.
             "notifications": self._webhook_check().state.value,
@@ -201,7 +210,7 @@ class Service:
         b = self.bridge
         cut = b.ledger.mark_interrupted(b.clock.now())
         if cut:
-            log.warning("%d changes were cut off by a stop; this cycle re-plans them", cut)
+            log.warning("%s cut off by a stop; this cycle re-plans them", plural(cut, "change"))
         if self.poll(read_aws=True) is None:
             self.expire()
 

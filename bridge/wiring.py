@@ -73,8 +73,16 @@ def build(config: Config, clock: Clock | None = None) -> Bridge:
                 lambda: _longest_session(reconciler, ic),
             )
         revoker = Revoker(ic, ic.group_assignments, ledger, clock, scp)
-        denial = SessionDenial(revoker.deny, revoker.arm, ledger.ends_within, watch.bounding())
-    reconciler = Reconciler(config, source, ic, ledger, clock, denial=denial, watch=watch)
+        denial = SessionDenial(
+            revoker.deny,
+            revoker.arm,
+            ledger.ends_within,
+            watch.bounding(),
+            permission_set_name=ic.permission_set_name,
+        )
+    reconciler = Reconciler(
+        config, source, ic, ledger, clock, denial=denial, watch=watch, user_names=ic.user_name
+    )
     notifier = WebhookSender(config.notify) if config.notify.enabled else None
     return Bridge(config, source, ic, ledger, clock, reconciler, revoker, notifier)
 

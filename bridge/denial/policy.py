@@ -282,3 +282,23 @@ def _laid_out(
         candidate = ""
     out.document = candidate
     return out
+
+
+# An Identity Store user id: a UUID, optionally after a 10-character store prefix.
+_TYPICAL_USER_ID = "0123456789-01234567-89ab-cdef-0123-456789abcdef"
+
+
+def headroom(
+    in_force: Iterable[str], armed: Iterable[str], now: datetime, limit: int = POLICY_LIMIT
+) -> int:
+    """How many more users' denials fit, one statement each, in a policy holding these (and
+    nothing of anyone else's) before the bridge must coalesce them: 0 when it already must."""
+    statements = [deny_statement([u], now, _sid(u)) for u in sorted(set(in_force))]
+    statements += [deny_statement([u], now, _sid(u) + "Armed", now) for u in sorted(set(armed))]
+
+    def size(mine: list[dict[str, Any]]) -> int:
+        return policy_size(json.dumps({"Version": VERSION, "Statement": mine}))
+
+    used = size(statements)
+    one = size([*statements, deny_statement([_TYPICAL_USER_ID], now, _sid(_TYPICAL_USER_ID))])
+    return max(0, (limit - used) // max(1, one - used))

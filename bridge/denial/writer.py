@@ -21,12 +21,17 @@ from bridge.denial.policy import (
 )
 from bridge.errors import BridgeError, SinkError
 from bridge.model import AccountAssignment, Binding, Change, GroupMembership
-from bridge.ports import Clock, DenialLedger, DenialSink, PolicyTarget, SystemClock
+from bridge.ports import (
+    ARMED_NOTE,
+    Clock,
+    DenialLedger,
+    DenialSink,
+    PolicyTarget,
+    SystemClock,
+)
+from bridge.words import plural
 
 log = logging.getLogger(__name__)
-
-# How the ledger notes a denial written ahead of an end: in force from that second on.
-ARMED_NOTE = "armed: in force from "
 
 
 def armed_from(detail: str | None) -> datetime | None:
@@ -302,15 +307,15 @@ class Revoker:
             ) from None
         if merged.overflow:
             report.problems.append(
-                f"policy {target.name} is full: {len(users)} denial(s) not written"
+                f"policy {target.name} is full: {plural(len(users), 'denial')} not written"
             )
             log.error("policy %s is full: session denial NOT written", target.name)
             return False, set()
         if merged.unarmed:
             log.info(
-                "policy %s: %d denial(s) not armed for want of room; denied at removal instead",
+                "policy %s: %s not armed for want of room; denied at removal instead",
                 target.name,
-                len(merged.unarmed),
+                plural(len(merged.unarmed), "denial"),
             )
         if not merged.changed:
             return True, set(merged.unarmed)

@@ -1,12 +1,20 @@
 """Health checks: SCIM provisioning job and lag, SCIM token, app credentials and the SAML
-signing certificate (docs/architecture.md). One `Check` per row, each with its value, threshold and
-state; `pim-bridge health` exits 0 when all are ok, 1 on a warning or an unknown, 2 on a critical.
+signing certificate (docs/architecture.md), and the bridge's own state from the ledger: its
+last read of PIM, held removals, unreadable mappings, room left for session denials. One
+`Check` per row, each with its value, threshold and state; `pim-bridge health` exits 0 when all
+are ok, 1 on a warning or an unknown or when nothing was checked at all, 2 on a critical.
 
 Reading (Graph, SCIM, AWS Health, the ledger) happens in `run.py` (`run_health`); deciding a
-state from what was read happens in the small pure `*_check` functions of `checks.py`, which the
-unit tests drive; `report.py` holds the result and prints it.
+state from what was read happens in the small pure functions of `checks.py` and
+`bridge_state.py`, which the unit tests drive; `report.py` holds the result and prints it.
 """
 
+from bridge.health.bridge_state import (
+    cycle_check,
+    headroom_checks,
+    mappings_check,
+    ready_within,
+)
 from bridge.health.checks import (
     Check,
     State,
@@ -32,14 +40,18 @@ __all__ = [
     "HealthReport",
     "State",
     "credentials_checks",
+    "cycle_check",
     "directory_check",
     "exit_code",
     "expiry_check",
+    "headroom_checks",
     "health_event_check",
     "job_check",
     "lag_check",
+    "mappings_check",
     "overall",
     "print_health",
+    "ready_within",
     "removals_check",
     "run_health",
     "saml_check",

@@ -36,13 +36,19 @@ class Check:
 
 
 def exit_code(checks: Sequence[Check]) -> int:
+    """2 on a critical; 1 on a warning or an unknown, and when nothing was checked at all
+    (every row skipped): no check is no evidence of health."""
     states = {c.state for c in checks}
     if State.CRITICAL in states:
         return 2
-    return 1 if states & {State.WARNING, State.UNKNOWN} else 0
+    if states & {State.WARNING, State.UNKNOWN} or not states - {State.SKIPPED}:
+        return 1
+    return 0
 
 
 def overall(checks: Sequence[Check]) -> str:
+    if not any(c.state is not State.SKIPPED for c in checks):
+        return "nothing checked"
     return {0: "healthy", 1: "warning", 2: "critical"}[exit_code(checks)]
 
 
@@ -107,7 +113,7 @@ def saml_check(found: Credential | Unreadable | None, now: datetime, h: HealthCo
 
 def job_check(job: SyncJob | Unreadable, now: datetime, h: HealthConfig) -> Check:
     name = "scim.job"
-    threshold = f"Active, last success within {_dur(h.scim_job_max_age)}, no failures"
+    threshold = f"Active, last success within {short_duration(h.scim_job_max_age)}, no failures"
     if isinstance(job, Unreadable):
         return Check(name, State.UNKNOWN, "unknown", threshold, str(job))
     age = (now - job.last_success).total_seconds() if job.last_success else None
@@ -117,7 +123,7 @@ def job_check(job: SyncJob | Unreadable, now: datetime, h: HealthConfig) -> Chec
         "quarantined": int(job.code == "Quarantine"),
     }
     detail = "last success " + (
-        f"{_dur(timedelta(seconds=age))} ago" if age is not None else "never"
+        f"{short_duration(timedelta(seconds=age))} ago" if age is not None else "never"
     )
     if job.consecutive_failures:
         detail += f", {job.consecutive_failures} consecutive failures"
@@ -225,7 +231,7 @@ def _secs(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}s"
 
 
-def _dur(d: timedelta) -> str:
+def short_duration(d: timedelta) -> str:
     s = d.total_seconds()
     if s >= 3600:
         return f"{s / 3600:.1f}h"

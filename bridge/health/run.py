@@ -7,9 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bridge.config import Config
-from bridge.errors import Unreadable
+from bridge.config import AwsConfig, Config
+from bridge.errors import BridgeError, Unreadable
 from bridge.graph.health_reads import GraphHealthReader
+from bridge.health.bridge_state import (
+    cycle_check,
+    headroom_checks,
+    mappings_check,
+    ready_within,
+)
 from bridge.health.checks import (
     Check,
     State,
@@ -24,10 +30,12 @@ from bridge.health.checks import (
     token_probe_check,
 )
 from bridge.health.report import HealthReport
+from bridge.identity_center.adapter import AwsIdentityCenter
 from bridge.lag import LagStore
 from bridge.scim import probe_scim, scim_token_expiry_event
 from bridge.store import LagKind, Ledger
 
+LONGEST_SESSION = timedelta(hours=12)
 LAG_WINDOW = timedelta(days=7)  # provisioning logs are kept 30 days; a week answers "lately"
 USER_SAMPLE = 5
 _LAG_KINDS: tuple[LagKind, ...] = ("activation", "removal")
@@ -43,6 +51,7 @@ class _Sources:
     graph: GraphHealthReader
     lag: LagStore
     aws_health: Callable[[], datetime | Unreadable | None]
+    permission_set_name: Callable[[str], str]
 
 
 def _provisioning_checks(s: _Sources) -> list[Check]:
@@ -106,7 +115,24 @@ def _token_checks(s: _Sources) -> list[Check]:
 
 
 def _bridge_checks(s: _Sources) -> list[Check]:
-    return [removals_check(s.ledger.last_cycle(kinds=("poll", "drift", "sync"), finished=True))]
+    ledger = s.ledger
+    polls = ("poll", "drift", "sync")
+    last_read = ledger.last_cycle(finished=True, read_graph=True)
+    limit = ready_within(s.config.schedule.poll_interval)
+    return [
+        cycle_check(last_read, ledger.last_cycle() is not None, s.now, limit),
+        removals_check(ledger.last_cycle(kinds=polls, finished=True, read_graph=True)),
+        mappings_check(ledger.last_cycle(kinds=polls, finished=True)),
+        *_denial_checks(s),
+    ]
+
+
+def _denial_checks(s: _Sources) -> list[Check]:
+    if not s.config.revocation.deny_stale_sessions:
+        return []
+    # A statement lasts as long as a session it could match: at most Identity Center's longest.
+    policies = s.ledger.denials_in_force(s.now - LONGEST_SESSION)
+    return headroom_checks(policies, s.now, s.permission_set_name)
 
 
 # The groups of checks, in the order the report lists them.
@@ -125,6 +151,7 @@ def run_health(
     *,
     reader: GraphHealthReader | None = None,
     aws_health: Callable[[], datetime | Unreadable | None] | None = None,
+    permission_set_name: Callable[[str], str] | None = None,
 ) -> HealthReport:
     """Read everything the checks need and decide each row. Also stores the lag samples."""
     graph = reader or GraphHealthReader(config.entra, max_retries=2)
@@ -135,6 +162,7 @@ def run_health(
         graph,
         LagStore(ledger),
         aws_health or (lambda: scim_token_expiry_event(config.aws)),
+        permission_set_name or PermissionSetNames(config.aws),
     )
     try:
         checks = [check for group in _CHECKS for check in group(sources)]
@@ -142,6 +170,25 @@ def run_health(
         if reader is None:
             graph.close()
     return HealthReport(checks, sources.lag)
+
+
+class PermissionSetNames:
+    """A permission set's name from its ARN, asked of Identity Center only when a policy holds
+    denials; the ARN's last part when it cannot say (or for an SCP, its own name)."""
+
+    def __init__(self, aws: AwsConfig) -> None:
+        self._aws = aws
+        self._ic: AwsIdentityCenter | None = None
+
+    def __call__(self, policy: str) -> str:
+        if not policy.startswith("arn:"):
+            return policy
+        if self._ic is None:
+            self._ic = AwsIdentityCenter(self._aws, calls_per_second=None)
+        try:
+            return self._ic.permission_set_name(policy)
+        except BridgeError:
+            return policy.rsplit("/", 1)[-1]
 
 
 def _mapped_groups(config: Config) -> list[str]:

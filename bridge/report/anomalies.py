@@ -105,15 +105,29 @@ def from_ledger(
 def _findings(reader: ReportReader, query: ReportQuery) -> list[Anomaly]:
     drift_removals = _drift_removals(reader)
     out: list[Anomaly] = []
-    for kind, mapping, detail, first, last, count in reader.finding_groups(query):
-        if query.users and not any(u.lower() in detail.lower() for u in query.users):
+    for row in reader.finding_groups(query):
+        kind, mapping, detail, user, user_id, target, first, last, count = row
+        said = f"{user or ''} {detail}".lower()
+        if query.users and not any(u.lower() in said for u in query.users):
             continue
         text = redact(detail)  # a ledger written before details were redacted may hold a token
         if kind == "drift":
-            text = f"{detail} ({_drift_outcome(detail, as_utc(first), drift_removals)})"
-        user = _unresolved_user(text) if kind == "unresolved_user" else None
+            # Findings recorded before the user id had its own column began with it.
+            uid = user_id or detail.split(" ", 1)[0]
+            text = f"{detail} ({_drift_outcome(uid, detail, as_utc(first), drift_removals)})"
+        if kind == "unresolved_user" and not user:
+            user = _unresolved_user(text)
         out.append(
-            Anomaly(kind, as_utc(first), as_utc(last), int(count), text, user, mapping=mapping)
+            Anomaly(
+                kind,
+                as_utc(first),
+                as_utc(last),
+                int(count),
+                text,
+                user=user,
+                mapping=mapping,
+                target=target,
+            )
         )
     return out
 
@@ -138,10 +152,8 @@ def _drift_removals(reader: ReportReader) -> dict[str, list[tuple[datetime, str]
 
 
 def _drift_outcome(
-    detail: str, first: datetime, removals: dict[str, list[tuple[datetime, str]]]
+    uid: str, detail: str, first: datetime, removals: dict[str, list[tuple[datetime, str]]]
 ) -> str:
-    # The plan writes drift as "<Identity Center user id> on <target> has no PIM basis[: removing]".
-    uid = detail.split(" ", 1)[0]
     tries = sorted(r for r in removals.get(uid, []) if r[0] >= first)
     if any(status == "ok" for _, status in tries):
         at = next(t for t, status in tries if status == "ok")

@@ -12,6 +12,7 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bridge.model import Finding, as_utc
+from bridge.ports import ARMED_NOTE
 from bridge.redact import redact
 from bridge.schema import changes, denials, findings, grants, lag_samples
 from bridge.store.engine import AnyRow
@@ -74,6 +75,9 @@ class Audit:
                         "mapping": f.mapping,
                         # Details quote upstream errors: no credential they echo is kept.
                         "detail": redact(f.detail),
+                        "user_name": f.user,
+                        "ic_user_id": f.user_id,
+                        "target": f.target,
                     }
                     for f in found
                 ],
@@ -114,6 +118,27 @@ class Audit:
                     for user, accounts in sorted(users.items())
                 ],
             )
+
+    def denials_in_force(self, since: datetime) -> dict[str, tuple[set[str], set[str]]]:
+        """Per policy (permission set ARN, or `scp:<id>`), the users whose denials provisioned
+        since `since` it may still hold: (in force, armed ahead of an end)."""
+        q = (
+            select(denials.c.permission_set_arn, denials.c.ic_user_id, denials.c.status)
+            .add_columns(denials.c.detail)
+            .where(denials.c.at >= since, denials.c.status.in_(("provisioned", "disarmed")))
+            .order_by(denials.c.id)
+        )
+        out: dict[str, tuple[set[str], set[str]]] = {}
+        with self._db.reading() as conn:
+            for policy, user, status, detail in conn.execute(q):
+                in_force, armed = out.setdefault(policy, (set(), set()))
+                if status == "disarmed":
+                    armed.discard(user)
+                elif (detail or "").startswith(ARMED_NOTE):
+                    armed.add(user)
+                else:
+                    in_force.add(user)
+        return out
 
     def lag_sources(self, since: datetime) -> LagSources:
         with self._db.reading() as conn:

@@ -31,15 +31,29 @@ class Cycles:
             conn.execute(
                 update(cycles)
                 .where(cycles.c.id == cycle_id)
-                .values(ended_at=now, status=status, summary=summary)
+                .values(
+                    ended_at=now,
+                    status=status,
+                    summary=summary,
+                    read_groups=summary.get("read_groups"),
+                )
             )
 
     def last_cycle(
-        self, status: str | None = None, kinds: Sequence[str] = (), *, finished: bool = False
+        self,
+        status: str | None = None,
+        kinds: Sequence[str] = (),
+        *,
+        finished: bool = False,
+        read_graph: bool = False,
     ) -> dict[str, Any] | None:
+        """The latest cycle of `status` and `kinds`; `read_graph`: only one that read PIM state
+        from Graph (an expiry judged from the ledger alone does not count)."""
         q = select(cycles).order_by(cycles.c.id.desc()).limit(1)
         if finished:
             q = q.where(cycles.c.ended_at.is_not(None))
+        if read_graph:
+            q = q.where(cycles.c.read_groups > 0)
         if status:
             q = q.where(cycles.c.status == status)
         if kinds:

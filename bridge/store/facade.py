@@ -78,9 +78,14 @@ class Ledger:
         self._cycles.finish_cycle(cycle_id, now, status, summary)
 
     def last_cycle(
-        self, status: str | None = None, kinds: Sequence[str] = (), *, finished: bool = False
+        self,
+        status: str | None = None,
+        kinds: Sequence[str] = (),
+        *,
+        finished: bool = False,
+        read_graph: bool = False,
     ) -> dict[str, Any] | None:
-        return self._cycles.last_cycle(status, kinds, finished=finished)
+        return self._cycles.last_cycle(status, kinds, finished=finished, read_graph=read_graph)
 
     # -- grants ---------------------------------------------------------------------------
 
@@ -171,6 +176,9 @@ class Ledger:
         detail: str | None = None,
     ) -> None:
         self._audit.record_denials(at, permission_set_arn, users, status, done_at, detail)
+
+    def denials_in_force(self, since: datetime) -> dict[str, tuple[set[str], set[str]]]:
+        return self._audit.denials_in_force(since)
 
     def lag_sources(self, since: datetime) -> LagSources:
         return self._audit.lag_sources(since)

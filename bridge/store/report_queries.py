@@ -124,16 +124,19 @@ class ReportReader:
         return iter(conn.execute(_grant_query(f)))
 
     def finding_groups(self, f: GrantFilter) -> Iterator[AnyRow]:
-        """(kind, mapping, detail, first at, last at, count) per distinct finding in the window
-        and mappings (findings of no mapping included)."""
-        q = select(
+        """(kind, mapping, detail, user name, user id, target, first at, last at, count) per
+        distinct finding in the window and mappings (findings of no mapping included)."""
+        said = (
             findings.c.kind,
             findings.c.mapping,
             findings.c.detail,
-            func.min(findings.c.at),
-            func.max(findings.c.at),
-            func.count(),
-        ).group_by(findings.c.kind, findings.c.mapping, findings.c.detail)
+            findings.c.user_name,
+            findings.c.ic_user_id,
+            findings.c.target,
+        )
+        q = select(*said, func.min(findings.c.at), func.max(findings.c.at), func.count()).group_by(
+            *said
+        )
         if f.since is not None:
             q = q.where(findings.c.at >= f.since)
         if f.until is not None:

@@ -442,3 +442,14 @@ def _cli_report(built: Built, out: Path) -> str:
     )
     assert proc.returncode == 0, proc.stderr
     return out.read_bytes().decode("utf-8")  # as written: CSV's \r\n line ends kept
+
+
+def test_drift_anomaly_names_the_user_the_target_and_the_mapping(built: Built) -> None:
+    doc = json.loads(built.report("json"))
+    drift = next(a for a in doc["anomalies"] if a["kind"] == "drift")
+    assert drift["user"] == "frank@example.com"
+    assert drift["target"] == "AWS-Prod-Admin"
+    assert drift["mapping"] in ("prod-admin", "breakglass")  # both name that group
+    assert drift["detail"].startswith("frank@example.com (")
+    assert "on AWS-Prod-Admin has no PIM basis" in drift["detail"]
+    assert "not removed: drift = report" in drift["detail"]
