@@ -41,8 +41,15 @@ __all__ = [
 ]
 
 
-def renderer(fmt: str, out: TextIO, query: ReportQuery, sidecar: TextIO | None = None) -> Renderer:
-    """`sidecar`: where CSV, which carries rows only, writes its provenance (JSON)."""
+def renderer(
+    fmt: str,
+    out: TextIO,
+    query: ReportQuery,
+    sidecar: TextIO | None = None,
+    width: int | None = None,
+) -> Renderer:
+    """`sidecar`: where CSV, which carries rows only, writes its provenance (JSON); `width`:
+    the columns the table is laid out for (default: the terminal's, or long lines)."""
     if fmt == "csv":
         from bridge.report.to_csv import CsvRenderer
 
@@ -62,7 +69,7 @@ def renderer(fmt: str, out: TextIO, query: ReportQuery, sidecar: TextIO | None =
     if fmt == "table":
         from bridge.report.to_table import TableRenderer
 
-        return TableRenderer(out, query)
+        return TableRenderer(out, query, width)
     raise ValueError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
 
 
@@ -76,11 +83,13 @@ def write_report(
     progress: TextIO | None = None,
     source: Source | None = None,
     sidecar: TextIO | None = None,
+    width: int | None = None,
 ) -> Summary:
     """Stream the report to `out`; `progress`: a terminal to show a progress bar on; `source`:
-    the config it was made with, for its provenance; `sidecar`: CSV's provenance file."""
+    the config it was made with, for its provenance; `sidecar`: CSV's provenance file;
+    `width`: the table's columns (default: the terminal's)."""
     names = names or Names()
-    render = renderer(fmt, out, query, sidecar)
+    render = renderer(fmt, out, query, sidecar, width)
     collector = Collector(query)
     digest = RowDigest()
     with ledger.report_reader() as reader:

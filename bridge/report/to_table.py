@@ -3,7 +3,6 @@ so the anomalies can come first; a long report switches from a rich table to ali
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import TextIO
 
@@ -42,17 +41,18 @@ WIDE = 160
 FILE_WIDTH = 200
 
 
-def _console(out: TextIO) -> Console:
+def _console(out: TextIO, width: int | None) -> Console:
     tty = out.isatty()
-    # On a terminal rich reads its width; elsewhere COLUMNS, when set, says what it is shown in.
-    width = None if tty or os.environ.get("COLUMNS", "").isdigit() else FILE_WIDTH
+    # On a terminal rich reads its width (or COLUMNS); a file or pipe gets long lines.
+    width = width or (None if tty else FILE_WIDTH)
     return Console(file=out, force_terminal=tty, no_color=not tty, width=width)
 
 
 class TableRenderer:
-    def __init__(self, out: TextIO, query: ReportQuery) -> None:
+    def __init__(self, out: TextIO, query: ReportQuery, width: int | None = None) -> None:
+        """`width`: the columns to lay out for (default: the terminal's)."""
         self.out = out
-        self.console = _console(out)
+        self.console = _console(out, width)
         self.query = query
         self.narrow = self.console.width < WIDE
         self.header = (

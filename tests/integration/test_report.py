@@ -363,11 +363,15 @@ def test_unresolved_user_is_named_in_the_anomaly_user_column(built: Built) -> No
     assert "| dave@example.com |" in built.report("md")
 
 
-def test_terminal_table_is_readable_at_100_columns(
-    built: Built, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("COLUMNS", "100")
-    text = built.report("table")
+def test_terminal_table_is_readable_at_100_columns(built: Built) -> None:
+    out = io.StringIO(newline="")
+    ledger = Ledger(built.store_url)
+    try:
+        names = Names.from_config(config_from_dict(built.config_data, {}))
+        write_report(ledger, ReportQuery(now=built.end), "table", out, names, width=100)
+    finally:
+        ledger.close()
+    text = out.getvalue()
     assert max(len(line) for line in text.splitlines()) <= 100
     grants = text.split("Grants (9)", 1)[1]
     for who in ("alice", "bob", "carol", "erin"):
