@@ -99,6 +99,7 @@ class Reason(StrEnum):
     DEACTIVATED = "deactivated"
     ORPHANED = "orphaned"  # the mapping that made the grant no longer names it
     DRIFT = "drift"
+    REVOKED = "revoked"  # ended by a person during an incident (`pim-bridge revoke`)
 
 
 @total_ordering
@@ -165,6 +166,7 @@ class Finding:
         "clock_jump",
         "held_removal",
         "duplicate_instance",
+        "blocked",
     ]
     detail: str
     mapping: str | None = None

@@ -67,7 +67,8 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column("state", "string", "`live` or `ended`", nullable=False),
     Column("ended_at", "datetime", "when the grant ended (PIM end, or the deactivation seen)"),
-    Column("end_reason", "string", "`expired` or `deactivated`"),
+    Column("end_reason", "string", "`expired`, `deactivated` or `revoked`"),
+    Column("end_note", "string", "who revoked it and why (`pim-bridge revoke`)"),
     Column("revoked_at", "datetime", "when Identity Center confirmed the removal"),
     Column("continued_by", "string", "another live grant that kept the same access at the end"),
     Column(

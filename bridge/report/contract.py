@@ -8,7 +8,8 @@ from typing import Any
 from bridge.report.columns import COLUMNS
 
 # 1.1: each row's `activity` object, the summary's `activity` (`report --activity`).
-SCHEMA_VERSION = "1.1"
+# 1.2: each row's `end_note` (who revoked it and why).
+SCHEMA_VERSION = "1.2"
 SCHEMA_ID = "pim-bridge/report/v1"
 
 _UTC_SECONDS = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"

@@ -133,6 +133,8 @@ def _revive(
                 "state": "live",
                 "ended_at": None,
                 "end_reason": None,
+                "ended_by": None,
+                "end_note": None,
             }
         ),
         params,
