@@ -62,6 +62,7 @@ def parser() -> argparse.ArgumentParser:
     sub = root.add_subparsers(dest="verb", metavar="COMMAND", required=True)
     _sandbox_verbs(sub)
     _bridge_verbs(sub)
+    _incident_verbs(sub)
     _reading_verbs(sub)
     return root
 
@@ -116,6 +117,25 @@ def _bridge_verbs(sub: Verbs) -> None:
         "the store, and resolve every mapping's group and permission set names.",
     )
     _config_arg(check)
+
+
+def _incident_verbs(sub: Verbs) -> None:
+    from bridge import incident_command as incident
+
+    revoke = sub.add_parser(
+        "revoke",
+        help="incident: deny a user's sessions now, remove their access, block them",
+        description=incident.REVOKE_DESCRIPTION,
+    )
+    _config_arg(revoke)
+    incident.revoke_arguments(revoke)
+    unblock = sub.add_parser(
+        "unblock",
+        help="lift a revoke's block: the user is granted again",
+        description=incident.UNBLOCK_DESCRIPTION,
+    )
+    _config_arg(unblock)
+    incident.unblock_arguments(unblock)
 
 
 def _reading_verbs(sub: Verbs) -> None:
@@ -238,6 +258,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     return run(args, _load)
 
 
+def cmd_revoke(args: argparse.Namespace) -> int:
+    from bridge.incident_command import run_revoke
+
+    return run_revoke(args, _load)
+
+
+def cmd_unblock(args: argparse.Namespace) -> int:
+    from bridge.incident_command import run_unblock
+
+    return run_unblock(args, _load)
+
+
 def cmd_health(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
@@ -262,6 +294,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "sandbox": cmd_sandbox,
     "health": cmd_health,
     "report": cmd_report,
+    "revoke": cmd_revoke,
+    "unblock": cmd_unblock,
 }
 
 
