@@ -12,13 +12,14 @@ re-running is harmless. The caller holds the writer's right (`bridge.leader.writ
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from bridge.denial.writer import Placements, Revoker
 from bridge.errors import BridgeError, ConfigError
 from bridge.graph.pim_requests import PimAccess, PimRemovals
 from bridge.model import Binding, Change, Grant, Reason
-from bridge.store import BlockedUser
+from bridge.store import BlockedUser, StoredPlacements
 from bridge.wiring import Bridge
 
 
@@ -93,11 +94,14 @@ class Incident:
             and (request.mapping is None or g.mapping == request.mapping)
         ]
         out = Outcome()
-        if not held and not grants and not request.deny_only:
+        earlier = self.bridge.ledger.blocked().get(person.ic_user_id)
+        if not held and not grants and not request.deny_only and earlier is None:
             out.done.append(f"nothing to revoke: the bridge holds nothing for {person.name}")
             return out
         could = self._mapping_keys(request.mapping) if request.deny_only else set()
-        placements = self._deny(person, held, could, out)
+        # Where an earlier revoke denied is denied again: its provisioning may have failed.
+        recorded = earlier.placements if earlier is not None else {}
+        placements = self._deny(person, held, could, recorded, out)
         self._remove(person, held, out)
         self._end_grants(person, request, len(grants), out)
         self._block(person, request, placements, out)
@@ -106,7 +110,12 @@ class Incident:
         return out
 
     def _deny(
-        self, person: Person, held: list[Binding], could: Iterable[str], out: Outcome
+        self,
+        person: Person,
+        held: list[Binding],
+        could: Iterable[str],
+        recorded: StoredPlacements,
+        out: Outcome,
     ) -> Placements:
         """(a) Every session of the user refused on every policy their access runs through
         (with `--deny-only`, also those of the targets that `could` grant them), each in force
@@ -115,12 +124,16 @@ class Incident:
         if revoker is None:
             return {}
         bindings = {*held, *(Binding.of(person.ic_user_id, k) for k in could)}
-        placements = revoker.placements(bindings)
+        placements = _union(revoker.placements(bindings), recorded)
         if not placements:
             out.done.append(f"denied: no permission set gives {person.name} access to deny")
         now = self.bridge.clock.now()
-        for name, users in sorted(placements.items()):
-            report = revoker.block({name: users}, now)
+        # Every policy at once: each waits on its own provisioning, and the user's sessions
+        # are all refused only once the slowest is in force.
+        with ThreadPoolExecutor(max_workers=max(1, len(placements))) as pool:
+            reports = pool.map(lambda kv: revoker.block({kv[0]: kv[1]}, now), placements.items())
+            by_policy = dict(zip(placements, reports, strict=True))
+        for name, report in sorted(by_policy.items()):
             where = self._policy(name)
             out.failed.extend(f"deny on {where}: {problem}" for problem in report.problems)
             if not report.problems:
@@ -208,11 +221,11 @@ class Incident:
         if block is None:
             out.done.append(f"{person.name} is not blocked: nothing to do")
             return out
-        placements = {
-            p: {u: set(a) for u, a in users.items()} for p, users in block.placements.items()
-        }
-        revoker = self._revoker(out) if placements else None
-        if revoker is not None:
+        placements = _union({}, block.placements)
+        if placements:
+            revoker = self._revoker(out)
+            if revoker is None:
+                return out
             report = revoker.unblock(placements, self.bridge.clock.now())
             if report.problems:
                 out.failed.extend(f"unblock: {p} (still blocked)" for p in report.problems)
@@ -252,3 +265,11 @@ class Incident:
             return f"permission set {self.bridge.ic.permission_set_name(name)}"
         except BridgeError:
             return name
+
+
+def _union(placements: Placements, recorded: StoredPlacements) -> dict[str, dict[str, set[str]]]:
+    out = {name: {u: set(a) for u, a in users.items()} for name, users in placements.items()}
+    for name, users in recorded.items():
+        for user, accounts in users.items():
+            out.setdefault(name, {}).setdefault(user, set()).update(accounts)
+    return out

@@ -139,11 +139,14 @@ class PolicyWrites:
                 target.name,
                 len(merged.unarmed),
             )
-        if not merged.changed:
+        if not merged.changed and not blocks[0]:
             return True, set(merged.unarmed)
         if merged.coalesced:
             log.warning("policy %s near its limit: denials coalesced", target.name)
-        target.write(merged.document)
+        if merged.changed:
+            target.write(merged.document)
+        # A block is enforced even when already written: an earlier revoke's provisioning may
+        # have failed, and running it again is how that is mended.
         accounts = sorted({a for accts in users.values() for a in accts})
         target.enforce(accounts)
         report.written.append((target.name, accounts))

@@ -3,7 +3,7 @@ expiry revocation reads only the ledger, so it works while Graph is unreachable.
 
 from bridge.ports import ADDING
 from bridge.store.audit import LagKind, LagSample, LagSources
-from bridge.store.blocks import BlockedUser
+from bridge.store.blocks import BlockedUser, StoredPlacements
 from bridge.store.changes import Holding
 from bridge.store.engine import AnyRow, database_name, store_failure
 from bridge.store.facade import Ledger, open_for_reading
@@ -23,6 +23,7 @@ __all__ = [
     "LagSources",
     "Ledger",
     "ReportReader",
+    "StoredPlacements",
     "database_name",
     "open_for_reading",
     "store_failure",

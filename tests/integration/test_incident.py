@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bridge.cli import main
+from bridge.leader import writer_lock
 from bridge.sandbox.world import ACCOUNT_PROD, World, running_world
 
 HOUR = timedelta(hours=1)
@@ -209,8 +210,10 @@ def test_revoking_again_is_harmless(rig: Rig) -> None:
     assert len(blocks) == 1
 
 
-def test_failed_provisioning_of_the_deny_is_named_and_the_rest_still_done(rig: Rig) -> None:
-    rig.granted("alice")
+def test_failed_provisioning_of_the_deny_is_named_the_rest_done_and_a_rerun_mends_it(
+    rig: Rig,
+) -> None:
+    old = rig.granted("alice")
     rig.w.aws.fail_next_provisioning(ACCOUNT_PROD, rig.w.permission_set_arn)
 
     code, out = rig.revoke("alice")
@@ -220,3 +223,15 @@ def test_failed_provisioning_of_the_deny_is_named_and_the_rest_still_done(rig: R
     assert "deny on permission set AdministratorAccess" in failed
     assert not rig.holds("alice")
     assert "blocked: alice@example.com" in out
+    assert rig.revoke("alice")[0] == 0
+    assert not rig.w.aws.is_allowed(old)
+
+
+def test_revoke_is_refused_while_another_writer_leads_the_store(rig: Rig) -> None:
+    rig.granted("alice")
+    with writer_lock(f"sqlite:///{rig.config.parent / 'l.db'}"):
+        code, out = rig.revoke("alice")
+
+    assert code == 2, out
+    assert "store.url" in out
+    assert rig.holds("alice")
