@@ -20,6 +20,7 @@ from bridge.config import Config
 from bridge.health import State, run_health
 from bridge.report import write_report_file
 from bridge.revoke import ARM_SLACK, RemovalTimes
+from bridge.sandbox.demo_incident import final_incident
 from bridge.sandbox.world import ACCOUNT_PROD, World, running_world
 from bridge.service import Service
 from bridge.store import Ledger
@@ -356,6 +357,7 @@ def run_demo(out_dir: str = "out", verbose: bool = False, out: TextIO = sys.stdo
             Story(world, service, tl).play()
         finally:
             service.stop()
+        final_incident(world, config, tl.say, tl.expect)
         evidence_of_use(world, config, f"sqlite:///{db}", tl)
     report = out_path / "report.html"
     write_report_file(f"sqlite:///{db}", report, config, activity=True)
