@@ -122,20 +122,24 @@ def _bridge_verbs(sub: Verbs) -> None:
 def _incident_verbs(sub: Verbs) -> None:
     from bridge import incident_command as incident
 
-    revoke = sub.add_parser(
-        "revoke",
-        help="incident: deny a user's sessions now, remove their access, block them",
-        description=incident.REVOKE_DESCRIPTION,
+    verbs = (
+        (
+            "revoke",
+            "incident: deny a user's sessions now, remove their access, block them",
+            incident.REVOKE_DESCRIPTION,
+            incident.revoke_arguments,
+        ),
+        (
+            "unblock",
+            "lift a revoke's block: the user is granted again",
+            incident.UNBLOCK_DESCRIPTION,
+            incident.unblock_arguments,
+        ),
     )
-    _config_arg(revoke)
-    incident.revoke_arguments(revoke)
-    unblock = sub.add_parser(
-        "unblock",
-        help="lift a revoke's block: the user is granted again",
-        description=incident.UNBLOCK_DESCRIPTION,
-    )
-    _config_arg(unblock)
-    incident.unblock_arguments(unblock)
+    for name, summary, description, arguments in verbs:
+        verb = sub.add_parser(name, help=summary, description=description)
+        _config_arg(verb)
+        arguments(verb)
 
 
 def _reading_verbs(sub: Verbs) -> None:
