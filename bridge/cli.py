@@ -81,6 +81,7 @@ def parser() -> argparse.ArgumentParser:
     sub = root.add_subparsers(dest="verb", metavar="COMMAND", required=True)
     _sandbox_verbs(sub)
     _bridge_verbs(sub)
+    _incident_verbs(sub)
     _reading_verbs(sub)
     return root
 
@@ -135,6 +136,29 @@ def _bridge_verbs(sub: Verbs) -> None:
         "the store, and resolve every mapping's group and permission set names.",
     )
     _config_arg(check)
+
+
+def _incident_verbs(sub: Verbs) -> None:
+    from bridge import incident_command as incident
+
+    verbs = (
+        (
+            "revoke",
+            "incident: deny a user's sessions now, remove their access, block them",
+            incident.REVOKE_DESCRIPTION,
+            incident.revoke_arguments,
+        ),
+        (
+            "unblock",
+            "lift a revoke's block: the user is granted again",
+            incident.UNBLOCK_DESCRIPTION,
+            incident.unblock_arguments,
+        ),
+    )
+    for name, summary, description, arguments in verbs:
+        verb = sub.add_parser(name, help=summary, description=description)
+        _config_arg(verb)
+        arguments(verb)
 
 
 def _reading_verbs(sub: Verbs) -> None:
@@ -271,6 +295,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     return run(args, _load)
 
 
+def cmd_revoke(args: argparse.Namespace) -> int:
+    from bridge.incident_command import run_revoke
+
+    return run_revoke(args, _load)
+
+
+def cmd_unblock(args: argparse.Namespace) -> int:
+    from bridge.incident_command import run_unblock
+
+    return run_unblock(args, _load)
+
+
 def cmd_health(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
@@ -305,6 +341,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "health": cmd_health,
     "report": cmd_report,
     "status": cmd_status,
+    "revoke": cmd_revoke,
+    "unblock": cmd_unblock,
 }
 
 

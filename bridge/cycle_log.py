@@ -14,7 +14,7 @@ log = logging.getLogger("bridge.cycle")
 
 # Findings that are alerts: logged as a WARNING on every cycle while they last.
 ALERTS = frozenset(
-    {"safety_brake", "unreadable_group", "unresolved_mapping", "clock_jump", "withheld"}
+    {"safety_brake", "unreadable_group", "unresolved_mapping", "clock_jump", "withheld", "blocked"}
 )
 
 # How many held removals the warning names; the rest are counted (each has its own INFO line).

@@ -116,6 +116,7 @@ class Reason(StrEnum):
     DEACTIVATED = "deactivated"
     ORPHANED = "orphaned"  # the mapping that made the grant no longer names it
     DRIFT = "drift"
+    REVOKED = "revoked"  # ended by a person during an incident (`pim-bridge revoke`)
 
 
 @total_ordering
@@ -187,6 +188,7 @@ class Finding:
         "clock_jump",
         "held_removal",
         "duplicate_instance",
+        "blocked",
     ]
     detail: str
     mapping: str | None = None

@@ -45,12 +45,15 @@ class Actual:
     # out one may have finished), so they are never released, only added again while wanted
     # or removed (removing what is absent costs nothing).
     unconfirmed: frozenset[Binding] = frozenset()
+    # Users an incident's revoke blocked (Identity Center user id -> name): granted nothing,
+    # whatever PIM says, until unblocked.
+    blocked: Mapping[str, str] = field(default_factory=dict)
 
 
 def plan(desired: Iterable[Grant], actual: Actual, scope: Scope, now: datetime) -> Plan:
     """Every decision of a cycle with its reason: what the ledger records about PIM's grants,
     which bindings to add and remove, which removals the brake holds, what to forget."""
-    desired = list(desired)
+    desired, withheld = _without_blocked(list(desired), actual.blocked)
     verdicts, carried = _grant_verdicts(desired, actual, scope, now)
     keep: dict[Binding, list[Grant]] = defaultdict(list)
     for g in desired:
@@ -72,7 +75,8 @@ def plan(desired: Iterable[Grant], actual: Actual, scope: Scope, now: datetime) 
 
     adds: list[Change] = []
     removes: list[Change] = []
-    found: list[Finding] = [orphan_finding(g, scope) for g in carried if scope.orphaned(g)]
+    found: list[Finding] = [*withheld]
+    found += [orphan_finding(g, scope) for g in carried if scope.orphaned(g)]
     for b in sorted((keep.keys() - present) | (keep.keys() & missing)):
         grants = [g for g in keep[b] if not scope.orphaned(g)]
         if not grants or b.target_key not in scope.managed:
@@ -102,6 +106,28 @@ def plan(desired: Iterable[Grant], actual: Actual, scope: Scope, now: datetime) 
         releases=tuple(sorted(releases)),
         grants=verdicts,
     )
+
+
+def _without_blocked(
+    desired: list[Grant], blocked: Mapping[str, str]
+) -> tuple[list[Grant], list[Finding]]:
+    """PIM's grants less those of blocked users, and a finding per blocked user: their grants
+    are neither mirrored nor recorded (a revoked grant stays revoked in the ledger)."""
+    if not blocked:
+        return desired, []
+    withheld: dict[str, int] = defaultdict(int)
+    for g in desired:
+        if g.user.ic_user_id in blocked:
+            withheld[g.user.ic_user_id] += 1
+    found = [
+        Finding(
+            "blocked",
+            f"{name} is blocked by `pim-bridge revoke`: {withheld[user]} PIM grant(s) not "
+            f"mirrored until `pim-bridge unblock --user {name}`",
+        )
+        for user, name in sorted(blocked.items(), key=lambda kv: kv[1])
+    ]
+    return [g for g in desired if g.user.ic_user_id not in blocked], found
 
 
 def _grant_verdicts(

@@ -185,6 +185,13 @@ class HeldBinding(Protocol):
         ...
 
 
+class BlockedName(Protocol):
+    """A user an incident's revoke blocked, as planning needs them."""
+
+    @property
+    def user_name(self) -> str: ...
+
+
 class Ledger(Protocol):
     """The store as the core uses it: PIM's grants, the bridge's holdings, and every change,
     cycle, finding and denial recorded around them. Writes other than outcomes, cycle ends and
@@ -227,6 +234,10 @@ class Ledger(Protocol):
         ...
 
     def holdings(self) -> Mapping[Binding, HeldBinding]: ...
+
+    def blocked(self) -> Mapping[str, BlockedName]:
+        """Identity Center user id -> the block an incident's revoke recorded."""
+        ...
 
     def record_intent(self, cycle_id: int | None, change: Change, now: datetime) -> int:
         """Before the AWS call; returns the id its outcome is recorded against."""

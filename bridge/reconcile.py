@@ -56,7 +56,8 @@ def read_actual(
     candidates = [b for b in held if b not in covered]
     past = ledger.last_ends(candidates) if candidates else {}
     unconfirmed = frozenset(b for b, h in holdings.items() if h.state == ADDING)
-    return Actual(held, dict(aws_holders or {}), grants, past, unconfirmed)
+    blocked = {user: b.user_name for user, b in ledger.blocked().items()}
+    return Actual(held, dict(aws_holders or {}), grants, past, unconfirmed, blocked)
 
 
 def _named(found: Iterable[Finding], user_names: UserNames | None) -> list[Finding]:
@@ -284,6 +285,17 @@ class Reconciler:
             )
         return result
 
+    def remove_now(self, changes: Iterable[Change], kind: str = "revoke") -> CycleResult:
+        """Apply these removals at once, outside any plan (an incident's revoke), recorded
+        like every change: a cycle, and an intent before and an outcome after each call. No
+        denial is timed around them: the caller has denied the users' sessions already."""
+        with self._lock:
+            cycle_id = self.ledger.start_cycle(kind, self.clock.now())
+            decided, deferred = self._claim(Plan(changes=tuple(changes)))
+        result = self._apply(kind, cycle_id, decided, [], deferred, timed_denial=False)
+        self._finish(cycle_id, result)
+        return result
+
     def _claim(self, decided: Plan) -> tuple[Plan, list[Change]]:
         """Take the plan's bindings for this cycle. A binding another cycle is still applying is
         deferred: its outcome is not known yet, and the next cycle re-plans it."""
@@ -301,6 +313,8 @@ class Reconciler:
         decided: Plan,
         findings: list[Finding],
         deferred: list[Change],
+        *,
+        timed_denial: bool = True,
     ) -> CycleResult:
         """Runs outside the planning lock, so an expiry never waits for a poll's slow writes."""
         result = CycleResult(
@@ -320,7 +334,7 @@ class Reconciler:
             key=lambda c: (c.op != "remove", not isinstance(c.binding.target, GroupMembership)),
         )
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            outcomes = pool.map(lambda c: self._apply_change(cycle_id, c), ordered)
+            outcomes = pool.map(lambda c: self._apply_change(cycle_id, c, timed_denial), ordered)
             for change, (error, problems) in zip(ordered, outcomes, strict=True):
                 result.unplaced.extend(problems)
                 if error:
@@ -339,10 +353,12 @@ class Reconciler:
         cycle_log.findings(result.findings, fresh)
         cycle_log.held(result.held, self.desired.labels)
 
-    def _apply_change(self, cycle_id: int, change: Change) -> tuple[str | None, list[str]]:
+    def _apply_change(
+        self, cycle_id: int, change: Change, timed_denial: bool = True
+    ) -> tuple[str | None, list[str]]:
         """One change; a removal goes through session denial, which times its Deny around it."""
         try:
-            if self.denial is not None:
+            if self.denial is not None and timed_denial:
                 if change.op == "remove":
                     return self.denial.remove(change, lambda: self._call(cycle_id, change))
                 self.denial.hold_for_bound(change.binding.ic_user_id)

@@ -46,6 +46,9 @@ grants = Table(
     # PIM's own time of the request that ended the grant early (Graph's createdDateTime);
     # `ended_at` is when the bridge saw the end.
     Column("end_requested_at", DateTime(timezone=True), nullable=True),
+    # Who ended it and why, when a person did (`pim-bridge revoke`: the OS user or --actor).
+    Column("ended_by", String(300), nullable=True),
+    Column("end_note", Text, nullable=True),
     UniqueConstraint(
         "mapping", "source_instance_id", "principal_id", "target_key", name="uq_grant_instance"
     ),
@@ -216,4 +219,18 @@ activity_coverage = Table(
     Column("read_from", DateTime(timezone=True), nullable=False),
     Column("read_until", DateTime(timezone=True), nullable=False),
     Index("ix_activity_coverage_account", "account_id", "region"),
+)
+
+# Users an incident's `pim-bridge revoke` blocked: never granted, every session denied, until
+# `pim-bridge unblock`. `placements` records where the open-ended denials were written
+# (policy name -> user id -> accounts), for the unblock to lift them there.
+blocked_users = Table(
+    "blocked_users",
+    metadata,
+    Column("ic_user_id", String(100), primary_key=True),
+    Column("user_name", String(300), nullable=False),
+    Column("blocked_by", String(300), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("since", DateTime(timezone=True), nullable=False),
+    Column("placements", JSON, nullable=False),
 )

@@ -5,10 +5,14 @@ Removing an assignment stops new AWS sessions, not ones already issued: those li
 permission set's session duration runs out. AWS's remedy is an explicit Deny keyed on
 `identitystore:userId`; the bridge adds the time condition `aws:TokenIssueTime < revocation`, so
 a later activation's fresh session is not denied. An *armed* denial also carries
-`aws:CurrentTime` at or after a grant's end: inert until that second, in force from it.
+`aws:CurrentTime` at or after a grant's end: inert until that second, in force from it. A
+*block* (an incident's `pim-bridge revoke`) has no time bound at all: every session of the user,
+whenever issued, is denied until `pim-bridge unblock` turns it into an ordinary denial of the
+sessions issued before that moment.
 
 `merge_denials()` keeps every statement the bridge did not write exactly as it was (a statement
-is the bridge's only when it is exactly what `deny_statement` writes, Sid included: a foreign
+is the bridge's only when it is exactly what `deny_statement` or `block_statement` writes, Sid
+included: a foreign
 `PimBridgeDenyContractors` is foreign), prunes our statements once no session they could match
 can still be alive, and stays under the 10,240-character limit. A document it cannot rewrite
 without damage (not an object, a `Statement` that is neither a statement nor a list of them)
@@ -26,6 +30,7 @@ from typing import Any
 
 SID_PREFIX = "PimBridgeDeny"
 COALESCED_SID = f"{SID_PREFIX}Coalesced"
+BLOCKED_SUFFIX = "Blocked"
 # Identity Center counts the inline policy without white space.
 POLICY_LIMIT = 10_240
 VERSION = "2012-10-17"
@@ -56,10 +61,12 @@ class Merge:
     # Armed denials left out (or taken out) for want of room: denials in force come first, and
     # these users are denied when their removal runs instead.
     unarmed: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)  # user ids newly blocked
+    unblocked: list[str] = field(default_factory=list)  # user ids whose block was lifted
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.pruned or self.coalesced)
+        return bool(self.added or self.pruned or self.coalesced or self.blocked or self.unblocked)
 
 
 def policy_size(document: str) -> int:
@@ -100,6 +107,29 @@ def deny_statement(
         # Rounded up like the bound: never in force before the grant's end.
         condition["DateGreaterThanEquals"] = {"aws:CurrentTime": iso_bound(effective_at)}
     return {"Sid": sid, "Effect": "Deny", "Action": "*", "Resource": "*", "Condition": condition}
+
+
+def block_statement(user_id: str) -> dict[str, Any]:
+    """Deny every session of the user whenever it was issued: no `aws:TokenIssueTime` bound,
+    so it is never pruned and stays until the user is unblocked."""
+    return {
+        "Sid": _sid(user_id) + BLOCKED_SUFFIX,
+        "Effect": "Deny",
+        "Action": "*",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"identitystore:userId": user_id}},
+    }
+
+
+def _our_block(stmt: dict[str, Any]) -> str | None:
+    """The user `stmt` blocks if it is exactly what `block_statement` writes for them."""
+    try:
+        user = stmt["Condition"]["StringEquals"]["identitystore:userId"]
+    except (KeyError, TypeError):
+        return None
+    if not isinstance(user, str) or not user:
+        return None
+    return user if stmt == block_statement(user) else None
 
 
 def _our_denials(stmt: dict[str, Any]) -> list[Denial] | None:
@@ -160,6 +190,7 @@ class _Ours:
 
     now: datetime
     in_force: dict[str, datetime] = field(default_factory=dict)
+    blocked: set[str] = field(default_factory=set)
     armed: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)  # (bound, from)
 
     def take(self, d: Denial) -> bool:
@@ -181,6 +212,15 @@ class _Ours:
         for user in gone:
             del self.in_force[user]
         return gone
+
+    def block(self, users: Iterable[str], unblock: Iterable[str], out: Merge) -> None:
+        wanted, lifted = set(users), set(unblock)
+        out.blocked.extend(sorted(wanted - self.blocked))
+        out.unblocked.extend(sorted(lifted & self.blocked))
+        self.blocked = (self.blocked | wanted) - lifted
+
+    def block_statements(self) -> list[dict[str, Any]]:
+        return [block_statement(u) for u in sorted(self.blocked)]
 
     def in_force_statements(self) -> list[dict[str, Any]]:
         return [deny_statement([u], at, _sid(u)) for u, at in sorted(self.in_force.items())]
@@ -204,9 +244,11 @@ def merge_denials(
     session_duration: timedelta,
     limit: int = POLICY_LIMIT,
     disarm: Iterable[str] = (),
+    block: Iterable[str] = (),
+    unblock: Iterable[str] = (),
 ) -> Merge:
-    """The inline policy with `new` denials merged in, `disarm`'s armed denials withdrawn, and
-    stale ones pruned.
+    """The inline policy with `new` denials merged in, `disarm`'s armed denials withdrawn,
+    `block`'s users blocked and `unblock`'s no longer, and stale denials pruned.
 
     A user has at most one denial in force (the latest bound wins) and one armed for a grant's
     end still to come (a newer arming replaces it: the end moved). Raises ValueError
@@ -216,7 +258,10 @@ def merge_denials(
     foreign: list[dict[str, Any]] = []
     for stmt in statements:
         mine = _our_denials(stmt)
-        if mine is None:
+        blocked = _our_block(stmt) if mine is None else None
+        if blocked is not None:
+            ours.blocked.add(blocked)
+        elif mine is None:
             foreign.append(stmt)
         for d in mine or ():
             ours.take(d)
@@ -230,6 +275,7 @@ def merge_denials(
                 fired.add(d.ic_user_id)
     out.pruned.extend(u for u in disarm if ours.armed.pop(u, None) is not None)
     out.pruned.extend(ours.prune(session_duration))
+    ours.block(block, unblock, out)
     if not out.changed:
         return out
     return _laid_out(policy, foreign, ours, out, limit, fired, set(armed_before))
@@ -262,10 +308,12 @@ def _laid_out(
             deny_statement([u], before, _sid(u) + "Armed", start) for u, (before, start) in waiting
         ]
 
-    mine = ours.in_force_statements()
+    # Blocks first and never coalesced: each is an incident's, lifted on its own.
+    blocks = ours.block_statements()
+    mine = blocks + ours.in_force_statements()
     if policy_size(render(mine)) > limit and ours.in_force:
         out.coalesced = True
-        mine = ours.coalesced()
+        mine = blocks + ours.coalesced()
     if policy_size(render(mine)) > limit:
         out.overflow = True
         return out

@@ -6,20 +6,18 @@ meanwhile share one write."""
 from __future__ import annotations
 
 import logging
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bridge.denial.batching import DenialReport, Pending, PolicyWrites
 from bridge.denial.policy import (
     POLICY_LIMIT,
     Denial,
-    MalformedPolicy,
     iso_bound,
-    merge_denials,
 )
-from bridge.errors import BridgeError, SinkError
+from bridge.errors import BridgeError
 from bridge.model import AccountAssignment, Binding, Change, GroupMembership
 from bridge.ports import (
     ARMED_NOTE,
@@ -29,7 +27,8 @@ from bridge.ports import (
     PolicyTarget,
     SystemClock,
 )
-from bridge.words import plural
+
+__all__ = ["DenialReport", "InlinePolicyTarget", "Placements", "Revoker"]
 
 log = logging.getLogger(__name__)
 
@@ -41,21 +40,9 @@ def armed_from(detail: str | None) -> datetime | None:
     return datetime.fromisoformat(detail.removeprefix(ARMED_NOTE).replace("Z", "+00:00"))
 
 
-@dataclass
-class DenialReport:
-    written: list[tuple[str, list[str]]] = field(default_factory=list)  # (ps arn, accounts)
-    problems: list[str] = field(default_factory=list)
-    unarmed: set[str] = field(default_factory=set)  # armings that did not fit (see Merge)
-
-
-@dataclass
-class _Pending:
-    users: dict[str, set[str]]  # user -> accounts to provision
-    denials: list[Denial]
-    disarm: set[str] = field(default_factory=set)
-    ok: bool = False
-    error: BridgeError | None = None
-    unarmed: set[str] = field(default_factory=set)
+# Where denials of some users go: policy name (a permission set ARN, or "scp:<id>") -> user id
+# -> the accounts to provision.
+Placements = Mapping[str, Mapping[str, set[str]]]
 
 
 @dataclass
@@ -103,9 +90,7 @@ class Revoker:
         self.ledger = ledger
         self.clock: Clock = clock or SystemClock()
         self.scp = scp
-        self._guard = threading.Lock()
-        self._policy_locks: dict[str, threading.Lock] = {}
-        self._pending: dict[str, list[_Pending]] = defaultdict(list)
+        self._writes = PolicyWrites(self.clock)
 
     def _pairs(
         self, binding: Binding, groups: dict[str, list[AccountAssignment]]
@@ -154,8 +139,35 @@ class Revoker:
         removed = {c.binding for c in changes if c.op == "remove"}
         report = DenialReport()
         for target, users in self._targets(removed):
-            self._write(target, _Pending(users, [Denial(u, at) for u in users]), at, report)
+            self._write(target, Pending(users, [Denial(u, at) for u in users]), at, report)
         return report
+
+    def placements(self, bindings: Iterable[Binding]) -> Placements:
+        """Where denials of these bindings' users go: policy name -> user -> accounts."""
+        return {target.name: users for target, users in self._targets(bindings)}
+
+    def block(self, placements: Placements, at: datetime) -> DenialReport:
+        """Deny every session of these users, whenever issued, where `placements` says (an
+        incident's revoke): in force once this returns."""
+        report = DenialReport()
+        for name, users in placements.items():
+            entry = Pending(dict(users), [], block=set(users))
+            self._write(self._target_named(name), entry, at, report)
+        return report
+
+    def unblock(self, placements: Placements, at: datetime) -> DenialReport:
+        """Lift the blocks written with `placements`; the sessions issued before `at` stay
+        denied (ordinary denials, pruned once no such session can be alive)."""
+        report = DenialReport()
+        for name, users in placements.items():
+            entry = Pending(dict(users), [Denial(u, at) for u in users], unblock=set(users))
+            self._write(self._target_named(name), entry, at, report)
+        return report
+
+    def _target_named(self, name: str) -> PolicyTarget:
+        if self.scp is not None and name == self.scp.name:
+            return self.scp
+        return InlinePolicyTarget(self.sink, name)
 
     def arm(
         self, armed: Mapping[Binding, tuple[datetime, datetime]], disarmed: Iterable[Binding] = ()
@@ -166,10 +178,10 @@ class Revoker:
         ended early, or is no longer held)."""
         report = DenialReport()
         groups: dict[str, list[AccountAssignment]] = {}
-        by_target: dict[str, tuple[PolicyTarget, _Pending]] = {}
+        by_target: dict[str, tuple[PolicyTarget, Pending]] = {}
 
-        def entry_for(target: PolicyTarget, users: dict[str, set[str]]) -> _Pending:
-            _, entry = by_target.setdefault(target.name, (target, _Pending({}, [])))
+        def entry_for(target: PolicyTarget, users: dict[str, set[str]]) -> Pending:
+            _, entry = by_target.setdefault(target.name, (target, Pending({}, [])))
             for user, accounts in users.items():
                 entry.users.setdefault(user, set()).update(accounts)
             return entry
@@ -195,11 +207,11 @@ class Revoker:
         return report
 
     def _write(
-        self, target: PolicyTarget, entry: _Pending, at: datetime, report: DenialReport
+        self, target: PolicyTarget, entry: Pending, at: datetime, report: DenialReport
     ) -> None:
         status, detail = "provisioned", None
         try:
-            if not self._deny_on(target, entry, report):
+            if not self._writes.write(target, entry, report):
                 status, detail = "overflow", report.problems[-1]
         except BridgeError as exc:
             status, detail = "failed", str(exc)
@@ -217,6 +229,10 @@ class Revoker:
         for (before, effective), users in sorted(by_time.items(), key=lambda kv: kv[0][0]):
             note = f"{ARMED_NOTE}{iso_bound(effective)}" if effective else None
             self.ledger.record_denials(before, target.name, users, status, done, detail or note)
+        if entry.block:
+            blocked = {u: entry.users[u] for u in entry.block}
+            note = detail or "blocked: every session, whenever issued"
+            self.ledger.record_denials(at, target.name, blocked, status, done, note)
         if entry.disarm and status == "provisioned":
             gone = {u: entry.users[u] for u in entry.disarm}
             self.ledger.record_denials(at, target.name, gone, "disarmed", done, None)
@@ -231,98 +247,7 @@ class Revoker:
         )
         for target in targets:
             try:
-                self._deny_on(target, _Pending({}, []), report, now)
+                self._writes.write(target, Pending({}, []), report, now)
             except BridgeError as exc:
                 report.problems.append(f"pruning {target.name} failed: {exc}")
         return report
-
-    def _deny_on(
-        self,
-        target: PolicyTarget,
-        mine: _Pending,
-        report: DenialReport,
-        now: datetime | None = None,
-    ) -> bool:
-        """False when the policy is full and nothing could be written."""
-        # Read-merge-write of one policy: concurrent expiry cycles must not lose each other's
-        # statements.
-        with self._guard:
-            lock = self._policy_locks.setdefault(target.name, threading.Lock())
-            self._pending[target.name].append(mine)
-        with lock:
-            # Whoever holds the lock writes every denial queued meanwhile, in one write and
-            # one provisioning per account: a burst of expiries costs a few writes, not one
-            # each. A caller whose denial another wrote gets that write's outcome.
-            with self._guard:
-                batch = self._pending.pop(target.name, [])
-            if batch:
-                merged: dict[str, set[str]] = defaultdict(set)
-                denials: list[Denial] = []
-                disarm: set[str] = set()
-                for entry in batch:
-                    for user, accounts in entry.users.items():
-                        merged[user] |= accounts
-                    denials.extend(entry.denials)
-                    disarm |= entry.disarm
-                try:
-                    ok, unarmed = self._merge_into(target, merged, denials, disarm, report, now)
-                except BridgeError as exc:
-                    for entry in batch:
-                        entry.error = exc
-                else:
-                    for entry in batch:
-                        entry.ok = ok
-                        entry.unarmed = {d.ic_user_id for d in entry.denials} & unarmed
-        if mine.error is not None:
-            raise mine.error
-        if not mine.ok and not report.problems:
-            report.problems.append(f"policy {target.name} is full: denial not written")
-        return mine.ok
-
-    def _merge_into(
-        self,
-        target: PolicyTarget,
-        users: dict[str, set[str]],
-        denials: list[Denial],
-        disarm: set[str],
-        report: DenialReport,
-        now: datetime | None = None,
-    ) -> tuple[bool, set[str]]:
-        duration = target.session_duration()
-        now = now or self.clock.now()
-        try:
-            merged = merge_denials(
-                target.read(), denials, now, duration, target.limit, disarm=disarm
-            )
-        except MalformedPolicy as exc:
-            # Left exactly as it is: a rewrite would damage someone else's statements.
-            raise SinkError(
-                f"policy {target.name} is not a policy document the bridge can rewrite "
-                f"safely ({exc}): denial not written, the policy left as it is",
-                temporary=False,
-            ) from None
-        except (ValueError, KeyError, TypeError) as exc:
-            raise SinkError(
-                f"policy {target.name} is not valid JSON: {exc}", temporary=False
-            ) from None
-        if merged.overflow:
-            report.problems.append(
-                f"policy {target.name} is full: {plural(len(users), 'denial')} not written"
-            )
-            log.error("policy %s is full: session denial NOT written", target.name)
-            return False, set()
-        if merged.unarmed:
-            log.info(
-                "policy %s: %s not armed for want of room; denied at removal instead",
-                target.name,
-                plural(len(merged.unarmed), "denial"),
-            )
-        if not merged.changed:
-            return True, set(merged.unarmed)
-        if merged.coalesced:
-            log.warning("policy %s near its limit: denials coalesced", target.name)
-        target.write(merged.document)
-        accounts = sorted({a for accts in users.values() for a in accts})
-        target.enforce(accounts)
-        report.written.append((target.name, accounts))
-        return True, set(merged.unarmed)

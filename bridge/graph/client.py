@@ -179,6 +179,13 @@ class GraphWire:
         info.headers.try_add("Accept", "application/json")
         return await self._send(info)
 
+    async def post(self, relative_url: str, body: Any) -> Reply:
+        info = RequestInformation(Method.POST)
+        info.url = self.base_url + relative_url
+        info.headers.try_add("Accept", "application/json")
+        info.set_stream_content(json.dumps(body).encode(), "application/json")
+        return await self._send(info)
+
     async def batch(self, requests: list[tuple[str, str]]) -> dict[str, Reply]:
         """GET each `(id, relative_url)` in one `$batch`; a reply per id. A failed envelope is
         returned as the same reply for every id, so callers handle one kind of failure."""
@@ -261,6 +268,9 @@ class GraphSession:
 
     async def get(self, relative_url: str) -> Reply:
         return await self.wire().get(relative_url)
+
+    async def post(self, relative_url: str, body: Any) -> Reply:
+        return await self.wire().post(relative_url, body)
 
     def relative(self, url: str) -> str:
         return relative_url(self.base_url, url)

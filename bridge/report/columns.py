@@ -90,7 +90,8 @@ COLUMNS: tuple[Column, ...] = (
         "PIM's own time of the deactivation request (its `createdDateTime` in Graph), when "
         "Graph listed one; `end_to_revoked_s` counts from it",
     ),
-    Column("end_reason", "string", "`expired` or `deactivated`"),
+    Column("end_reason", "string", "`expired`, `deactivated` or `revoked`"),
+    Column("end_note", "string", "who revoked it and why (`pim-bridge revoke`)"),
     Column("revoked_at", "datetime", "when Identity Center confirmed the removal"),
     Column("continued_by", "string", "another live grant that kept the same access at the end"),
     Column(

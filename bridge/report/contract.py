@@ -10,7 +10,8 @@ from bridge.report.columns import COLUMNS
 # 1.1: each row's `activity` object, the summary's `activity` (`report --activity`).
 # 1.2: `provenance`; each row's `ticket_system` and `end_requested_at`; the filters'
 # `poll_interval_s`.
-SCHEMA_VERSION = "1.2"
+# 1.3: each row's `end_note` (who revoked it and why).
+SCHEMA_VERSION = "1.3"
 SCHEMA_ID = "pim-bridge/report/v1"
 
 _UTC_SECONDS = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"

@@ -55,6 +55,7 @@ class GrantRow:
     ended_at: datetime | None
     end_requested_at: datetime | None
     end_reason: str | None
+    end_note: str | None  # who ended it and why, when a person did (`pim-bridge revoke`)
     revoked_at: datetime | None
     continued_by: str | None
     still_held: bool
@@ -299,6 +300,7 @@ def build_row(grant: Any, query: ReportQuery, names: Names, idx: LedgerIndex) ->
         ended_at=access.ended,
         end_requested_at=access.end_requested,
         end_reason=end_reason,
+        end_note=_end_note(grant) if access.ended else None,
         revoked_at=access.revoked,
         continued_by=access.continued_by,
         still_held=access.still_held,
@@ -350,3 +352,9 @@ def _denial_for(
             continue
         return d
     return None
+
+
+def _end_note(grant: Any) -> str | None:
+    if not grant.ended_by:
+        return None
+    return f"by {grant.ended_by}: {grant.end_note}" if grant.end_note else f"by {grant.ended_by}"

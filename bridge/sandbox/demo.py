@@ -22,6 +22,7 @@ from bridge.health import State, run_health
 from bridge.report import Source, write_report_file
 from bridge.report.query import DEFAULT_REVOKE_TARGET
 from bridge.revoke import ARM_SLACK, RemovalTimes
+from bridge.sandbox.demo_incident import final_incident
 from bridge.sandbox.receiver import WebhookReceiver, running_receiver
 from bridge.sandbox.world import ACCOUNT_PROD, World, running_world
 from bridge.service import Service
@@ -380,6 +381,7 @@ def run_demo(out_dir: str = "out", verbose: bool = False, out: TextIO = sys.stdo
             Story(world, service, tl).play()
         finally:
             service.stop()
+        final_incident(world, config, tl.say, tl.expect)
         evidence_of_use(world, config, f"sqlite:///{db}", tl)
         simulated = world.provisioning.timing.describe() if world.provisioning else None
         print_notifications(channel, tl)

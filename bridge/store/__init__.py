@@ -3,6 +3,7 @@ expiry revocation reads only the ledger, so it works while Graph is unreachable.
 
 from bridge.ports import ADDING
 from bridge.store.audit import LagKind, LagSample, LagSources
+from bridge.store.blocks import BlockedUser, StoredPlacements
 from bridge.store.changes import Holding
 from bridge.store.engine import AnyRow, database_name, store_failure
 from bridge.store.facade import Ledger, open_for_reading
@@ -14,6 +15,7 @@ __all__ = [
     "ADDING",
     "AdvisoryLock",
     "AnyRow",
+    "BlockedUser",
     "Fenced",
     "GrantFilter",
     "Holding",
@@ -23,6 +25,7 @@ __all__ = [
     "Ledger",
     "ReportReader",
     "StatusReader",
+    "StoredPlacements",
     "database_name",
     "open_for_reading",
     "store_failure",

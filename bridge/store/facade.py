@@ -16,6 +16,7 @@ from bridge.errors import ConfigError
 from bridge.model import Binding, Change, Finding, Grant, GrantVerdicts
 from bridge.store.activity import Activity, Place
 from bridge.store.audit import Audit, LagSample, LagSources
+from bridge.store.blocks import BlockedUser, Blocks
 from bridge.store.changes import Changes, Holding
 from bridge.store.cycles import Cycles
 from bridge.store.engine import AnyRow, Database, snapshot_url
@@ -39,6 +40,7 @@ class Ledger:
         self._changes = Changes(self._db)
         self._audit = Audit(self._db)
         self._activity = Activity(self._db)
+        self._blocks = Blocks(self._db)
 
     @property
     def epoch(self) -> int | None:
@@ -121,6 +123,25 @@ class Ledger:
 
     def last_end_of(self, user_name: str, mapping: str) -> datetime | None:
         return self._grants.last_end_of(user_name, mapping)
+
+    def record_revoked(
+        self, ic_user_id: str, by: str, why: str | None, now: datetime, mapping: str | None = None
+    ) -> int:
+        return self._grants.record_revoked(ic_user_id, by, why, now, mapping)
+
+    def user_names(self) -> dict[str, str]:
+        return self._grants.user_names()
+
+    # -- blocked users (an incident's revoke) ------------------------------------------------
+
+    def block(self, user: BlockedUser) -> BlockedUser:
+        return self._blocks.block(user)
+
+    def unblock(self, ic_user_id: str) -> BlockedUser | None:
+        return self._blocks.unblock(ic_user_id)
+
+    def blocked(self) -> dict[str, BlockedUser]:
+        return self._blocks.blocked()
 
     # -- holdings and changes -------------------------------------------------------------
 

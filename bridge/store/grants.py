@@ -8,13 +8,14 @@ from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 
 from bridge.model import (
     Binding,
     Change,
     Grant,
     GrantVerdicts,
+    Reason,
     Target,
     User,
     as_utc,
@@ -37,6 +38,35 @@ class Grants:
         seen again, and grants ended with their reason. The ledger decides none of it."""
         with self._db.fenced() as conn:
             write_verdicts(conn, verdicts, now)
+
+    def record_revoked(
+        self, ic_user_id: str, by: str, why: str | None, now: datetime, mapping: str | None
+    ) -> int:
+        """End the user's live grants (of `mapping`, when given) as `revoked`, by whom and
+        why; returns how many."""
+        where = [grants.c.ic_user_id == ic_user_id, grants.c.state == "live"]
+        if mapping is not None:
+            where.append(grants.c.mapping == mapping)
+        with self._db.fenced() as conn:
+            result = conn.execute(
+                update(grants)
+                .where(*where)
+                .values(
+                    state="ended",
+                    ended_at=now,
+                    end_reason=str(Reason.REVOKED),
+                    ended_by=by,
+                    end_note=why,
+                )
+            )
+            return int(result.rowcount or 0)
+
+    def user_names(self) -> dict[str, str]:
+        """Every user name a grant was recorded for -> that user's Identity Center id (the
+        latest grant's, should a name have moved)."""
+        q = select(grants.c.user_name, grants.c.ic_user_id).order_by(grants.c.last_seen)
+        with self._db.reading() as conn:
+            return {r.user_name: r.ic_user_id for r in conn.execute(q)}
 
     def live_grants(self) -> list[Grant]:
         with self._db.reading() as conn:

@@ -139,6 +139,8 @@ def _revive(
                 "ended_at": None,
                 "end_requested_at": None,
                 "end_reason": None,
+                "ended_by": None,
+                "end_note": None,
             }
         ),
         params,

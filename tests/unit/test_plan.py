@@ -232,3 +232,14 @@ def test_property_no_grant_survives_its_end(desired: list[Grant], later: int) ->
         assert any(
             Binding(g.user.ic_user_id, g.target) == x and g.live_at(when) for g in desired
         ), f"{x} survives with no live grant at {when}"
+
+
+def test_a_blocked_user_is_granted_nothing_and_named_in_a_finding() -> None:
+    blocked = {ALICE.ic_user_id: ALICE.name}
+    p = plan(
+        [grant(), grant(BOB, instance="i-2")], Actual(frozenset(), blocked=blocked), scope(), NOW
+    )
+    assert [c.binding for c in p.adds] == [b(BOB, ADMIN)]
+    assert [g.user for g in p.grants.new] == [BOB]
+    [found] = [f for f in p.findings if f.kind == "blocked"]
+    assert found.detail.startswith("alice@example.com is blocked")

@@ -200,3 +200,37 @@ def test_a_foreign_statement_whose_sid_starts_with_our_prefix_is_kept_untouched(
 def test_a_malformed_policy_is_refused_never_rewritten_into_garbage(document: str) -> None:
     with pytest.raises(MalformedPolicy):
         merge_denials(document, [Denial("u-1", NOW)], NOW, HOUR)
+
+
+def test_a_block_denies_every_session_of_the_user_with_no_issue_time_bound() -> None:
+    m = merge_denials(json.dumps(FOREIGN), [], NOW, HOUR, block=["u-1"])
+    out = statements(m.document)
+    assert out[:2] == FOREIGN["Statement"] and m.blocked == ["u-1"]
+    assert out[2]["Condition"] == {"StringEquals": {"identitystore:userId": "u-1"}}
+
+
+def test_a_block_outlives_every_session_and_blocking_again_changes_nothing() -> None:
+    blocked = merge_denials("", [], NOW, HOUR, block=["u-1"]).document
+    later = merge_denials(blocked, [], NOW + 10 * HOUR, HOUR, block=["u-1"])
+    assert not later.changed and later.document == blocked
+
+
+def test_unblocking_leaves_an_ordinary_denial_of_the_sessions_issued_before_it() -> None:
+    blocked = merge_denials("", [], NOW, HOUR, block=["u-1"]).document
+    m = merge_denials(blocked, [Denial("u-1", NOW)], NOW, HOUR, unblock=["u-1"])
+    [stmt] = statements(m.document)
+    assert m.unblocked == ["u-1"]
+    assert stmt["Condition"]["DateLessThan"] == {"aws:TokenIssueTime": "2026-11-24T12:00:00Z"}
+
+
+def test_a_foreign_statement_shaped_like_a_block_is_never_lifted() -> None:
+    lookalike = {
+        "Sid": f"{SID_PREFIX}Contractors",
+        "Effect": "Deny",
+        "Action": "*",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"identitystore:userId": "u-1"}},
+    }
+    doc = json.dumps({"Version": "2012-10-17", "Statement": [lookalike]})
+    m = merge_denials(doc, [], NOW, HOUR, unblock=["u-1"])
+    assert not m.changed and statements(m.document) == [lookalike]

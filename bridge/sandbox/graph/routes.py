@@ -111,6 +111,13 @@ class _Routes:
         return self._page(req, REQUESTS, _where(items, clauses), "assignmentScheduleRequests")
 
     def create_request(self, req: ApiRequest, _: re.Match[str]) -> ApiResponse:
+        if req.caller is None and "assignment_requests" in self.sb.tenant.denied:
+            # The application without PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup.
+            raise GraphApiError(
+                403,
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation.",
+            )
         created = self.sb.tenant.submit(req.body, req.caller)
         body = {
             "@odata.context": f"{self.sb.url}/$metadata#identityGovernance/privilegedAccess/group/"

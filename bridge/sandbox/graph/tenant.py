@@ -88,8 +88,9 @@ class Tenant:
     service_principals: dict[str, dict[str, Any]] = field(default_factory=dict)
     sync_jobs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     provisioning_logs: list[dict[str, Any]] = field(default_factory=list)
-    # Areas whose reads answer 403, as when the app lacks the permission:
-    # 'provisioning' (AuditLog.Read.All), 'synchronization', 'applications'.
+    # Areas that answer 403, as when the app lacks the permission: reads of 'provisioning'
+    # (AuditLog.Read.All), 'synchronization', 'applications'; the application's own
+    # 'assignment_requests' (PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup).
     denied: set[str] = field(default_factory=set)
     # Positions in `instances` and `requests` per group, so a list scoped to one group does not
     # scan the whole tenant (2,000 groups x 20,000 instances in the scale benchmark). Both
@@ -100,7 +101,7 @@ class Tenant:
     _requests_indexed: int = 0
 
     def deny(self, area: str) -> None:
-        """Reads of `area` answer 403 Authorization_RequestDenied from now on."""
+        """Calls to `area` answer 403 Authorization_RequestDenied from now on."""
         with self.lock:
             self.denied.add(area)
 
@@ -221,10 +222,11 @@ class Tenant:
         return self._create(req, "assigned", start, end)
 
     def _self_deactivate(self, req: ScheduleRequest, now: datetime) -> str:
-        return self._end(req, "activated", now)
+        return self._end(req, ("activated",), now)
 
     def _admin_remove(self, req: ScheduleRequest, now: datetime) -> str:
-        return self._end(req, "assigned", now)
+        # An administrator ends active access whichever way it began.
+        return self._end(req, ("assigned", "activated"), now)
 
     def _self_extend(self, req: ScheduleRequest, now: datetime) -> str:
         return self._extend(req, ("activated",), now)
@@ -251,8 +253,8 @@ class Tenant:
         )
         return schedule_id
 
-    def _end(self, req: ScheduleRequest, kind: str, now: datetime) -> str:
-        found = self._live(req, kind, now)
+    def _end(self, req: ScheduleRequest, kinds: tuple[str, ...], now: datetime) -> str:
+        found = next((i for k in kinds if (i := self._live(req, k, now))), None)
         if not found:
             raise GraphApiError(
                 400, "RoleAssignmentDoesNotExist", "The Role assignment does not exist."

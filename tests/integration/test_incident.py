@@ -1,0 +1,237 @@
+"""`pim-bridge revoke` and `unblock` as an incident responder runs them, against the Graph
+sandbox and moto's server over HTTP: sessions are evaluated against the provisioned policy."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bridge.cli import main
+from bridge.leader import writer_lock
+from bridge.sandbox.world import ACCOUNT_PROD, World, running_world
+
+HOUR = timedelta(hours=1)
+ALLOW_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
+
+
+class Rig:
+    def __init__(self, world: World, tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self.w = world
+        self.config = world.write_config(tmp / "pim-bridge.toml", f"sqlite:///{tmp / 'l.db'}")
+        self.actor = world.graph.actor()
+        self._capsys = capsys
+
+    def use_scp(self) -> None:
+        org = self.w.aws.client("organizations")
+        org.create_organization(FeatureSet="ALL")
+        policy_id = org.create_policy(
+            Content=ALLOW_ALL,
+            Description="pim-bridge session denials",
+            Name="pim-bridge-deny",
+            Type="SERVICE_CONTROL_POLICY",
+        )["Policy"]["PolicySummary"]["Id"]
+        self.w.aws.scp_policy_id = policy_id
+        with self.config.open("a", encoding="utf-8") as f:
+            f.write(f'\n[revocation]\nmechanism = "scp"\nscp_policy_id = "{policy_id}"\n')
+
+    def cli(self, verb: str, *args: str) -> tuple[int, str]:
+        self._capsys.readouterr()
+        code = main([verb, "-c", str(self.config), *args])
+        captured = self._capsys.readouterr()
+        return code, captured.out + captured.err
+
+    def revoke(self, who: str, *args: str) -> tuple[int, str]:
+        return self.cli("revoke", "--user", self.w.upn(who), "--actor", "sec-oncall", *args)
+
+    def activate(self, who: str, mapping: str = "prod-admin") -> None:
+        self.actor.activate(self.w.entra_users[who], self.w.entra_groups[mapping], HOUR, "work")
+
+    def granted(self, who: str) -> str:
+        """Activated, synced, and holding a session issued now."""
+        self.activate(who)
+        code, out = self.cli("sync")
+        assert code == 0, out
+        return self.session(who)
+
+    def session(self, who: str, issued: datetime | None = None) -> str:
+        return self.w.aws.issue_session(
+            self.w.ic_users[who],
+            self.w.permission_set_arn,
+            ACCOUNT_PROD,
+            issued or datetime.now(UTC),
+        )
+
+    def holds(self, who: str) -> bool:
+        user = self.w.ic_users[who]
+        return user in self.w.ic_members() or user in self.w.ic_assigned()
+
+
+@pytest.fixture
+def rig(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Rig]:
+    with running_world() as world:
+        world.export_env()
+        yield Rig(world, tmp_path, capsys)
+
+
+@pytest.mark.parametrize("mechanism", ["inline", "scp"])
+def test_a_revoked_users_older_session_is_refused_at_once_and_their_access_removed(
+    rig: Rig, mechanism: str
+) -> None:
+    if mechanism == "scp":
+        rig.use_scp()
+    old = rig.granted("alice")
+    # No issue-time bound: even a session issued after the revoke's moment is refused.
+    later = rig.session("alice", datetime.now(UTC) + HOUR / 60)
+    assert rig.w.aws.is_allowed(old)
+
+    code, out = rig.revoke("alice", "--reason", "phished laptop")
+
+    assert code == 0, out
+    assert not rig.w.aws.is_allowed(old)
+    assert not rig.w.aws.is_allowed(later, now=datetime.now(UTC) + HOUR / 30)
+    assert not rig.holds("alice")
+    assert "denied: every session of alice@example.com" in out
+    assert "removed: - alice@example.com -> AWS-Prod-Admin  (revoked)" in out, out
+
+
+def test_the_next_cycle_grants_a_revoked_user_nothing_and_says_so_by_name(rig: Rig) -> None:
+    rig.granted("alice")
+    rig.granted("bob")
+    assert rig.revoke("alice")[0] == 0
+
+    code, out = rig.cli("sync")
+
+    assert code == 0, out
+    assert not rig.holds("alice") and rig.holds("bob")
+    assert "blocked: alice@example.com is blocked by `pim-bridge revoke`" in out
+
+
+def test_the_report_shows_the_revoked_grant_with_who_and_why(rig: Rig) -> None:
+    rig.granted("alice")
+    assert rig.revoke("alice", "--reason", "phished laptop")[0] == 0
+
+    code, out = rig.cli("report", "--format", "json")
+
+    assert code == 0, out
+    rows = [r for r in json.loads(out)["rows"] if r["user"] == "alice@example.com"]
+    assert rows and all(r["end_reason"] == "revoked" for r in rows)
+    assert {r["end_note"] for r in rows} == {"by sec-oncall: phished laptop"}
+
+
+def test_unblock_lets_the_next_cycle_grant_the_user_again(rig: Rig) -> None:
+    old = rig.granted("alice")
+    assert rig.revoke("alice")[0] == 0
+
+    code, out = rig.cli("unblock", "--user", "alice@example.com")
+    assert code == 0, out
+    assert "unblocked: alice@example.com" in out
+    assert rig.cli("sync")[0] == 0
+
+    assert rig.holds("alice")
+    assert not rig.w.aws.is_allowed(old)  # issued before the revoke: still refused
+    assert rig.w.aws.is_allowed(rig.session("alice", datetime.now(UTC) + HOUR / 60))
+
+
+def test_unblocking_a_user_who_is_not_blocked_says_so(rig: Rig) -> None:
+    code, out = rig.cli("unblock", "--user", "bob@example.com")
+
+    assert code == 0, out
+    assert "bob@example.com is not blocked" in out
+
+
+def test_in_entra_ends_the_pim_activation_too(rig: Rig) -> None:
+    rig.granted("alice")
+
+    code, out = rig.revoke("alice", "--in-entra")
+
+    assert code == 0, out
+    group, alice = rig.w.entra_groups["prod-admin"], rig.w.entra_users["alice"]
+    assert rig.w.graph.tenant.live_instances(group, alice) == []
+    [request] = [r for r in rig.w.graph.tenant.requests if r.action == "adminRemove"]
+    assert request.justification == "pim-bridge revoke by sec-oncall"
+
+
+def test_in_entra_without_the_write_permission_is_named_and_the_rest_still_done(
+    rig: Rig,
+) -> None:
+    old = rig.granted("alice")
+    rig.w.graph.tenant.deny("assignment_requests")
+
+    code, out = rig.revoke("alice", "--in-entra")
+
+    assert code == 1, out
+    assert "PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup" in out
+    assert not rig.w.aws.is_allowed(old) and not rig.holds("alice")
+    assert rig.w.graph.tenant.live_instances(rig.w.entra_groups["prod-admin"], None)
+
+
+def test_an_unknown_user_is_a_usage_error_naming_them(rig: Rig) -> None:
+    code, out = rig.cli("revoke", "--user", "nobody@example.com")
+
+    assert code == 2
+    assert "nobody@example.com" in out
+
+
+def test_a_user_the_bridge_holds_nothing_for_has_nothing_to_revoke(rig: Rig) -> None:
+    code, out = rig.revoke("bob")
+
+    assert code == 0, out
+    assert "nothing to revoke" in out
+    assert rig.cli("unblock", "--user", "bob@example.com")[1].count("not blocked") == 1
+
+
+def test_deny_only_denies_where_the_mappings_could_grant_the_user(rig: Rig) -> None:
+    # Access the bridge never gave, and a session from it.
+    rig.w.aws.assign(ACCOUNT_PROD, rig.w.permission_set_arn, rig.w.ic_users["bob"], "USER")
+    session = rig.session("bob")
+
+    code, out = rig.revoke("bob", "--deny-only")
+
+    assert code == 0, out
+    assert not rig.w.aws.is_allowed(session)
+
+
+def test_revoking_again_is_harmless(rig: Rig) -> None:
+    old = rig.granted("alice")
+    assert rig.revoke("alice")[0] == 0
+
+    code, out = rig.revoke("alice")
+
+    assert code == 0, out
+    assert not rig.w.aws.is_allowed(old)
+    policy = rig.w.aws.client("sso-admin").get_inline_policy_for_permission_set(
+        InstanceArn=rig.w.aws.instance_arn, PermissionSetArn=rig.w.permission_set_arn
+    )["InlinePolicy"]
+    blocks = [s for s in json.loads(policy)["Statement"] if s["Sid"].endswith("Blocked")]
+    assert len(blocks) == 1
+
+
+def test_failed_provisioning_of_the_deny_is_named_the_rest_done_and_a_rerun_mends_it(
+    rig: Rig,
+) -> None:
+    old = rig.granted("alice")
+    rig.w.aws.fail_next_provisioning(ACCOUNT_PROD, rig.w.permission_set_arn)
+
+    code, out = rig.revoke("alice")
+
+    assert code == 1, out
+    [failed] = [line for line in out.splitlines() if "FAILED" in line]
+    assert "deny on permission set AdministratorAccess" in failed
+    assert not rig.holds("alice")
+    assert "blocked: alice@example.com" in out
+    assert rig.revoke("alice")[0] == 0
+    assert not rig.w.aws.is_allowed(old)
+
+
+def test_revoke_is_refused_while_another_writer_leads_the_store(rig: Rig) -> None:
+    rig.granted("alice")
+    with writer_lock(f"sqlite:///{rig.config.parent / 'l.db'}"):
+        code, out = rig.revoke("alice")
+
+    assert code == 2, out
+    assert "store.url" in out
+    assert rig.holds("alice")
