@@ -23,6 +23,7 @@ from bridge.ports import Election, Timers
 from bridge.reconcile import CycleResult
 from bridge.revoke import ARM_TICK
 from bridge.timers import SchedulerTimers
+from bridge.watching import Watching
 from bridge.wiring import Bridge, build
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class Service:
             leader=lambda: self.is_leader,
         )
         self.http: HealthServer | None = None
+        self.watching = Watching(bridge, self)
 
     # -- jobs ----------------------------------------------------------------------------
 
@@ -70,6 +72,9 @@ class Service:
         except BridgeError as exc:
             log.error("%s cycle failed: %s", kind, exc)
             return None
+        return self.settle(result)
+
+    def settle(self, result: CycleResult) -> CycleResult:
         self._after(result)
         self.schedule_expiries()
         self.arm()  # an extension or early end seen by this poll moves or withdraws an armed denial
@@ -157,13 +162,14 @@ class Service:
     def status(self) -> dict[str, Any]:
         """The /healthz body: live while the scheduler runs, ready while cycles succeed."""
         age = None if self.last_ok is None else (self.bridge.clock.now() - self.last_ok)
-        limit = max(3 * self.bridge.config.schedule.poll_interval, timedelta(seconds=60))
+        limit = max(3 * self.watching.poll_period(), timedelta(seconds=60))
         return {
             "live": self.scheduler.running,
             "ready": age is not None and age <= limit,
             "last_ok_age_seconds": None if age is None else round(age.total_seconds(), 3),
             "ready_within_seconds": limit.total_seconds(),
             "last_status": None if self.last_result is None else self.last_result.status,
+            "watch": self.watching.status(),
         }
 
     def schedule_expiries(self) -> None:
@@ -234,7 +240,8 @@ class Service:
             seconds = period.total_seconds()
             self.scheduler.add_job(fn, "interval", seconds=seconds, id=job_id, **interval, **extra)
 
-        every(self.poll, sched.poll_interval, "poll")
+        every(self.poll, self.watching.poll_period(), "poll")
+        self.watching.add_jobs(every)
         every(self.poll, sched.drift_interval, "drift", kwargs={"read_aws": True})
         if b.reconciler.denial is not None and b.reconciler.denial.arms:
             # Every end is armed at least ARM_LEAD - ARM_TICK ahead, and the ends coming into
@@ -249,8 +256,8 @@ class Service:
             )
         if cfg.activity.enabled:
             every(self.digest_activity, cfg.activity.interval, "activity")
-        # Standbys check often enough to take over within one poll interval.
-        every(self.lead, max(timedelta(seconds=1), sched.poll_interval / 2), "lead")
+        # Standbys check often enough to take over within the fastest poll's interval.
+        every(self.lead, max(timedelta(seconds=1), self.watching.fastest_poll() / 2), "lead")
 
     def _serve(self) -> None:
         cfg = self.bridge.config
@@ -287,7 +294,9 @@ def run_service(config: Config) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     service.start()
-    log.warning("pim-bridge running: poll every %s", config.schedule.poll_interval)
+    sched = config.schedule
+    watching = f"watch every {sched.watch_interval}, " if sched.watching else ""
+    log.warning("pim-bridge running: %spoll every %s", watching, sched.poll_every())
     try:
         stop.wait()
     finally:

@@ -9,6 +9,8 @@ from datetime import timedelta
 from bridge.clockwatch import ClockWatch
 from bridge.config import Config
 from bridge.denial.writer import Revoker
+from bridge.graph.client import GraphSession, RetryPolicy
+from bridge.graph.delta import GraphMembershipFeed
 from bridge.graph.source import GraphPimSource
 from bridge.identity_center.adapter import AwsIdentityCenter
 from bridge.identity_center.client import make_client_factory
@@ -18,6 +20,7 @@ from bridge.ports import Clock, SystemClock
 from bridge.reconcile import Reconciler
 from bridge.revoke import SessionDenial
 from bridge.store import Ledger
+from bridge.watch import MembershipWatch
 
 
 @dataclass
@@ -29,21 +32,30 @@ class Bridge:
     clock: Clock
     reconciler: Reconciler
     revoker: Revoker | None = None
+    watcher: MembershipWatch | None = None
+    graph: GraphSession | None = None  # the Graph session the readers share, if built here
 
     def close(self) -> None:
         self.ledger.close()
         close = getattr(self.source, "close", None)
         if close is not None:
             close()
+        if self.graph is not None:
+            self.graph.close()
 
 
 def build(config: Config, clock: Clock | None = None) -> Bridge:
     clock = clock or SystemClock()
+    graph = GraphSession(config.entra)
     # Three retries (about 7 s of backoff) keep a poll during an outage short; the next poll
     # starts fresh.
-    source = GraphPimSource(config.entra, max_retries=3)
+    source = GraphPimSource(config.entra, max_retries=3, session=graph)
     ic = AwsIdentityCenter(config.aws)
     ledger = Ledger(config.store.url)
+    watcher = None
+    if config.schedule.watching:
+        feed = GraphMembershipFeed(config.entra, graph, RetryPolicy(max_retries=3))
+        watcher = MembershipWatch(feed, ledger, clock)
     watch = ClockWatch(clock)
     revoker = None
     denial = None
@@ -58,7 +70,7 @@ def build(config: Config, clock: Clock | None = None) -> Bridge:
         revoker = Revoker(ic, ic.group_assignments, ledger, clock, scp)
         denial = SessionDenial(revoker.deny, revoker.arm, ledger.ends_within, watch.bounding())
     reconciler = Reconciler(config, source, ic, ledger, clock, denial=denial, watch=watch)
-    return Bridge(config, source, ic, ledger, clock, reconciler, revoker)
+    return Bridge(config, source, ic, ledger, clock, reconciler, revoker, watcher, graph)
 
 
 def _longest_session(reconciler: Reconciler, identity_center: AwsIdentityCenter) -> timedelta:
