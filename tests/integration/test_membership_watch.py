@@ -221,3 +221,36 @@ def test_more_than_fifty_groups_are_watched_in_queries_of_fifty(
     finally:
         ledger.close()
         session.close()
+
+
+def test_an_owner_mapping_delta_cannot_see_is_read_by_its_own_fast_poll(
+    world: World, tmp_path: Path
+) -> None:
+    data = world.config_dict(f"sqlite:///{tmp_path / 'o.db'}", watch_interval="2s")
+    del data["schedule"]["poll_interval"]
+    data["mappings"].append(
+        {
+            "name": "prod-owners",
+            "entra_group_id": world.entra_groups["prod-admin"],
+            "access": "owner",
+            "identity_center_group": world.ic_group_name,
+        }
+    )
+    service = Service(build(config_from_dict(data, {})), VirtualTimers(FakeClock(T0)))
+    try:
+        assert service.bridge.config.schedule.unwatched_every == timedelta(seconds=15)
+        world.graph.add_eligibility(
+            world.entra_users["alice"], world.entra_groups["prod-admin"], "owner"
+        )
+        world.graph.actor().activate(
+            world.entra_users["alice"],
+            world.entra_groups["prod-admin"],
+            timedelta(hours=1),
+            "INC-8",
+            access_id="owner",
+        )
+        result = service.watching.poll_unwatched()
+        assert result is not None and result.read == {"prod-owners"}
+        assert world.ic_users["alice"] in world.ic_members()
+    finally:
+        service.bridge.close()
