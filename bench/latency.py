@@ -24,7 +24,6 @@ import logging
 import random
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -164,8 +163,9 @@ def add_people(world: World, n: int) -> list[Person]:
         world.graph.add_eligibility(entra, group)
         return Person(name, entra, world.aws.create_user(upn, name, upn))
 
-    with ThreadPoolExecutor(8) as pool:
-        return list(pool.map(one, range(n)))
+    # One at a time: moto's identity store is not safe for concurrent CreateUser (a request can
+    # iterate its users while another adds one), which fails the seeding on a loaded machine.
+    return [one(i) for i in range(n)]
 
 
 WATCH_INTERVAL = "2s"

@@ -14,31 +14,20 @@ import pytest
 from bridge.sandbox.graph.membership import MembershipDelay
 from bridge.sandbox.graph.sandbox import GraphSandbox
 from tests.fakes import FakeClock
-from tests.integration.graph_fixtures import T0
 
 pytestmark = pytest.mark.integration
+pytest_plugins = ("tests.integration.graph_fixtures",)
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(T0)
-
-
-@pytest.fixture
-def sandbox(clock: FakeClock) -> Iterator[GraphSandbox]:
-    with GraphSandbox(clock=clock) as sb:
-        yield sb
-
-
-@pytest.fixture
-def http(sandbox: GraphSandbox) -> Iterator[httpx.Client]:
-    with httpx.Client(headers={"Authorization": f"Bearer {sandbox.token}"}) as client:
+def http(graph_sandbox: GraphSandbox) -> Iterator[httpx.Client]:
+    with httpx.Client(headers={"Authorization": f"Bearer {graph_sandbox.token}"}) as client:
         yield client
 
 
-def _first(sandbox: GraphSandbox, ids: list[str]) -> str:
+def _first(graph_sandbox: GraphSandbox, ids: list[str]) -> str:
     clauses = " or ".join(f"id eq '{i}'" for i in ids)
-    return f"{sandbox.url}/groups/delta?$select=members&$filter={quote(clauses)}"
+    return f"{graph_sandbox.url}/groups/delta?$select=members&$filter={quote(clauses)}"
 
 
 def _round(http: httpx.Client, url: str) -> tuple[list[dict[str, Any]], str]:
@@ -53,25 +42,25 @@ def _round(http: httpx.Client, url: str) -> tuple[list[dict[str, Any]], str]:
 
 
 def test_an_activation_reaches_the_groups_members_after_the_delay(
-    sandbox: GraphSandbox, http: httpx.Client, clock: FakeClock
+    graph_sandbox: GraphSandbox, http: httpx.Client, graph_clock: FakeClock
 ) -> None:
-    alice = sandbox.add_user("alice@contoso.test")
-    group = sandbox.add_group("prod-admins")
-    sandbox.add_eligibility(alice, group)
-    first, link = _round(http, _first(sandbox, [group]))
+    alice = graph_sandbox.add_user("alice@contoso.test")
+    group = graph_sandbox.add_group("prod-admins")
+    graph_sandbox.add_eligibility(alice, group)
+    first, link = _round(http, _first(graph_sandbox, [group]))
     assert first == [{"id": group, "members@delta": []}]
 
-    sandbox.actor().activate(alice, group, timedelta(hours=1), "INC-1")
+    graph_sandbox.actor().activate(alice, group, timedelta(hours=1), "INC-1")
     assert _round(http, link)[0] == []  # Entra has not applied it yet
-    clock.advance(3)
+    graph_clock.advance(3)
     changed, link = _round(http, link)
     assert changed == [
         {"id": group, "members@delta": [{"@odata.type": "#microsoft.graph.user", "id": alice}]}
     ]
     assert _round(http, link)[0] == []  # the next round starts where this one ended
 
-    sandbox.actor().deactivate(alice, group)
-    clock.advance(3)
+    graph_sandbox.actor().deactivate(alice, group)
+    graph_clock.advance(3)
     removed, _ = _round(http, link)
     assert removed == [
         {
@@ -88,16 +77,16 @@ def test_an_activation_reaches_the_groups_members_after_the_delay(
 
 
 def test_an_expiry_removes_the_member_after_the_delay(
-    sandbox: GraphSandbox, http: httpx.Client, clock: FakeClock
+    graph_sandbox: GraphSandbox, http: httpx.Client, graph_clock: FakeClock
 ) -> None:
-    sandbox.delta.delay = MembershipDelay(1.0, 1.0)
-    bob = sandbox.add_user("bob@contoso.test")
-    group = sandbox.add_group("ops")
-    sandbox.add_eligibility(bob, group)
-    sandbox.actor().activate(bob, group, timedelta(seconds=10), "x")
-    clock.advance(2)
-    _, link = _round(http, _first(sandbox, [group]))
-    clock.advance(9)  # ended at 10 s, applied a second later
+    graph_sandbox.delta.delay = MembershipDelay(1.0, 1.0)
+    bob = graph_sandbox.add_user("bob@contoso.test")
+    group = graph_sandbox.add_group("ops")
+    graph_sandbox.add_eligibility(bob, group)
+    graph_sandbox.actor().activate(bob, group, timedelta(seconds=10), "x")
+    graph_clock.advance(2)
+    _, link = _round(http, _first(graph_sandbox, [group]))
+    graph_clock.advance(9)  # ended at 10 s, applied a second later
     assert _round(http, link)[0] == [
         {
             "id": group,
@@ -113,44 +102,44 @@ def test_an_expiry_removes_the_member_after_the_delay(
 
 
 def test_a_round_is_paged_and_only_its_last_page_carries_the_delta_link(
-    sandbox: GraphSandbox, http: httpx.Client
+    graph_sandbox: GraphSandbox, http: httpx.Client
 ) -> None:
-    sandbox.delta.page_size = 2
-    groups = [sandbox.add_group(f"g{i}") for i in range(5)]
-    body = http.get(_first(sandbox, groups)).json()
+    graph_sandbox.delta.page_size = 2
+    groups = [graph_sandbox.add_group(f"g{i}") for i in range(5)]
+    body = http.get(_first(graph_sandbox, groups)).json()
     assert "@odata.nextLink" in body and "@odata.deltaLink" not in body
-    found, link = _round(http, _first(sandbox, groups))
+    found, link = _round(http, _first(graph_sandbox, groups))
     assert sorted(g["id"] for g in found) == sorted(groups)
     assert "$deltatoken=" in link
 
 
 def test_a_filter_of_more_than_fifty_ids_is_refused(
-    sandbox: GraphSandbox, http: httpx.Client
+    graph_sandbox: GraphSandbox, http: httpx.Client
 ) -> None:
-    ids = [sandbox.add_group(f"g{i}") for i in range(51)]
-    answer = http.get(_first(sandbox, ids))
+    ids = [graph_sandbox.add_group(f"g{i}") for i in range(51)]
+    answer = http.get(_first(graph_sandbox, ids))
     assert answer.status_code == 400
     assert "limit of 50" in answer.json()["error"]["message"]
-    assert http.get(_first(sandbox, ids[:50])).status_code == 200
+    assert http.get(_first(graph_sandbox, ids[:50])).status_code == 200
 
 
 def test_an_expired_or_unknown_token_answers_410_resync_required(
-    sandbox: GraphSandbox, http: httpx.Client
+    graph_sandbox: GraphSandbox, http: httpx.Client
 ) -> None:
-    group = sandbox.add_group("ops")
-    _, link = _round(http, _first(sandbox, [group]))
-    sandbox.delta.expire_tokens()
+    group = graph_sandbox.add_group("ops")
+    _, link = _round(http, _first(graph_sandbox, [group]))
+    graph_sandbox.delta.expire_tokens()
     answer = http.get(link)
     assert answer.status_code == 410
     assert answer.json()["error"]["code"] == "resyncRequired"
-    unknown = http.get(f"{sandbox.url}/groups/delta?$deltatoken=not-one-of-ours")
+    unknown = http.get(f"{graph_sandbox.url}/groups/delta?$deltatoken=not-one-of-ours")
     assert unknown.status_code == 410
 
 
 @pytest.mark.parametrize("status", [403, 404, 501])
 def test_a_refused_delta_answers_its_status(
-    sandbox: GraphSandbox, http: httpx.Client, status: int
+    graph_sandbox: GraphSandbox, http: httpx.Client, status: int
 ) -> None:
-    group = sandbox.add_group("ops")
-    sandbox.delta.refusal = status
-    assert http.get(_first(sandbox, [group])).status_code == status
+    group = graph_sandbox.add_group("ops")
+    graph_sandbox.delta.refusal = status
+    assert http.get(_first(graph_sandbox, [group])).status_code == status

@@ -75,6 +75,14 @@ def activate(world: World, who: str, mapping: str = "prod-admin") -> None:
     )
 
 
+def granted_by_watching(world: World, service: Service, who: str) -> str:
+    """`who` activates prod-admin and the watcher grants it; their Identity Center id."""
+    activate(world, who)
+    user = world.ic_users[who]
+    watch_until(service, lambda: user in world.ic_members())
+    return user
+
+
 def test_an_activation_is_granted_from_the_delta_without_waiting_for_the_poll(
     world: World, start: Callable[[], Service]
 ) -> None:
@@ -95,9 +103,7 @@ def test_an_early_deactivation_is_removed_from_the_delta(
 ) -> None:
     service = start()
     service.watching.watch()
-    activate(world, "carol")
-    carol = world.ic_users["carol"]
-    watch_until(service, lambda: carol in world.ic_members())
+    carol = granted_by_watching(world, service, "carol")
     world.graph.actor().deactivate(world.entra_users["carol"], world.entra_groups["prod-admin"])
     watch_until(
         service, lambda: carol not in world.ic_members() and carol not in world.ic_assigned()
@@ -172,9 +178,7 @@ def test_a_delta_outage_carries_every_grant_and_reads_again(
 ) -> None:
     service = start()
     service.watching.watch()
-    activate(world, "bob")
-    bob = world.ic_users["bob"]
-    watch_until(service, lambda: bob in world.ic_members())
+    bob = granted_by_watching(world, service, "bob")
     world.graph.outage(status=500)  # delta and the schedule instances alike
     result = service.watching.watch()
     assert result is not None
@@ -186,8 +190,7 @@ def test_a_replayed_change_changes_nothing(world: World, start: Callable[[], Ser
     service = start()
     service.watching.watch()
     before = service.bridge.ledger.delta_links()
-    activate(world, "bob")
-    watch_until(service, lambda: world.ic_users["bob"] in world.ic_members())
+    granted_by_watching(world, service, "bob")
     service.bridge.close()
     again = start()
     groups = sorted(world.entra_groups.values())
