@@ -4,7 +4,7 @@ from bench import activity, latency, report, revoke, scale
 
 # Session denial through one SCP instead of inline policies, at a lighter load, for the
 # trade-off table in docs/architecture.md.
-SCP = ["--mechanism", "scp", "--grants", "60", "--spread", "60"]
+SCP = ["--mechanism", "scp", "--grants", "60", "--spread", "60", "--modes", "poll"]
 
 raise SystemExit(
     latency.main([])

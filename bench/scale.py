@@ -18,7 +18,12 @@ Measured, in real time:
 - a burst of `--burst` new activations picked up by one poll: changes/s and Identity Center
   calls/s against the 20 calls/s ceiling;
 - a burst of `--burst` grants ending at the same second, revoked by the expiry job: the window
-  from each grant's end to its removal's outcome in the ledger.
+  from each grant's end to its removal's outcome in the ledger;
+- the membership watcher: its first look (every group's delta round, then every group read once,
+  as at a first start) and a look where nothing changed: Graph HTTP calls and delta queries,
+  Identity Center calls, and the CPU time of the bridge's own threads (the calling thread and
+  the Graph session's event loop, read from /proc, so the sandboxes serving in this process are
+  not counted).
 
 Session denial is off here (it adds a policy write and provisioning per permission set and
 account after the removals, and is measured by bench.latency); figures go to
@@ -32,6 +37,7 @@ import json
 import logging
 import os
 import resource
+import threading
 import time
 import tracemalloc
 import uuid
@@ -41,6 +47,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from moto.identitystore.models import (
     Group,
     IdentityStoreData,
@@ -53,10 +60,13 @@ from moto.ssoadmin.models import ssoadmin_backends
 from sqlalchemy import create_engine, insert, select
 
 from bridge.config import Config, config_from_dict
+from bridge.reconcile import CycleResult
 from bridge.sandbox.aws.sandbox import AwsSandbox
 from bridge.sandbox.graph.sandbox import GraphSandbox
 from bridge.sandbox.graph.tenant import DirectoryObject, Instance, ScheduleRequest
 from bridge.schema import changes, grants, holdings
+from bridge.watch import QUERY_SIZE
+from bridge.watching import Watching
 from bridge.wiring import Bridge, build
 
 RESULTS = Path(__file__).parent / "results"
@@ -83,6 +93,9 @@ TARGETS = {
     "no_change_wall_s": 10.0,
     "peak_rss_mb": 300.0,
     "activation_ceiling_share": 0.90,
+    "watch_no_change_queries": 40,
+    "watch_no_change_cpu_s": 0.3,
+    "watch_no_change_ic_calls": 0,
 }
 
 
@@ -355,6 +368,46 @@ def poll(bridge: Bridge, meter: Meter) -> dict[str, Any]:
     return out
 
 
+def thread_cpu_s(names: frozenset[str] = frozenset({"graph"})) -> float:
+    """CPU seconds of the calling thread and the threads named (the Graph session's event loop),
+    from /proc: the sandboxes' threads in this process are left out."""
+    tids = {threading.get_native_id()} | {
+        t.native_id for t in threading.enumerate() if t.name in names and t.native_id
+    }
+    ticks = 0
+    for tid in tids:
+        fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime and stime (stat fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class _Host:
+    """The service as the watch jobs see it, without a scheduler running."""
+
+    scheduler: BackgroundScheduler = field(default_factory=BackgroundScheduler)
+    is_leader: bool = True
+    last_ok: datetime | None = None
+
+    def settle(self, result: CycleResult) -> CycleResult:
+        return result
+
+
+def watch_looks(bridge: Bridge, meter: Meter) -> dict[str, Any]:
+    """The watcher's first look after a start, then one where nothing changed."""
+    watching = Watching(bridge, _Host())
+    out: dict[str, Any] = {"queries": -(-len(bridge.config.mappings) // QUERY_SIZE)}
+    for name in ("first_look", "no_change_look"):
+        meter.start()
+        cpu = thread_cpu_s()
+        result = watching.watch()
+        look = meter.stop()
+        look["bridge_cpu_s"] = round(thread_cpu_s() - cpu, 3)
+        look["read_mappings"] = 0 if result is None else len(result.read)
+        out[name] = look
+    return out
+
+
 def activation_burst(
     bridge: Bridge, graph: GraphSandbox, meter: Meter, t: Tenant, users: int, n: int
 ) -> dict[str, Any]:
@@ -473,6 +526,7 @@ def run(groups: int, users: int, accounts: int, burst: int, lead: float) -> dict
             )
             tracemalloc.stop()
             figures["no_change_poll"]["traced_wall_s"] = traced["wall_s"]
+            figures["watch"] = watch_looks(bridge, meter)
             figures["activations"] = activation_burst(bridge, graph, meter, t, users, burst)
             figures["expiries"] = expiry_burst(bridge, graph, meter, t, burst, lead)
         finally:
@@ -484,8 +538,11 @@ def run(groups: int, users: int, accounts: int, burst: int, lead: float) -> dict
 
 
 def verdicts(f: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    nc, act = f["no_change_poll"], f["activations"]
+    nc, act, quiet = f["no_change_poll"], f["activations"], f["watch"]["no_change_look"]
     pairs = {
+        "watch_no_change_queries": (f["watch"]["queries"], "<="),
+        "watch_no_change_cpu_s": (quiet["bridge_cpu_s"], "<="),
+        "watch_no_change_ic_calls": (quiet["ic_calls"], "<="),
         "no_change_graph_calls": (nc["graph_calls"], "<="),
         "no_change_ic_writes": (nc["ic_writes"], "<="),
         "no_change_wall_s": (nc["wall_s"], "<="),
@@ -502,6 +559,7 @@ def verdicts(f: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def table(f: dict[str, Any]) -> str:
     first, nc, act, exp = f["first_poll"], f["no_change_poll"], f["activations"], f["expiries"]
+    look, quiet = f["watch"]["first_look"], f["watch"]["no_change_look"]
     w, n = exp["window_s"], f["burst"]
     rows = [
         ("no-change poll: Graph HTTP calls", str(nc["graph_calls"]), "<= 110"),
@@ -516,6 +574,16 @@ def table(f: dict[str, Any]) -> str:
         ("no-change poll: Python peak (tracemalloc)", f"{nc['traced_peak_mb']:.0f} MB", ""),
         ("first poll after start: Graph calls", str(first["graph_calls"]), ""),
         ("first poll after start: wall time", f"{first['wall_s']:.2f} s", ""),
+        (
+            "no-change watch: delta queries (HTTP calls)",
+            f"{f['watch']['queries']} ({quiet['graph_calls']})",
+            "<= 40 queries",
+        ),
+        ("no-change watch: bridge CPU", f"{quiet['bridge_cpu_s']:.2f} s", "<= 0.3 s"),
+        ("no-change watch: IC calls", str(quiet["ic_calls"]), "0"),
+        ("no-change watch: wall time", f"{quiet['wall_s']:.2f} s", ""),
+        ("first watch look: Graph HTTP calls", str(look["graph_calls"]), ""),
+        ("first watch look: wall time", f"{look['wall_s']:.2f} s", ""),
         (f"{n} activations: wall time", f"{act['wall_s']:.1f} s", ""),
         (f"{n} activations: changes/s", f"{act['changes_per_s']:.1f}", ""),
         (

@@ -111,9 +111,10 @@ def _sandbox_verbs(sub: Verbs) -> None:
 def _bridge_verbs(sub: Verbs) -> None:
     run = sub.add_parser(
         "run",
-        help="the long-running service: poll, revoke at expiry, drift sweep",
-        description="Poll PIM every schedule.poll_interval, revoke each grant at its end second, "
-        "sweep drift every schedule.drift_interval, and serve /healthz and /metrics on "
+        help="the long-running service: watch and poll, revoke at expiry, drift sweep",
+        description="Watch the mapped groups' membership every schedule.watch_interval and read "
+        "those that changed, poll PIM every schedule.poll_interval, revoke each grant at its end "
+        "second, sweep drift every schedule.drift_interval, and serve /healthz and /metrics on "
         "service.listen. SIGTERM or Ctrl-C stops it gracefully.",
     )
     _config_arg(run)

@@ -24,6 +24,7 @@ from pydantic import (
 
 from bridge.config_activity import ActivityConfig
 from bridge.config_notify import NotifyConfig
+from bridge.config_schedule import ScheduleConfig
 from bridge.config_types import Duration, Section
 from bridge.errors import ConfigError
 
@@ -121,22 +122,6 @@ class MatchingConfig(Section):
     identity_center_attribute: str = Field(
         "userName", description="Identity Store attribute path it must equal (GetUserId)."
     )
-
-
-class ScheduleConfig(Section):
-    poll_interval: Duration = Field(
-        timedelta(seconds=15), description="How often Graph is polled for PIM changes."
-    )
-    drift_interval: Duration = Field(
-        timedelta(minutes=10), description="How often managed targets are read live from AWS."
-    )
-
-    @field_validator("poll_interval", "drift_interval")
-    @classmethod
-    def _positive(cls, v: timedelta) -> timedelta:
-        if v.total_seconds() < 1:
-            raise ValueError("must be at least 1s")
-        return v
 
 
 class RevocationConfig(Section):

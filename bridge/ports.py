@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from bridge.model import Binding, Change, Finding, Grant, GrantVerdicts, Target
 
@@ -63,6 +63,54 @@ class PimSource(Protocol):
         seconds when given. Never raises for one group's failure: that group's GroupRead
         carries the error."""
         ...
+
+
+@dataclass(frozen=True)
+class DeltaQuery:
+    """One membership delta query: at most 50 groups, and the link the last round ended with
+    (None: an initial round, which lists every group as changed)."""
+
+    key: str
+    group_ids: tuple[str, ...]
+    link: str | None = None
+
+
+# ok: `changed` is complete; expired: the link is too old, start again without it;
+# unavailable: Graph offers no delta here (403, 404, 501); failed: nothing is known.
+DeltaOutcome = Literal["ok", "expired", "unavailable", "failed"]
+
+
+@dataclass(frozen=True)
+class DeltaRound:
+    """What one delta query said. Only an `ok` round says anything about its groups."""
+
+    key: str
+    outcome: DeltaOutcome
+    changed: frozenset[str] = frozenset()  # groups whose members changed since the link
+    link: str | None = None  # where the next round starts (outcome ok)
+    error: str | None = None
+
+
+class MembershipFeed(Protocol):
+    def rounds(self, queries: Sequence[DeltaQuery]) -> list[DeltaRound]:
+        """One round per query, each read to its last page. Never raises for one query's
+        failure: its round carries the outcome and the error."""
+        ...
+
+
+class DeltaLinks(Protocol):
+    """Where each delta query's next round starts, kept so a restart or a new leader resumes."""
+
+    def delta_links(self) -> dict[str, str]:
+        """Query key -> the link its last recorded round ended with."""
+        ...
+
+    def keep_delta_link(self, key: str, group_ids: Sequence[str], link: str, now: datetime) -> None:
+        """Only the leader may write: a deposed one must not move the next round past changes
+        it never applied."""
+        ...
+
+    def drop_delta_links(self, keys: Iterable[str]) -> None: ...
 
 
 class IdentityCenter(Protocol):

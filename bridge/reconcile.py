@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -86,6 +86,8 @@ class CycleResult:
     failed: list[tuple[Change, str]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     unreadable: set[str] = field(default_factory=set)
+    # Mappings whose PIM state this cycle read in full (a scoped cycle: only those it asked for).
+    read: set[str] = field(default_factory=set)
     dry_run: bool = False
     deferred: list[Change] = field(default_factory=list)  # another cycle was applying them
     unplaced: list[str] = field(default_factory=list)  # session denials that were not written
@@ -212,6 +214,19 @@ class Reconciler:
             scope = replace(scope, drift_remove=scope.drift_remove - unread)
         result = self._run(kind, obs.grants, scope, findings, aws_holders, obs.unreadable, dry_run)
         return self._done(result, obs, started)
+
+    def cycle_for(self, mappings: Collection[str], *, kind: str) -> CycleResult:
+        """Read and plan just `mappings` (those the membership watcher saw change, or those it
+        cannot see): every other mapping counts as unread, so its grants are carried from the
+        ledger and nothing of it is removed. Names not resolved yet are tried first (this is
+        not the expiry path, which must not wait on Identity Center lookups)."""
+        self.desired.targets()
+        obs = self.desired.observe(mappings)
+        unread = [m.name for m in self.config.mappings if m.name not in obs.read]
+        scope = self.desired.scope(unread)
+        result = self._run(kind, obs.grants, scope, list(obs.findings), {}, obs.unreadable, False)
+        result.read = set(obs.read)
+        return result
 
     def expire(self) -> CycleResult:
         """Revoke whatever the ledger says has ended. Graph is asked once, for the mappings whose

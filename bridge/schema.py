@@ -234,3 +234,15 @@ blocked_users = Table(
     Column("since", DateTime(timezone=True), nullable=False),
     Column("placements", JSON, nullable=False),
 )
+
+
+# The membership watcher's place in each delta query (bridge/watch.py): where its next round
+# starts, so a restart or a new leader resumes instead of reading every group again.
+delta_links = Table(
+    "delta_links",
+    metadata,
+    Column("key", String(64), primary_key=True),  # digest of the query's sorted group ids
+    Column("group_ids", JSON, nullable=False),
+    Column("link", Text, nullable=False),
+    Column("saved_at", DateTime(timezone=True), nullable=False),
+)

@@ -24,6 +24,7 @@ from bridge.ports import Election, Timers
 from bridge.reconcile import CycleResult
 from bridge.revoke import ARM_TICK
 from bridge.timers import SchedulerTimers
+from bridge.watching import Watching
 from bridge.wiring import Bridge, build
 from bridge.words import plural
 
@@ -63,6 +64,7 @@ class Service:
             notifications=lambda: None if bridge.notifier is None else bridge.notifier.stats,
         )
         self.http: HealthServer | None = None
+        self.watching = Watching(bridge, self)
 
     # -- jobs ----------------------------------------------------------------------------
 
@@ -77,6 +79,9 @@ class Service:
             log.error("%s cycle failed: %s", kind, exc)
             return None
         self.failed_polls = 0 if result.read_groups else self.failed_polls + bool(result.unreadable)
+        return self.settle(result)
+
+    def settle(self, result: CycleResult) -> CycleResult:
         self._after(result)
         self.schedule_expiries()
         self.arm()  # an extension or early end seen by this poll moves or withdraws an armed denial
@@ -172,7 +177,7 @@ class Service:
         succeed, unless `unready_after_failed_polls` polls in a row could not read it."""
         cfg = self.bridge.config
         age = None if self.last_ok is None else (self.bridge.clock.now() - self.last_ok)
-        limit = ready_within(cfg.schedule.poll_interval)
+        limit = ready_within(self.watching.poll_period())
         polling = self.failed_polls < cfg.service.unready_after_failed_polls
         return {
             "live": self.scheduler.running,
@@ -183,6 +188,7 @@ class Service:
             "last_status": None if self.last_result is None else self.last_result.status,
             # A failing webhook is a warning: it stops no revocation, and readiness ignores it.
             "notifications": self._webhook_check().state.value,
+            "watch": self.watching.status(),
         }
 
     def schedule_expiries(self) -> None:
@@ -253,7 +259,8 @@ class Service:
             seconds = period.total_seconds()
             self.scheduler.add_job(fn, "interval", seconds=seconds, id=job_id, **interval, **extra)
 
-        every(self.poll, sched.poll_interval, "poll")
+        every(self.poll, self.watching.poll_period(), "poll")
+        self.watching.add_jobs(every)
         every(self.poll, sched.drift_interval, "drift", kwargs={"read_aws": True})
         if b.reconciler.denial is not None and b.reconciler.denial.arms:
             # Every end is armed at least ARM_LEAD - ARM_TICK ahead, and the ends coming into
@@ -268,8 +275,8 @@ class Service:
             )
         if cfg.activity.enabled:
             every(self.digest_activity, cfg.activity.interval, "activity")
-        # Standbys check often enough to take over within one poll interval.
-        every(self.lead, max(timedelta(seconds=1), sched.poll_interval / 2), "lead")
+        # Standbys check often enough to take over within the fastest poll's interval.
+        every(self.lead, max(timedelta(seconds=1), self.watching.fastest_poll() / 2), "lead")
 
     def _serve(self) -> None:
         cfg = self.bridge.config
@@ -306,7 +313,9 @@ def run_service(config: Config) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     service.start()
-    log.warning("pim-bridge running: poll every %s", config.schedule.poll_interval)
+    sched = config.schedule
+    watching = f"watch every {sched.watch_interval}, " if sched.watching else ""
+    log.warning("pim-bridge running: %spoll every %s", watching, sched.poll_every())
     try:
         stop.wait()
     finally:

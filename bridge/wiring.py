@@ -11,6 +11,8 @@ from bridge.announce import Announcer
 from bridge.clockwatch import ClockWatch
 from bridge.config import Config
 from bridge.denial.writer import Revoker
+from bridge.graph.client import GraphSession, RetryPolicy
+from bridge.graph.delta import GraphMembershipFeed
 from bridge.graph.source import GraphPimSource
 from bridge.identity_center.adapter import AwsIdentityCenter
 from bridge.identity_center.client import make_client_factory
@@ -21,6 +23,7 @@ from bridge.ports import Clock, SystemClock
 from bridge.reconcile import CycleResult, Reconciler
 from bridge.revoke import SessionDenial
 from bridge.store import Ledger
+from bridge.watch import MembershipWatch
 
 
 @dataclass
@@ -33,6 +36,8 @@ class Bridge:
     reconciler: Reconciler
     revoker: Revoker | None = None
     notifier: WebhookSender | None = None
+    watcher: MembershipWatch | None = None
+    graph: GraphSession | None = None  # the Graph session the readers share, if built here
 
     def announce(self, result: CycleResult) -> None:
         """Hand the cycle's notices to the sender's queue; returns at once."""
@@ -52,15 +57,22 @@ class Bridge:
         close = getattr(self.source, "close", None)
         if close is not None:
             close()
+        if self.graph is not None:
+            self.graph.close()
 
 
 def build(config: Config, clock: Clock | None = None) -> Bridge:
     clock = clock or SystemClock()
+    graph = GraphSession(config.entra)
     # Three retries (about 7 s of backoff) keep a poll during an outage short; the next poll
     # starts fresh.
-    source = GraphPimSource(config.entra, max_retries=3)
+    source = GraphPimSource(config.entra, max_retries=3, session=graph)
     ic = AwsIdentityCenter(config.aws)
     ledger = Ledger(config.store.url)
+    watcher = None
+    if config.schedule.watching:
+        feed = GraphMembershipFeed(config.entra, graph, RetryPolicy(max_retries=3))
+        watcher = MembershipWatch(feed, ledger, clock)
     watch = ClockWatch(clock)
     revoker = None
     denial = None
@@ -84,7 +96,18 @@ def build(config: Config, clock: Clock | None = None) -> Bridge:
         config, source, ic, ledger, clock, denial=denial, watch=watch, user_names=ic.user_name
     )
     notifier = WebhookSender(config.notify) if config.notify.enabled else None
-    return Bridge(config, source, ic, ledger, clock, reconciler, revoker, notifier)
+    return Bridge(
+        config,
+        source,
+        ic,
+        ledger,
+        clock,
+        reconciler,
+        revoker,
+        notifier=notifier,
+        watcher=watcher,
+        graph=graph,
+    )
 
 
 def _longest_session(reconciler: Reconciler, identity_center: AwsIdentityCenter) -> timedelta:

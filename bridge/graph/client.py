@@ -15,7 +15,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -30,6 +30,7 @@ from kiota_authentication_azure.azure_identity_authentication_provider import (
     AzureIdentityAuthenticationProvider,
 )
 from kiota_http.middleware.options import ResponseHandlerOption, RetryHandlerOption
+from msgraph.generated.groups.delta.delta_request_builder import DeltaRequestBuilder
 from msgraph.generated.identity_governance.privileged_access.group.assignment_schedule_instances.assignment_schedule_instances_request_builder import (  # noqa: E501
     AssignmentScheduleInstancesRequestBuilder,
 )
@@ -162,6 +163,15 @@ class GraphWire:
         )
         builder = self.client.identity_governance.privileged_access.group
         info = builder.assignment_schedule_requests.to_get_request_information(_config(params))
+        return self.relative(info.url)
+
+    def delta_url(self, group_ids: Sequence[str]) -> str:
+        """A membership delta query's first round: `members` of the groups named."""
+        clauses = " or ".join(f"id eq '{_quote(g)}'" for g in group_ids)
+        params = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
+            select=["members"], filter=clauses
+        )
+        info = self.client.groups.delta.to_get_request_information(_config(params))
         return self.relative(info.url)
 
     def user_url(self, user_id: str) -> str:

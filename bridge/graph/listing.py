@@ -25,14 +25,14 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-Kind = Literal["instances", "requests", "user"]
+Kind = Literal["instances", "requests", "user", "delta"]
 
 
 @dataclass
 class Listing:
     """One paged collection being read: its next page and what was gathered so far."""
 
-    key: str  # group id, or user id for a name lookup
+    key: str  # group id, user id for a name lookup, or a delta query's key
     kind: Kind
     url: str | None
     items: list[Any] = field(default_factory=list)
@@ -41,7 +41,9 @@ class Listing:
     not_before: float = 0.0  # monotonic time before which the page is not retried
     give_up_at: float = float("inf")  # monotonic time after which no retry is scheduled
     error: str | None = None
+    status: int | None = None  # Graph's status when the listing failed (0: no answer)
     body: Any = None  # the single object for `user`
+    delta_link: str | None = None  # the last page's `@odata.deltaLink`, for `delta`
 
     @property
     def pending(self) -> bool:
@@ -141,6 +143,9 @@ class Drain:
             listing.pages += 1
             next_link = body.get("@odata.nextLink")
             listing.url = wire.relative(next_link) if isinstance(next_link, str) else None
+            delta_link = body.get("@odata.deltaLink")
+            if isinstance(delta_link, str):
+                listing.delta_link = wire.relative(delta_link)
             self._within_caps(listing)
             return
         delay = self._retry.delay(reply, listing.attempts)
@@ -161,6 +166,7 @@ class Drain:
         retried = f" after {listing.attempts} retries" if listing.attempts else ""
         if self._retry.retryable(reply) and not in_time:
             retried += f" (next retry would pass the {self._deadline:g}s read deadline)"
+        listing.status = reply.status
         listing.error = f"reading {listing.kind} failed{retried}: {reply.error_text()}"
 
     def _within_caps(self, listing: Listing) -> None:

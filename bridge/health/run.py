@@ -118,7 +118,7 @@ def _bridge_checks(s: _Sources) -> list[Check]:
     ledger = s.ledger
     polls = ("poll", "drift", "sync")
     last_read = ledger.last_cycle(finished=True, read_graph=True)
-    limit = ready_within(s.config.schedule.poll_interval)
+    limit = ready_within(s.config.schedule.poll_every())
     return [
         cycle_check(last_read, ledger.last_cycle() is not None, s.now, limit),
         removals_check(ledger.last_cycle(kinds=polls, finished=True, read_graph=True)),

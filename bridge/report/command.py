@@ -110,7 +110,7 @@ def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Config]) 
     except ValueError as exc:
         return _refused(str(exc))
     if config is not None:
-        query = replace(query, poll_interval=config.schedule.poll_interval)
+        query = replace(query, poll_interval=config.schedule.poll_every())
     fmt = args.format or EXTENSIONS.get(Path(args.output or "").suffix.lower(), "table")
     if args.activity and (config is None or not config.activity.enabled):
         return _refused("--activity needs a config with [activity] cloudtrail_bucket")

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bridge.config import ScheduleConfig
+from bridge.config_schedule import ScheduleConfig
 from bridge.config_types import parse_duration
 from bridge.model import as_utc
 
@@ -15,7 +15,7 @@ from bridge.model import as_utc
 DEFAULT_REVOKE_TARGET = timedelta(seconds=2)
 # The bridge learns of a deactivation at its next read of Graph: measured from PIM's request,
 # its revocation may take one poll interval more (the config's, when the report has it).
-DEFAULT_POLL_INTERVAL: timedelta = ScheduleConfig().poll_interval
+DEFAULT_POLL_INTERVAL: timedelta = ScheduleConfig().poll_every()
 
 
 def parse_when(value: str, now: datetime) -> datetime:

@@ -79,7 +79,14 @@ class World:
                 "instance_arn": self.aws.instance_arn,
                 "endpoint_url": self.aws.endpoint_url,
             },
-            "schedule": {"poll_interval": "2s", "drift_interval": "30s", **schedule},
+            "schedule": {
+                "poll_interval": "2s",
+                "drift_interval": "30s",
+                # The scenarios built on this world poll, as they always have; those about the
+                # membership watcher turn it on.
+                "watch_interval": "0",
+                **schedule,
+            },
             "store": {"url": store_url},
             # Any free port: several sandboxes (tests, the demo) run side by side.
             "service": {"listen": "127.0.0.1:0"},

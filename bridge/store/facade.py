@@ -19,6 +19,7 @@ from bridge.store.audit import Audit, LagSample, LagSources
 from bridge.store.blocks import BlockedUser, Blocks
 from bridge.store.changes import Changes, Holding
 from bridge.store.cycles import Cycles
+from bridge.store.delta_links import DeltaLinks
 from bridge.store.engine import AnyRow, Database, snapshot_url
 from bridge.store.grants import Grants
 from bridge.store.leadership import Leadership
@@ -41,6 +42,7 @@ class Ledger:
         self._audit = Audit(self._db)
         self._activity = Activity(self._db)
         self._blocks = Blocks(self._db)
+        self._delta_links = DeltaLinks(self._db)
 
     @property
     def epoch(self) -> int | None:
@@ -209,6 +211,17 @@ class Ledger:
 
     def lag_samples(self, since: datetime | None = None) -> list[LagSample]:
         return self._audit.lag_samples(since)
+
+    # -- the membership watcher's delta links ----------------------------------------------
+
+    def delta_links(self) -> dict[str, str]:
+        return self._delta_links.delta_links()
+
+    def keep_delta_link(self, key: str, group_ids: Sequence[str], link: str, now: datetime) -> None:
+        self._delta_links.keep_delta_link(key, group_ids, link, now)
+
+    def drop_delta_links(self, keys: Iterable[str]) -> None:
+        self._delta_links.drop_delta_links(keys)
 
     # -- evidence of use (bridge/activity/) ------------------------------------------------
 

@@ -73,7 +73,7 @@ MAX_EDITS = 2
 # closes on a disk cost more than the rest of a step.
 SCRATCH = "/dev/shm" if Path("/dev/shm").is_dir() else None
 
-POLL_INTERVAL = 15  # seconds: the default schedule.poll_interval
+POLL_INTERVAL = 15  # seconds: the poll when watch_interval = "0" (the model drives no watcher)
 
 USERS = st.sampled_from(ENTRA_USERS)
 GROUPS = st.sampled_from(["eg-1", "eg-2", "eg-3"])

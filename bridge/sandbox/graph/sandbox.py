@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bridge.ports import Clock, SystemClock
-from bridge.sandbox.graph import health_routes, routes
+from bridge.sandbox.graph import delta, health_routes, routes
 from bridge.sandbox.graph.actor import GraphActor
+from bridge.sandbox.graph.delta import DeltaSettings
 from bridge.sandbox.graph.http import (
     ApiRequest,
     ApiResponse,
@@ -89,7 +90,11 @@ class GraphSandbox(ServerLifecycle):
         self.latency = 0.0  # seconds added to every HTTP call
         self.requests_served = 0
         self.malformed_groups: set[str] = set()
+        # Membership delta (`groups/delta`): refusals, expired tokens, broken pages, the delay
+        # with which PIM's changes reach the group's members.
+        self.delta = DeltaSettings()
         self.router = Router()
+        delta.install(self.router, self)  # before `/groups/{id}`, which would match it too
         routes.install(self.router, self)
         health_routes.install(self.router, self)
         self._tokens: dict[str, str | None] = {self.token: None}
@@ -201,11 +206,14 @@ class GraphSandbox(ServerLifecycle):
         self.malformed_groups.add(group_id)
 
     def restore(self) -> None:
-        """Clear every injected fault: outages, pending throttles, malformed groups, latency."""
+        """Clear every injected fault: outages, pending throttles, malformed groups and delta
+        pages, a refused delta, latency."""
         with self._lock:
             self._outages.clear()
             self._throttles.clear()
             self.malformed_groups.clear()
+            self.delta.refusal = None
+            self.delta.broken_pages = 0
             self.latency = 0.0
 
     # -- serving -------------------------------------------------------------------------------

@@ -120,16 +120,18 @@ class Tenant:
 
     # -- reads ---------------------------------------------------------------------------------
 
+    def instances_of(self, group_id: str) -> list[Instance]:
+        """Every instance of `group_id`, ended ones included, from the per-group index."""
+        with self.lock:
+            for n in range(self._indexed, len(self.instances)):
+                self._by_group.setdefault(self.instances[n].group_id, []).append(n)
+            self._indexed = len(self.instances)
+            return [self.instances[n] for n in self._by_group.get(group_id, [])]
+
     def live_instances(self, group_id: str | None, principal_id: str | None) -> list[Instance]:
         now = self.clock.now()
         with self.lock:
-            if group_id is not None:
-                for n in range(self._indexed, len(self.instances)):
-                    self._by_group.setdefault(self.instances[n].group_id, []).append(n)
-                self._indexed = len(self.instances)
-                scope = [self.instances[n] for n in self._by_group.get(group_id, [])]
-            else:
-                scope = self.instances
+            scope = self.instances if group_id is None else self.instances_of(group_id)
             return [
                 i
                 for i in scope
