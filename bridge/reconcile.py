@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -19,7 +19,6 @@ from bridge import cycle_log
 from bridge.clockwatch import ClockWatch
 from bridge.config import Config
 from bridge.desired import Desired, Observation
-from bridge.errors import BridgeError
 from bridge.model import (
     Binding,
     Change,
@@ -30,19 +29,14 @@ from bridge.model import (
     Plan,
     Scope,
     Target,
-    target_from_key,
-    target_name,
 )
-from bridge.plan import Actual, binding_of, named_drift, orphan_finding, plan
+from bridge.plan import Actual, binding_of, orphan_finding, plan
 from bridge.ports import ADDING, Clock, IdentityCenter, Ledger, PimSource
+from bridge.recorded import RecordedCalls, UserNames, named, read_holders
 from bridge.revoke import SessionDenial
 
 # How long an expiry job waits for Graph to confirm the ends it is about to revoke.
 CONFIRM_DEADLINE = 1.0
-
-
-# An Identity Center user's name from their id (None: no such user).
-UserNames = Callable[[str], str | None]
 
 
 def read_actual(
@@ -58,21 +52,6 @@ def read_actual(
     unconfirmed = frozenset(b for b, h in holdings.items() if h.state == ADDING)
     blocked = {user: b.user_name for user, b in ledger.blocked().items()}
     return Actual(held, dict(aws_holders or {}), grants, past, unconfirmed, blocked)
-
-
-def _named(found: Iterable[Finding], user_names: UserNames | None) -> list[Finding]:
-    """Drift about users no grant named, with their Identity Center names (looked up once
-    each: the directory keeps them)."""
-    out = []
-    for f in found:
-        if f.kind == "drift" and f.user is None and f.user_id and user_names:
-            try:
-                name = user_names(f.user_id)
-            except BridgeError:
-                name = None
-            f = named_drift(f, name) if name else f
-        out.append(f)
-    return out
 
 
 # -- the cycle -------------------------------------------------------------------------------
@@ -164,6 +143,7 @@ class Reconciler:
         self._lock = threading.Lock()
         self._inflight: set[Binding] = set()
         self._reported: dict[str, set[Finding]] = defaultdict(set)  # cycle kind -> last findings
+        self._calls = RecordedCalls(identity_center, ledger, clock)
 
     @property
     def labels(self) -> dict[str, str]:
@@ -182,18 +162,6 @@ class Reconciler:
 
     # -- cycles --------------------------------------------------------------------------
 
-    def read_holders(self, keys: Iterable[str]) -> tuple[dict[str, frozenset[str]], list[Finding]]:
-        holders: dict[str, frozenset[str]] = {}
-        found: list[Finding] = []
-        for key in sorted(set(keys)):
-            target = target_from_key(key)
-            try:
-                holders[key] = frozenset(self.identity_center.holders(target))
-            except BridgeError as exc:
-                what = target_name(target, self.desired.labels)
-                found.append(Finding("withheld", f"could not read {what}: {exc}"))
-        return holders, found
-
     def cycle(
         self, *, kind: str = "poll", dry_run: bool = False, read_aws: bool = False
     ) -> CycleResult:
@@ -207,7 +175,9 @@ class Reconciler:
         findings = list(obs.findings)
         aws_holders: dict[str, frozenset[str]] = {}
         if read_aws:
-            aws_holders, more = self.read_holders(scope.managed)
+            aws_holders, more = read_holders(
+                self.identity_center, scope.managed, self.desired.labels
+            )
             findings += more
             # A target we could not read keeps its drift to itself: no foreign removals there.
             unread = scope.managed - aws_holders.keys()
@@ -262,7 +232,7 @@ class Reconciler:
             actual = read_actual(self.ledger, now, aws_holders)
             decided = plan(grants, actual, scope, now)
             if dry_run:
-                found = [*findings, *_named(decided.findings, self.user_names)]
+                found = [*findings, *named(decided.findings, self.user_names)]
                 return CycleResult(
                     kind, decided, findings=found, unreadable=unreadable, dry_run=True
                 )
@@ -335,7 +305,7 @@ class Reconciler:
         result = CycleResult(
             kind,
             decided,
-            findings=[*findings, *_named(decided.findings, self.user_names)],
+            findings=[*findings, *named(decided.findings, self.user_names)],
             deferred=deferred,
         )
         self._report(kind, cycle_id, result)
@@ -375,30 +345,14 @@ class Reconciler:
         try:
             if self.denial is not None and timed_denial:
                 if change.op == "remove":
-                    return self.denial.remove(change, lambda: self._call(cycle_id, change))
+                    return self.denial.remove(
+                        change, lambda: self._calls.call(cycle_id, change, self.desired.labels)
+                    )
                 self.denial.hold_for_bound(change.binding.ic_user_id)
-            return self._call(cycle_id, change), []
+            return self._calls.call(cycle_id, change, self.desired.labels), []
         finally:
             with self._lock:
                 self._inflight.discard(change.binding)
-
-    def _call(self, cycle_id: int, change: Change) -> str | None:
-        change_id = self.ledger.record_intent(cycle_id, change, self.clock.now())
-        target = change.binding.target
-        try:
-            if change.op == "add":
-                self.identity_center.add(change.binding.ic_user_id, target)
-            else:
-                self.identity_center.remove(change.binding.ic_user_id, target)
-        except BridgeError as exc:
-            cycle_log.failed(change, str(exc), self.desired.labels)
-            self.ledger.record_outcome(
-                change_id, change, self.clock.now(), error=str(exc), unsettled=exc.unsettled
-            )
-            return str(exc)
-        self.ledger.record_outcome(change_id, change, self.clock.now())
-        cycle_log.applied(change, self.desired.labels)
-        return None
 
     def _finish(self, cycle_id: int, result: CycleResult) -> None:
         self.ledger.finish_cycle(cycle_id, self.clock.now(), result.status, result.summary())

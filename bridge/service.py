@@ -15,11 +15,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bridge.config import Config
 from bridge.errors import BridgeError
-from bridge.health import Check, ready_within, run_health
+from bridge.health import ready_within, run_health
 from bridge.http import HealthServer
 from bridge.leader import election_for, replica_name
 from bridge.metrics import BridgeMetrics, live_grant_count, revocation_latencies
-from bridge.notify import webhook_check
 from bridge.ports import Election, Timers
 from bridge.reconcile import CycleResult
 from bridge.revoke import ARM_TICK
@@ -149,36 +148,23 @@ class Service:
         except Exception as exc:  # a health read must never stop the service
             log.error("health refresh failed: %s", type(exc).__name__)
             return
-        report.checks.append(self._webhook_check())
+        report.checks.append(self.bridge.webhook_check())
         self.metrics.observe_health(report)
 
-    def _webhook_check(self) -> Check:
-        notifier = self.bridge.notifier
-        return webhook_check(self.bridge.config.notify, notifier.stats if notifier else None)
-
     def digest_activity(self) -> None:
-        """Read the CloudTrail log files delivered since the last reading into the grants'
-        digests; a failed reading is logged, never raised, and read again next time."""
-        if not self.is_leader:
-            return
-        from bridge.activity.job import digest_activity, recent_grants
+        """Read the CloudTrail log files delivered since the last reading (leader only)."""
+        if self.is_leader:
+            from bridge.activity.job import digest_recent
 
-        b = self.bridge
-        try:
-            now = b.clock.now()
-            result = digest_activity(b.config, b.ledger, recent_grants(b.ledger, now), now, b.ic)
-        except Exception as exc:  # evidence of use must never stop revocation
-            log.error("reading CloudTrail activity failed: %s", exc)
-            return
-        log.info("%s", result.line())
+            b = self.bridge
+            digest_recent(b.config, b.ledger, b.ic, b.clock.now())
 
     def status(self) -> dict[str, Any]:
         """The /healthz body: live while the scheduler runs; ready while cycles that read Graph
         succeed, unless `unready_after_failed_polls` polls in a row could not read it."""
-        cfg = self.bridge.config
         age = None if self.last_ok is None else (self.bridge.clock.now() - self.last_ok)
         limit = ready_within(self.watching.poll_period())
-        polling = self.failed_polls < cfg.service.unready_after_failed_polls
+        polling = self.failed_polls < self.bridge.config.service.unready_after_failed_polls
         return {
             "live": self.scheduler.running,
             "ready": age is not None and age <= limit and polling,
@@ -187,7 +173,7 @@ class Service:
             "failed_graph_polls": self.failed_polls,
             "last_status": None if self.last_result is None else self.last_result.status,
             # A failing webhook is a warning: it stops no revocation, and readiness ignores it.
-            "notifications": self._webhook_check().state.value,
+            "notifications": self.bridge.webhook_check().state.value,
             "watch": self.watching.status(),
         }
 

@@ -14,11 +14,12 @@ from bridge.denial.writer import Revoker
 from bridge.graph.client import GraphSession, RetryPolicy
 from bridge.graph.delta import GraphMembershipFeed
 from bridge.graph.source import GraphPimSource
+from bridge.health import Check
 from bridge.identity_center.adapter import AwsIdentityCenter
 from bridge.identity_center.client import make_client_factory
 from bridge.identity_center.scp import ScpTarget
 from bridge.model import AccountAssignment
-from bridge.notify import WebhookSender
+from bridge.notify import WebhookSender, webhook_check
 from bridge.ports import Clock, SystemClock
 from bridge.reconcile import CycleResult, Reconciler
 from bridge.revoke import SessionDenial
@@ -43,6 +44,11 @@ class Bridge:
         """Hand the cycle's notices to the sender's queue; returns at once."""
         if self.notifier is not None:
             self._announcer.after(result, self.clock.now())
+
+    def webhook_check(self) -> Check:
+        """The webhook's health: a warning while notices are given up, never more."""
+        stats = self.notifier.stats if self.notifier else None
+        return webhook_check(self.config.notify, stats)
 
     @cached_property
     def _announcer(self) -> Announcer:

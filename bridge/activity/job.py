@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,8 @@ from bridge.activity.scan import ActivityLedger, ActivityScan, ScanResult
 from bridge.activity.targets import IdentityCenterNames, LedgerGrant, Targets
 from bridge.config import Config
 from bridge.identity_center.client import make_client_factory
+
+log = logging.getLogger(__name__)
 
 # `run` looks this far back for grants whose activity is not complete yet.
 RUN_LOOKBACK = timedelta(days=7)
@@ -58,3 +61,16 @@ def digest_activity(
 def recent_grants(ledger: ActivityLedger, now: datetime) -> list[LedgerGrant]:
     """The grants `run` digests: every one live at some time in the last RUN_LOOKBACK."""
     return [LedgerGrant.of(r) for r in ledger.activity_grants(now - RUN_LOOKBACK, now)]
+
+
+def digest_recent(
+    config: Config, ledger: ActivityLedger, names: IdentityCenterNames, now: datetime
+) -> None:
+    """`run`'s reading: the log files delivered since the last one, into the recent grants'
+    digests. A failed reading is logged, never raised, and read again next time."""
+    try:
+        result = digest_activity(config, ledger, recent_grants(ledger, now), now, names)
+    except Exception as exc:  # evidence of use must never stop revocation
+        log.error("reading CloudTrail activity failed: %s", exc)
+        return
+    log.info("%s", result.line())

@@ -136,7 +136,7 @@ def write_report_file(
         with path.open("w", encoding="utf-8", newline="") as out:
             query = ReportQuery(now=datetime.now(UTC), activity=activity)
             if config is not None:
-                query = replace(query, poll_interval=config.schedule.poll_every())
+                query = replace(query, poll_interval=config.schedule.unwatched_every)
             names = Names.from_config(config)
             return write_report(ledger, query, fmt, out, names, source=source or Source.of(config))
     finally:

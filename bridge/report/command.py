@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Config]) 
     except ValueError as exc:
         return _refused(str(exc))
     if config is not None:
-        query = replace(query, poll_interval=config.schedule.poll_every())
+        query = replace(query, poll_interval=config.schedule.unwatched_every)
     fmt = args.format or EXTENSIONS.get(Path(args.output or "").suffix.lower(), "table")
     if args.activity and (config is None or not config.activity.enabled):
         return _refused("--activity needs a config with [activity] cloudtrail_bucket")
@@ -173,31 +174,25 @@ def _write(
     names: Names,
     source: Source,
 ) -> Summary:
-    """CSV's provenance goes beside the file (`FILE.provenance.json`), or to standard error."""
+    """CSV's provenance goes beside the file (`FILE.provenance.json`), or to standard error
+    for standard output; nowhere for an output that is no regular file (a device, a pipe)."""
     from bridge.report import write_report
 
-    out: TextIO = (
-        open(output, "w", encoding="utf-8", newline="")  # noqa: SIM115
-        if output
-        else sys.stdout
-    )
-    sidecar: TextIO | None = None
-    if fmt == "csv":
-        sidecar = (
-            open(f"{output}.provenance.json", "w", encoding="utf-8")  # noqa: SIM115
-            if output
-            else sys.stderr
-        )
-    live_rows = out.isatty() and fmt in ("csv", "json")
-    progress = sys.stderr if sys.stderr.isatty() and not live_rows else None
-    try:
+    with contextlib.ExitStack() as files:
+        out: TextIO = sys.stdout
+        if output:
+            out = files.enter_context(open(output, "w", encoding="utf-8", newline=""))
+        sidecar: TextIO | None = None
+        if fmt == "csv":
+            sidecar = None if output else sys.stderr
+            if output and os.path.isfile(output):
+                beside = open(f"{output}.provenance.json", "w", encoding="utf-8")  # noqa: SIM115
+                sidecar = files.enter_context(beside)
+        live_rows = out.isatty() and fmt in ("csv", "json")
+        progress = sys.stderr if sys.stderr.isatty() and not live_rows else None
         return write_report(
             ledger, query, fmt, out, names, progress=progress, source=source, sidecar=sidecar
         )
-    finally:
-        for f in (out, sidecar):
-            if f is not None and f not in (sys.stdout, sys.stderr):
-                f.close()
 
 
 def _is_the_ledger(output: str, url: str) -> bool:

@@ -14,8 +14,10 @@ from bridge.model import as_utc
 # (README), which the demo holds itself to as well. Expiry jobs run at the end second.
 DEFAULT_REVOKE_TARGET = timedelta(seconds=2)
 # The bridge learns of a deactivation at its next read of Graph: measured from PIM's request,
-# its revocation may take one poll interval more (the config's, when the report has it).
-DEFAULT_POLL_INTERVAL: timedelta = ScheduleConfig().poll_every()
+# its revocation may take one poll interval more. While watching, the membership watcher reads
+# a deactivated group within seconds and the slow full poll is only the safety net, so the
+# allowance is the fast poll's (the config's, when the report has it).
+DEFAULT_POLL_INTERVAL: timedelta = ScheduleConfig().unwatched_every
 
 
 def parse_when(value: str, now: datetime) -> datetime:

@@ -328,13 +328,7 @@ def evidence_of_use(world: World, config: Config, store_url: str, tl: Timeline) 
 
 def print_notifications(channel: WebhookReceiver, tl: Timeline) -> None:
     """What the [notify] webhook was told while the story ran, as the channel received it."""
-    got = channel.received
-    tl.out.write(f"\nNotifications received by the webhook ({len(got)}):\n")
-    for r in got:
-        n = r.body
-        who = " ".join(str(n[k]) for k in ("user", "target") if n.get(k)) or n.get("mapping") or ""
-        tl.out.write(f"  {r.at:%H:%M:%S}  {n['event']:16} {who}  {n['detail']}\n")
-    events = {r.body["event"] for r in got}
+    events = channel.print_to(tl.out)
     tl.expect(
         {"granted", "revoked"} <= events,
         "the webhook was told of the grants and revocations, from a queue no removal waited on",

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TextIO
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class WebhookReceiver:
         self.attempts = 0  # every post, answered well or not
         self._trouble = _Trouble()
         self._lock = threading.Lock()
+
         self._arrived = threading.Condition(self._lock)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -41,6 +42,16 @@ class WebhookReceiver:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/hook/secret-token"
+
+    def print_to(self, out: TextIO) -> set[str]:
+        """Every notice received, a line each; the events among them."""
+        got = self.received
+        out.write(f"\nNotifications received by the webhook ({len(got)}):\n")
+        for r in got:
+            n = r.body
+            who = " ".join(str(n[k]) for k in ("user", "target") if n.get(k)) or n.get("mapping")
+            out.write(f"  {r.at:%H:%M:%S}  {n['event']:16} {who or ''}  {n['detail']}\n")
+        return {r.body["event"] for r in got}
 
     def start(self) -> WebhookReceiver:
         self._thread.start()
