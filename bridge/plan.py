@@ -24,6 +24,7 @@ from bridge.model import (
     Reason,
     Scope,
 )
+from bridge.ownership import not_owned_reason
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ def plan(desired: Iterable[Grant], actual: Actual, scope: Scope, now: datetime) 
         elif b.target_key in scope.drift_remove and b.target_key not in shielded:
             removes.append(Change("remove", b, Reason.DRIFT))
             found.append(_drift_finding(b, scope, "removing"))
+        elif b.target_key in scope.not_owned:
+            found.append(_drift_finding(b, scope, f"kept, {not_owned_reason()}"))
         else:
             found.append(_drift_finding(b, scope, None))
     removes, held = _brake(removes, recorded, actual, scope, now, found)

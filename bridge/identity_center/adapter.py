@@ -24,6 +24,7 @@ from bridge.identity_center.permission_sets import PermissionSets, parse_iso_dur
 from bridge.identity_center.policy import InlinePolicies
 from bridge.identity_center.polling import RequestPoller
 from bridge.model import AccountAssignment, GroupMembership, Target
+from bridge.ownership import bridge_owned
 
 __all__ = ["AwsIdentityCenter", "parse_iso_duration"]
 
@@ -72,6 +73,9 @@ class AwsIdentityCenter:
 
     def resolve_permission_set(self, name_or_arn: str) -> str:
         return self.permission_sets.resolve(name_or_arn)
+
+    def group_owned(self, group_id: str) -> bool:
+        return bridge_owned(self.directory.describe_group(group_id)[1])
 
     def holders(self, target: Target) -> set[str]:
         if isinstance(target, GroupMembership):
