@@ -342,3 +342,35 @@ def test_cli_rejects_a_window_it_cannot_read(built: Built) -> None:
     )
     assert proc.returncode == 2
     assert "not a date or duration: 'soon'" in proc.stderr
+
+
+def _report_cli(built: Built, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bridge", "report", "--store", built.store_url, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("args", [("--mapping", "nope"), ("--user", "nobody")])
+def test_report_filters_that_match_no_grant_say_so_and_exit_1(
+    built: Built, args: tuple[str, str]
+) -> None:
+    proc = _report_cli(built, *args)
+    assert proc.returncode == 1, proc.stderr
+    assert f"pim-bridge report: no grant matches {' '.join(args)}" in proc.stderr
+
+
+def test_report_since_after_until_is_a_usage_error(built: Built) -> None:
+    proc = _report_cli(built, "--since", "1d", "--until", "7d")
+    assert proc.returncode == 2
+    assert "--since 1d is after --until 7d" in proc.stderr
+
+
+def test_report_refuses_an_output_extension_no_format_has(built: Built, tmp_path: Path) -> None:
+    out = tmp_path / "report.pdf"
+    proc = _report_cli(built, "-o", str(out))
+    assert proc.returncode == 2
+    assert "--format (table, csv, json, md, html)" in proc.stderr
+    assert not out.exists()
