@@ -41,8 +41,9 @@ RESULTS = Path(__file__).parent / "results"
 GRAPH_LATENCY = 0.080
 AWS_LATENCY = 0.060
 ASYNC_DELAY = 0.5
-# Native path (DESIGN section 6): SCIM exports activations in 2-10 minutes and removals at the
-# regular cycle, about every 40 minutes; sessions then live for the permission set's duration.
+# Native path (SCIM provisioning alone, README.md "Why"): SCIM exports activations in 2-10
+# minutes and removals at the regular cycle, about every 40 minutes; sessions then live for the
+# permission set's duration.
 SCIM_CYCLE = 40 * 60.0
 SESSION_DURATION = 3600.0
 

@@ -14,12 +14,13 @@ from bridge.errors import BridgeError, ConfigError
 from bridge.logs import LogFormat, configure
 
 if TYPE_CHECKING:
-    from bridge.reconcile import Reconciler
-
     # argparse's own name for what add_subparsers returns.
     Verbs = argparse._SubParsersAction[argparse.ArgumentParser]
 
 EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG = 0, 1, 2
+
+# What `sandbox` suggests running against the config it wrote; -c follows the verb.
+SANDBOX_NEXT = "pim-bridge sync -c {path}"
 
 DESCRIPTION = """\
 Mirror Microsoft Entra PIM for Groups activations into AWS IAM Identity Center, revoke at the
@@ -29,16 +30,30 @@ Start with `pim-bridge demo` (no Azure or AWS account needed), then copy
 config.example.toml to pim-bridge.toml, run `pim-bridge check-config`, and
 `pim-bridge sync --dry-run` to see what the bridge would change."""
 
-# The one table of exit codes: README.md and docs/runbook.md carry it word for word.
-EXIT_CODES = """Exit codes:
-  0  done: everything decided was applied (health: every check ok)
-  1  partial: a removal held back by the safety brake or withheld (a group that could
-     not be read, a mapping that does not resolve), a change that failed, a session
-     denial that found no room; each is named in the output (health: a warning, or
-     no check could be made at all)
-  2  config or usage error, one line naming the key and the reason; another process
+# The one table of exit codes, for every verb: README.md and docs/runbook.md carry it word for word.
+EXIT_CODES = """Exit codes (every command):
+  0  ok: everything decided was applied; every check passed (check-config, health)
+  1  something held back, failed or warned, each named in the output: a removal held
+     by the safety brake or withheld, a change that failed, a session denial that found
+     no room; a check-config or health warning; report filters that match no grant
+  2  config or usage error, one line naming the key or option and the reason; an
+     endpoint check-config cannot reach or that refuses the credential; another process
      already writes to the store; the store or an output file cannot be opened, read or
      written (health: a critical check)"""
+
+
+def _verb(
+    sub: Verbs, name: str, summary: str, description: str, *examples: str
+) -> argparse.ArgumentParser:
+    """A verb whose --help teaches: what it does, how it is typed, what its exit code means."""
+    shown = "\n".join(f"  {line}" for line in examples)
+    return sub.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=f"Example:\n{shown}\n\n{EXIT_CODES}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def _config_arg(parser: argparse.ArgumentParser) -> None:
@@ -87,54 +102,72 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _sandbox_verbs(sub: Verbs) -> None:
-    demo = sub.add_parser(
+    demo = _verb(
+        sub,
         "demo",
-        help="run the scripted story on a local sandbox (exit 0 if every expectation held)",
-        description="Start a Graph PIM simulator and moto's AWS server on 127.0.0.1, seed a "
-        "tenant, run the bridge through activation, early deactivation, expiry, overlap, an "
-        "unknown user and a throttled Graph, and print the timeline with measured latencies.",
+        "run the scripted story on a local sandbox (exit 0 if every expectation held)",
+        "Start a Graph PIM simulator and moto's AWS server on 127.0.0.1, seed a tenant, run "
+        "the bridge through activation, early deactivation, expiry, overlap, an unknown user "
+        "and a throttled Graph, and print the timeline with measured latencies.",
+        "pim-bridge demo --out out    # then open out/report.html",
     )
     demo.add_argument("--out", metavar="DIR", default="out", help="where to write the demo files")
     demo.add_argument("-v", "--verbose", action="store_true", help="show the bridge's log")
 
-    sandbox = sub.add_parser(
+    sandbox = _verb(
+        sub,
         "sandbox",
-        help="run the sandbox servers in the foreground and write a config pointing at them",
-        description="Start the Graph PIM simulator and moto's AWS server on 127.0.0.1, seed a "
-        "small tenant, write a config file for it and wait (Ctrl-C stops). In another shell: "
-        "`pim-bridge -c <that file> sync`.",
+        "run the sandbox servers in the foreground and write a config pointing at them",
+        "Start the Graph PIM simulator and moto's AWS server on 127.0.0.1, seed a small "
+        "tenant, write a config file for it and wait (Ctrl-C stops). It prints the "
+        "environment to export in another shell, and the commands to try there.",
+        "pim-bridge sandbox --write-config sandbox.toml",
+        f"{SANDBOX_NEXT.format(path='sandbox.toml')}    # in another shell, after the exports",
     )
-    sandbox.add_argument("--write-config", metavar="PATH", default="sandbox.toml")
+    sandbox.add_argument(
+        "--write-config",
+        metavar="PATH",
+        default="sandbox.toml",
+        help="where to write the config for the sandbox (default: sandbox.toml)",
+    )
     sandbox.add_argument("--graph-port", type=int, default=0, help="0 = any free port")
 
 
 def _bridge_verbs(sub: Verbs) -> None:
-    run = sub.add_parser(
+    run = _verb(
+        sub,
         "run",
-        help="the long-running service: watch and poll, revoke at expiry, drift sweep",
-        description="Watch the mapped groups' membership every schedule.watch_interval and read "
-        "those that changed, poll PIM every schedule.poll_interval, revoke each grant at its end "
-        "second, sweep drift every schedule.drift_interval, and serve /healthz and /metrics on "
+        "the long-running service: watch and poll, revoke at expiry, drift sweep",
+        "Watch the mapped groups' membership every schedule.watch_interval and read those that "
+        "changed, poll PIM every schedule.poll_interval, revoke each grant at its end second, "
+        "sweep drift every schedule.drift_interval, and serve /healthz and /metrics on "
         "service.listen. SIGTERM or Ctrl-C stops it gracefully.",
+        "pim-bridge run -c /etc/pim-bridge/pim-bridge.toml",
     )
     _config_arg(run)
 
-    sync = sub.add_parser(
+    sync = _verb(
+        sub,
         "sync",
-        help="one reconcile cycle, printing the plan (+ add, - remove, with reasons)",
-        description="Read PIM and Identity Center once, print the plan like `terraform plan`, "
-        "and apply it. Exit 0 when everything decided was applied; 1 when a removal was held "
-        "back or withheld, a change failed or a denial found no room (each named); 2 on a "
-        "config error or when a service already writes to the store.",
+        "one reconcile cycle, printing the plan (+ add, - remove, with reasons)",
+        "Read PIM and Identity Center once, print the plan like `terraform plan`, and apply "
+        "it; with --dry-run, only print it. Each removal held back or withheld, each change "
+        "that failed and each denial that found no room is named.",
+        "pim-bridge sync --dry-run -c pim-bridge.toml",
     )
     _config_arg(sync)
     sync.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
 
-    check = sub.add_parser(
+    check = _verb(
+        sub,
         "check-config",
-        help="validate the config and reach every endpoint (exit 0 ok, 2 not)",
-        description="Validate the config file, then reach Microsoft Graph, Identity Center and "
-        "the store, and resolve every mapping's group and permission set names.",
+        "validate the config, reach every endpoint, check every mapping (exit 0, 1 warn, 2)",
+        "Validate the config file, reach Microsoft Graph, Identity Center and the store, then "
+        "check every mapping: its Entra group exists and PIM for Groups answers for it, its "
+        "Identity Center group, permission sets and accounts resolve, and what it would "
+        "do that you may not expect (members the bridge did not add, activations longer "
+        "than the permission set's session). One line per check, with names.",
+        "pim-bridge check-config -c pim-bridge.toml",
     )
     _config_arg(check)
 
@@ -163,18 +196,25 @@ def _incident_verbs(sub: Verbs) -> None:
 
 
 def _reading_verbs(sub: Verbs) -> None:
-    health = sub.add_parser(
+    health = _verb(
+        sub,
         "health",
-        help="SCIM job and lag, SCIM token, app credential expiry (exit 0 ok, 1 warn, 2 critical)",
-        description="One row per check with its value, threshold and state: the SCIM "
-        "provisioning job, SCIM lag p50/p95 per grant, the SCIM token (probe and expiry), the "
-        "bridge's app secrets and certificates, the SAML signing certificate, and the "
-        "bridge's own state from the store: its last read of PIM, held removals, unreadable "
-        "mappings, room left for session denials. Thresholds from [health]. Exit 0 healthy, "
-        "1 warning or unknown or nothing checked, 2 critical.",
+        "SCIM job and lag, SCIM token, app credential expiry (exit 0 ok, 1 warn, 2 critical)",
+        "One row per check with its value, threshold and state: the SCIM provisioning job, "
+        "SCIM lag p50/p95 per grant, the SCIM token (probe and expiry), the bridge's app "
+        "secrets and certificates, the SAML signing certificate, and the bridge's own state "
+        "from the store: its last read of PIM, held removals, unreadable mappings, room left "
+        "for session denials. Thresholds from [health]. Exit 0 healthy, 1 warning or unknown "
+        "or nothing checked, 2 critical.",
+        "pim-bridge health --format json -c pim-bridge.toml",
     )
     _config_arg(health)
-    health.add_argument("--format", choices=("table", "json"), default="table")
+    health.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="table for a person (default), json for a monitoring system",
+    )
 
     status = sub.add_parser(
         "status",
@@ -193,10 +233,12 @@ def _reading_verbs(sub: Verbs) -> None:
     from bridge.report.command import DESCRIPTION as REPORT_DESCRIPTION
     from bridge.report.command import add_arguments as report_arguments
 
-    report = sub.add_parser(
+    report = _verb(
+        sub,
         "report",
-        help="the audit report: one row per grant, anomalies first (table, csv, json, md, html)",
-        description=REPORT_DESCRIPTION,
+        "the audit report: one row per grant, anomalies first (table, csv, json, md, html)",
+        REPORT_DESCRIPTION,
+        "pim-bridge report --since 7d --mapping prod-admin -o report.html",
     )
     _config_arg(report)
     report_arguments(report)
@@ -235,41 +277,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from bridge.wiring import build
+    from bridge.check import check_config
 
-    config = _load(args)
-    print(f"config: ok ({len(config.mappings)} mappings)")
-    bridge = build(config)
-    failed = False
-    checks: list[tuple[str, Callable[[], str]]] = [
-        ("graph", lambda: bridge.source.check([m.entra_group_id for m in config.mappings])),
-        ("identity center", bridge.ic.check),
-        ("store", lambda: f"{bridge.ledger.dialect} ok"),
-        ("mappings", lambda: _check_mappings(bridge.reconciler)),
-    ]
-    try:
-        for name, check in checks:
-            try:
-                print(f"{name}: {check()}")
-            except ConfigError:
-                raise
-            except BridgeError as exc:
-                failed = True
-                print(f"{name}: FAILED: {exc}")
-        for orphan in bridge.reconciler.orphans():
-            print(f"orphan: {orphan.detail}")
-    finally:
-        bridge.close()
-    return EXIT_CONFIG if failed else EXIT_OK
-
-
-def _check_mappings(reconciler: Reconciler) -> str:
-    targets = reconciler.targets()
-    for key, exc in reconciler.desired.unresolved.values():
-        if exc.temporary:
-            raise exc
-        raise ConfigError(key, str(exc))
-    return f"{sum(map(len, targets.values()))} targets"
+    return check_config(_load(args), sys.stdout)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

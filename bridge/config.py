@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -25,11 +24,11 @@ from pydantic import (
 from bridge.config_activity import ActivityConfig
 from bridge.config_notify import NotifyConfig
 from bridge.config_schedule import ScheduleConfig
+from bridge.config_sources import SECRET_ENV, coerce, env_overrides, parse_toml
 from bridge.config_types import Duration, Section
 from bridge.errors import ConfigError
 
 DEFAULT_PATH = "pim-bridge.toml"
-ENV_PREFIX = "PIM_BRIDGE_"
 
 GRAPH_CLOUDS = {
     "global": ("https://graph.microsoft.com", "https://login.microsoftonline.com"),
@@ -295,36 +294,6 @@ class Config(Section):
         return v
 
 
-# Secret keys: rejected in the file, accepted from these environment variables.
-SECRET_ENV = {
-    ("entra", "client_secret"): "PIM_BRIDGE_ENTRA__CLIENT_SECRET",
-    ("scim", "token"): "PIM_BRIDGE_SCIM_TOKEN",
-    ("notify", "webhook_url"): "PIM_BRIDGE_NOTIFY__WEBHOOK_URL",
-}
-
-
-def _env_overrides(environ: dict[str, str]) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = {}
-    for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
-            continue
-        section, _, key = name[len(ENV_PREFIX) :].partition("__")
-        if section and key:
-            out.setdefault(section.lower(), {})[key.lower()] = value
-    for (section, key), env in SECRET_ENV.items():
-        if env in environ:
-            out.setdefault(section, {})[key] = environ[env]
-    return out
-
-
-def _coerce(raw: str) -> Any:
-    """Env values are strings; TOML-parse them when they look like TOML scalars."""
-    try:
-        return tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        return raw
-
-
 def _loc(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
@@ -344,12 +313,15 @@ def config_from_dict(data: dict[str, Any], environ: dict[str, str] | None = None
                 f"secrets are never read from the file; set {SECRET_ENV[section, key]}",
             )
     merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
-    for section, keys in _env_overrides(environ).items():
+    # Dotted key -> the variable that set it, so an error names what the operator typed.
+    from_env: dict[str, str] = {}
+    for section, keys in env_overrides(environ).items():
         target = merged.setdefault(section, {})
         if not isinstance(target, dict):
             raise ConfigError(section, "cannot override a non-table with environment variables")
-        for key, raw in keys.items():
-            target[key] = raw if (section, key) in SECRET_ENV else _coerce(raw)
+        for key, (raw, variable) in keys.items():
+            target[key] = raw if (section, key) in SECRET_ENV else coerce(raw)
+            from_env[f"{section}.{key}"] = variable
     try:
         return Config.model_validate(merged)
     except ValidationError as exc:
@@ -357,7 +329,10 @@ def config_from_dict(data: dict[str, Any], environ: dict[str, str] | None = None
         reason = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             reason = "unknown key"
-        raise ConfigError(_loc(err["loc"]), reason) from None
+        key = _loc(err["loc"])
+        if key in from_env:
+            key = f"{key} (from {from_env[key]})"
+        raise ConfigError(key, reason) from None
 
 
 def config_path(
@@ -379,8 +354,4 @@ def load_config(
         raise ConfigError("config", f"file not found: {p} (copy config.example.toml)") from None
     except OSError as exc:
         raise ConfigError("config", f"cannot read {p}: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("config", f"{p} is not valid TOML: {exc}") from None
-    return config_from_dict(data, environ)
+    return config_from_dict(parse_toml(text, p), environ)

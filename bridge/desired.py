@@ -75,6 +75,9 @@ class Desired:
         # throttled lookup) costs that mapping its new grants, never anyone's expiry.
         self.unresolved: dict[str, tuple[str, SinkError]] = {}
         self.labels: dict[str, str] = {}  # target key -> the name the config used
+        # Group keys a drift = "remove" mapping names that are not bridge-owned: nobody the
+        # bridge did not add is removed from them.
+        self._not_owned: frozenset[str] = frozenset()
         self._lock = threading.Lock()
 
     # -- resolution ----------------------------------------------------------------------
@@ -92,14 +95,19 @@ class Desired:
         ts: list[Target] = []
         labels: dict[str, str] = {}
         key = f"mappings[{index}].identity_center_group"
+        not_owned: set[str] = set()
         try:
             if mapping.identity_center_group:
-                ts.append(
-                    GroupMembership(
-                        self.identity_center.resolve_group(mapping.identity_center_group)
-                    )
+                group = GroupMembership(
+                    self.identity_center.resolve_group(mapping.identity_center_group)
                 )
-                labels[ts[-1].key] = mapping.identity_center_group
+                ts.append(group)
+                labels[group.key] = mapping.identity_center_group
+                # Read only where it decides something: a removal of members it did not add.
+                if mapping.drift == "remove" and not self.identity_center.group_owned(
+                    group.group_id
+                ):
+                    not_owned.add(group.key)
             for j, a in enumerate(mapping.assignments):
                 key = f"mappings[{index}].assignments[{j}].permission_set"
                 arn = self.identity_center.resolve_permission_set(a.permission_set)
@@ -113,6 +121,8 @@ class Desired:
         self.unresolved.pop(mapping.name, None)
         self._resolved[mapping.name] = tuple(ts)
         self.labels.update(labels)
+        # Replaced, not updated: `scope()` reads it without the lock.
+        self._not_owned = self._not_owned | not_owned
 
     def scope(self, unknown: Iterable[str] = ()) -> Scope:
         """What the bridge may touch this cycle. `unknown` mappings (unreadable, partly read,
@@ -123,9 +133,12 @@ class Desired:
         for m in self.config.mappings:
             for t in targets.get(m.name, ()):
                 modes[t.key].add(m.drift)
+        remove = frozenset(k for k, v in modes.items() if v == {"remove"})
+        not_owned = remove & self._not_owned
         return Scope(
             managed=frozenset(modes),
-            drift_remove=frozenset(k for k, v in modes.items() if v == {"remove"}),
+            drift_remove=remove - not_owned,
+            not_owned=not_owned,
             unreadable=frozenset(unknown) | (self._names() - targets.keys()),
             targets_of={n: frozenset(t.key for t in ts) for n, ts in targets.items()},
             max_removals=self.config.safety.max_removals_per_cycle,

@@ -206,6 +206,9 @@ class Scope:
 
     managed: frozenset[str]  # every target key named by a mapping
     drift_remove: frozenset[str]  # targets where every mapping naming them says drift = remove
+    # Groups where the mappings say drift = remove but the group is not bridge-owned
+    # (bridge/ownership.py): members the bridge did not add are kept there, and named.
+    not_owned: frozenset[str] = frozenset()
     # Mappings whose PIM state is unknown this cycle (unreadable, partly read, unresolved):
     # their grants are carried from the ledger until their own ends.
     unreadable: frozenset[str] = frozenset()

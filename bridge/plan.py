@@ -25,6 +25,7 @@ from bridge.model import (
     Reason,
     Scope,
 )
+from bridge.ownership import not_owned_reason
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,8 @@ def plan(desired: Iterable[Grant], actual: Actual, scope: Scope, now: datetime) 
         elif b.target_key in scope.drift_remove and b.target_key not in shielded:
             removes.append(Change("remove", b, Reason.DRIFT))
             found.append(_drift_finding(b, scope, "removing", names))
+        elif b.target_key in scope.not_owned:
+            found.append(_drift_finding(b, scope, f"kept, {not_owned_reason()}", names))
         else:
             found.append(_drift_finding(b, scope, None, names))
     removes, held = _brake(removes, recorded, actual, scope, ended_meanwhile, found)

@@ -126,6 +126,11 @@ class IdentityCenter(Protocol):
         """Permission set ARN from a name or an ARN. Raises SinkError when it does not exist."""
         ...
 
+    def group_owned(self, group_id: str) -> bool:
+        """Whether the group is the bridge's own (bridge/ownership.py): only there may members
+        it did not add be removed. Raises SinkError when the group cannot be read."""
+        ...
+
     def holders(self, target: Target) -> set[str]:
         """Identity Store user ids that hold `target` now (group members, USER assignments)."""
         ...

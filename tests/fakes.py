@@ -82,6 +82,9 @@ class FakeIdentityCenter:
     def resolve_permission_set(self, name_or_arn: str) -> str:
         return f"arn:aws:sso:::permissionSet/ssoins-1/{name_or_arn}"
 
+    def group_owned(self, group_id: str) -> bool:
+        return True  # the groups of these tests are the bridge's own
+
     def holders(self, target: Target) -> set[str]:
         return set(self.state.get(target.key, set()))
 

@@ -59,6 +59,9 @@ class Reply:
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
+    # Why no response came back at all (a dead port, a timeout): the status is then only
+    # how it is retried, and must not be shown as if Graph had sent it.
+    unreachable: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -70,6 +73,8 @@ class Reply:
     def error_text(self) -> str:
         """Graph's error code and message, redacted: never headers, and not what a message
         may echo of the request (its Authorization header, a token, a secret)."""
+        if self.unreachable:
+            return self.unreachable
         error = self.body.get("error") if isinstance(self.body, dict) else None
         status = f"HTTP {self.status}" if self.status else "no response"
         if isinstance(error, dict):
@@ -82,9 +87,61 @@ def call_failure(exc: Exception) -> Reply:
     credential or client failure (status 0) is not, and fails the read with its reason.
     The message is redacted all the same: an identity endpoint's answer may repeat the form it
     was posted."""
-    status = 503 if isinstance(exc, httpx.TransportError) else 0
     message = redact(str(exc).splitlines()[0])[:300] if str(exc) else ""
-    return Reply(status, {}, {"error": {"code": type(exc).__name__, "message": message}})
+    body = {"error": {"code": type(exc).__name__, "message": message}}
+    if isinstance(exc, httpx.TransportError):
+        return Reply(503, {}, body, unreachable=_unreachable(exc, message))
+    return Reply(0, {}, body)
+
+
+def _unreachable(exc: httpx.TransportError, message: str) -> str:
+    """`cannot connect to host:port: why`, in the words an operator searches for."""
+    try:
+        url = exc.request.url
+        where = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+    except RuntimeError:  # an exception raised before its request was attached
+        where = "Graph"
+    if _caused_by(exc, ConnectionRefusedError) or "refused" in message.lower():
+        why = "connection refused"
+    elif isinstance(exc, httpx.TimeoutException):
+        why = "timed out"
+    else:
+        why = message or type(exc).__name__
+    return f"cannot connect to {where}: {why}"
+
+
+def get_retried(
+    session: GraphSession,
+    retry: RetryPolicy,
+    url: str,
+    before: Callable[[], None] | None = None,
+) -> Reply:
+    """One GET through `session` from synchronous code, tried again as `retry` allows; a call
+    that produced no response comes back as a failed reply. `before` runs before every try
+    (a reader that paces itself)."""
+    attempts = 0
+    while True:
+        if before is not None:
+            before()
+        try:
+            reply = session.run(session.get(url))
+        except Exception as exc:
+            reply = call_failure(exc)
+        if not retry.allows(reply, attempts):
+            return reply
+        time.sleep(retry.delay(reply, attempts))
+        attempts += 1
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether `kind` is in the chain of causes: httpx words a refused connection as "All
+    connection attempts failed" and keeps the refusal beneath."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def retry_after(reply: Reply, now: Callable[[], float] = time.time) -> float | None:
@@ -151,7 +208,7 @@ class GraphWire:
 
     def instances_url(self, group_id: str) -> str:
         params = AssignmentScheduleInstancesRequestBuilder.AssignmentScheduleInstancesRequestBuilderGetQueryParameters(  # noqa: E501
-            filter=f"groupId eq '{_quote(group_id)}'", expand=["principal"]
+            filter=f"groupId eq '{odata_literal(group_id)}'", expand=["principal"]
         )
         builder = self.client.identity_governance.privileged_access.group
         info = builder.assignment_schedule_instances.to_get_request_information(_config(params))
@@ -159,7 +216,7 @@ class GraphWire:
 
     def requests_url(self, group_id: str) -> str:
         params = AssignmentScheduleRequestsRequestBuilder.AssignmentScheduleRequestsRequestBuilderGetQueryParameters(  # noqa: E501
-            filter=f"groupId eq '{_quote(group_id)}'"
+            filter=f"groupId eq '{odata_literal(group_id)}'"
         )
         builder = self.client.identity_governance.privileged_access.group
         info = builder.assignment_schedule_requests.to_get_request_information(_config(params))
@@ -167,7 +224,7 @@ class GraphWire:
 
     def delta_url(self, group_ids: Sequence[str]) -> str:
         """A membership delta query's first round: `members` of the groups named."""
-        clauses = " or ".join(f"id eq '{_quote(g)}'" for g in group_ids)
+        clauses = " or ".join(f"id eq '{odata_literal(g)}'" for g in group_ids)
         params = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
             select=["members"], filter=clauses
         )
@@ -319,6 +376,6 @@ def _config(params: Any) -> RequestConfiguration[Any]:
     return RequestConfiguration(query_parameters=params)
 
 
-def _quote(value: str) -> str:
+def odata_literal(value: str) -> str:
     # OData string literals double their single quotes.
     return value.replace("'", "''")

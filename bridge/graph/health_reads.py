@@ -26,7 +26,7 @@ from azure.core.credentials_async import AsyncTokenCredential
 
 from bridge.config import EntraConfig
 from bridge.errors import Unreadable
-from bridge.graph.client import GraphSession, Reply, RetryPolicy, call_failure
+from bridge.graph.client import GraphSession, Reply, RetryPolicy, get_retried
 from bridge.model import MembershipExport
 
 log = logging.getLogger(__name__)
@@ -252,18 +252,7 @@ class GraphHealthReader:
     # -- plumbing ------------------------------------------------------------------------------
 
     def _get(self, url: str, *, paced: bool = False) -> Reply:
-        attempts = 0
-        while True:
-            if paced:
-                self._pace()
-            try:
-                reply = self._session.run(self._session.get(url))
-            except Exception as exc:
-                reply = call_failure(exc)
-            if not self.retry.allows(reply, attempts):
-                return reply
-            time.sleep(self.retry.delay(reply, attempts))
-            attempts += 1
+        return get_retried(self._session, self.retry, url, self._pace if paced else None)
 
     def _pace(self) -> None:
         limit, window = LOG_RATE

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from bridge.config import AwsConfig
+from bridge.identity_center.accounts import AccountCheck, check_account
 from bridge.identity_center.api import InstanceApi
 from bridge.identity_center.assignments import Assignments
 from bridge.identity_center.calls import Backoff, CallPolicy
@@ -24,6 +25,7 @@ from bridge.identity_center.permission_sets import PermissionSets, parse_iso_dur
 from bridge.identity_center.policy import InlinePolicies
 from bridge.identity_center.polling import RequestPoller
 from bridge.model import AccountAssignment, GroupMembership, Target
+from bridge.ownership import bridge_owned
 
 __all__ = ["AwsIdentityCenter", "parse_iso_duration"]
 
@@ -51,9 +53,10 @@ class AwsIdentityCenter:
         self.policy = CallPolicy(
             calls_per_second=calls_per_second, backoff=backoff, sleep=sleep, clock=clock
         )
-        self._api = InstanceApi(
-            aws, client_factory or make_client_factory(aws), self.policy, sleep=sleep, clock=clock
-        )
+        factory = client_factory or make_client_factory(aws)
+        self._api = InstanceApi(aws, factory, self.policy, sleep=sleep, clock=clock)
+        # Made on first use: only `check-config` reads AWS Organizations.
+        self._organizations = lambda: factory("organizations")
         poller = RequestPoller(self._api, interval=poll_interval, timeout=poll_timeout)
         self.directory = Directory(self._api, lookup_ttl=lookup_ttl, miss_ttl=miss_ttl)
         self.assignments = Assignments(
@@ -72,6 +75,9 @@ class AwsIdentityCenter:
 
     def resolve_permission_set(self, name_or_arn: str) -> str:
         return self.permission_sets.resolve(name_or_arn)
+
+    def group_owned(self, group_id: str) -> bool:
+        return bridge_owned(self.directory.describe_group(group_id)[1])
 
     def holders(self, target: Target) -> set[str]:
         if isinstance(target, GroupMembership):
@@ -122,3 +128,6 @@ class AwsIdentityCenter:
 
     def check(self) -> str:
         return check_instance(self._api)
+
+    def check_account(self, account_id: str) -> AccountCheck:
+        return check_account(self._organizations, self.policy, account_id)

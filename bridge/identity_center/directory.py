@@ -74,6 +74,16 @@ class Directory:
         self._groups.put(name_or_id, group_id, self._lookup_ttl)
         return group_id
 
+    @translated("DescribeGroup")
+    def describe_group(self, group_id: str) -> tuple[str, str]:
+        """The group's display name and description (empty when it has none)."""
+        answer = self._api.find(
+            "DescribeGroup", self._api.ids.describe_group, **self._api.store, GroupId=group_id
+        )
+        if answer is None:
+            raise not_found("DescribeGroup", f"no Identity Center group {group_id}")
+        return str(answer.get("DisplayName", "")), str(answer.get("Description") or "")
+
     def _group_by_id(self, group_id: str) -> str | None:
         answer = self._api.find(
             "DescribeGroup", self._api.ids.describe_group, **self._api.store, GroupId=group_id

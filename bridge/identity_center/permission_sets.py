@@ -3,7 +3,6 @@ their ARN, their name and their session duration."""
 
 from __future__ import annotations
 
-import re
 import threading
 from datetime import timedelta
 from typing import Any
@@ -11,19 +10,9 @@ from typing import Any
 from bridge.identity_center.api import InstanceApi
 from bridge.identity_center.cache import TtlCache
 from bridge.identity_center.calls import not_found, translated
+from bridge.iso8601 import parse_iso_duration
 
-_ISO_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
-
-
-def parse_iso_duration(value: str | int | float) -> timedelta:
-    """'PT1H', 'PT2H30M', 'P1D'; a bare number is seconds (moto's default is 3600)."""
-    if isinstance(value, int | float):
-        return timedelta(seconds=value)
-    m = _ISO_DURATION.match(value)
-    if not m or not any(m.groups()):
-        raise ValueError(f"not an ISO 8601 duration: {value!r}")
-    d, h, mi, s = (int(g or 0) for g in m.groups())
-    return timedelta(days=d, hours=h, minutes=mi, seconds=s)
+__all__ = ["PermissionSets", "parse_iso_duration"]
 
 
 class PermissionSets:

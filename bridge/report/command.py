@@ -83,10 +83,14 @@ def _query(args: argparse.Namespace) -> ReportQuery:
     from bridge.report.query import DEFAULT_REVOKE_TARGET, parse_when, split_values
 
     now = datetime.now(UTC)
+    since = parse_when(args.since, now) if args.since else None
+    until = parse_when(args.until, now) if args.until else None
+    if since is not None and until is not None and since > until:
+        raise ValueError(f"--since {args.since} is after --until {args.until}: nothing between")
     return ReportQuery(
         now=now,
-        since=parse_when(args.since, now) if args.since else None,
-        until=parse_when(args.until, now) if args.until else None,
+        since=since,
+        until=until,
         users=split_values(args.user),
         groups=split_values(args.group),
         mappings=split_values(args.mapping),
@@ -99,7 +103,7 @@ def _query(args: argparse.Namespace) -> ReportQuery:
 
 def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Config]) -> int:
     from bridge.config import config_path
-    from bridge.report import EXTENSIONS, Names, Source
+    from bridge.report import EXTENSIONS, FORMATS, Names, Source
     from bridge.store import open_for_reading
 
     config: Config | None = None
@@ -112,12 +116,17 @@ def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Config]) 
         return _refused(str(exc))
     if config is not None:
         query = replace(query, poll_interval=config.schedule.unwatched_every)
-    fmt = args.format or EXTENSIONS.get(Path(args.output or "").suffix.lower(), "table")
     if args.activity and (config is None or not config.activity.enabled):
         return _refused("--activity needs a config with [activity] cloudtrail_bucket")
     if args.output and _is_the_ledger(args.output, url):
         # Opening it for writing would truncate the very ledger the report reads.
         return _refused(f"-o {args.output} is the ledger itself (store.url)")
+    fmt = args.format or _format_of(args.output)
+    if fmt is None:
+        return _refused(
+            f"-o {args.output}: no format has that extension; name one with "
+            f"--format ({', '.join(FORMATS)}) or end the file in {', '.join(EXTENSIONS)}, .txt"
+        )
     ledger = open_for_reading(url)
     status = 0
     try:
@@ -138,6 +147,9 @@ def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Config]) 
             )
     finally:
         ledger.close()
+    if summary.data.grants == 0 and _filters(args):
+        print(f"pim-bridge report: no grant matches {_filters(args)}", file=sys.stderr)
+        status = max(status, 1)
     if args.output:
         from bridge.report.text import counted
 
@@ -193,6 +205,25 @@ def _write(
         return write_report(
             ledger, query, fmt, out, names, progress=progress, source=source, sidecar=sidecar
         )
+
+
+def _format_of(output: str | None) -> str | None:
+    """The format the file's extension names; table for stdout, .txt or no extension, None for
+    an extension no format has (a .pdf must not silently be a text table)."""
+    from bridge.report import EXTENSIONS
+
+    suffix = Path(output or "").suffix.lower()
+    return {**EXTENSIONS, ".txt": "table", "": "table"}.get(suffix)
+
+
+def _filters(args: argparse.Namespace) -> str:
+    """The filters that pick grants, as typed: what a report with no row names."""
+    given = [
+        f"--{flag} {','.join(values)}"
+        for flag in ("user", "group", "mapping", "account")
+        if (values := getattr(args, flag))
+    ]
+    return " ".join(given)
 
 
 def _is_the_ledger(output: str, url: str) -> bool:

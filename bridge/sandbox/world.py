@@ -149,10 +149,13 @@ class World:
 
 def seed(graph: GraphSandbox, aws: AwsSandbox) -> World:
     w = World(graph, aws)
-    w.ic_group_id = aws.create_group(w.ic_group_name, "Mirrored from PIM by pim-bridge")
+    # The group exists for the bridge alone: marked bridge-owned (bridge/ownership.py).
+    w.ic_group_id = aws.create_group(w.ic_group_name, "Managed by pim-bridge: mirrored from PIM")
     w.permission_set_arn = aws.create_permission_set(w.permission_set_name, "PT1H")
     for name in ("prod-admin", "breakglass"):
         w.entra_groups[name] = graph.add_group(f"PIM-{name}")
+        # No activation outlives the permission set's one-hour session.
+        graph.set_max_activation(w.entra_groups[name], timedelta(hours=1))
     for who in (*PEOPLE, *ENTRA_ONLY):
         w.entra_users[who] = graph.add_user(w.upn(who), who.capitalize())
         for gid in w.entra_groups.values():

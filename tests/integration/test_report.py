@@ -457,3 +457,35 @@ def test_drift_anomaly_names_the_user_the_target_and_the_mapping(built: Built) -
     assert drift["detail"].startswith("frank@example.com (")
     assert "on AWS-Prod-Admin has no PIM basis" in drift["detail"]
     assert "not removed: drift = report" in drift["detail"]
+
+
+def _report_cli(built: Built, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bridge", "report", "--store", built.store_url, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("args", [("--mapping", "nope"), ("--user", "nobody")])
+def test_report_filters_that_match_no_grant_say_so_and_exit_1(
+    built: Built, args: tuple[str, str]
+) -> None:
+    proc = _report_cli(built, *args)
+    assert proc.returncode == 1, proc.stderr
+    assert f"pim-bridge report: no grant matches {' '.join(args)}" in proc.stderr
+
+
+def test_report_since_after_until_is_a_usage_error(built: Built) -> None:
+    proc = _report_cli(built, "--since", "1d", "--until", "7d")
+    assert proc.returncode == 2
+    assert "--since 1d is after --until 7d" in proc.stderr
+
+
+def test_report_refuses_an_output_extension_no_format_has(built: Built, tmp_path: Path) -> None:
+    out = tmp_path / "report.pdf"
+    proc = _report_cli(built, "-o", str(out))
+    assert proc.returncode == 2
+    assert "--format (table, csv, json, md, html)" in proc.stderr
+    assert not out.exists()

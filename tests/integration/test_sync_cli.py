@@ -214,3 +214,26 @@ def test_sync_refuses_to_apply_while_a_service_holds_the_sqlite_store(rig: Rig) 
     finally:
         running.release()
     assert rig.sync().returncode == 0
+
+
+def test_drift_remove_keeps_members_the_bridge_did_not_add_in_a_group_it_does_not_own(
+    rig: Rig,
+) -> None:
+    from bridge.sandbox.world import _to_toml
+
+    shared = rig.w.aws.create_group("Shared-Admins", "Admins of several teams")
+    rig.w.aws.add_member(shared, rig.w.ic_users["bob"])
+    data = rig.w.config_dict(f"sqlite:///{rig.db}")
+    data["mappings"] = [
+        {
+            "name": "shared",
+            "entra_group_id": rig.w.entra_groups["prod-admin"],
+            "identity_center_group": "Shared-Admins",
+            "drift": "remove",
+        }
+    ]
+    rig.config.write_text(_to_toml(data), encoding="utf-8")
+    proc = rig.sync()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert rig.w.aws.members(shared) == [rig.w.ic_users["bob"]]
+    assert "kept, the group is not bridge-owned" in proc.stdout

@@ -289,6 +289,10 @@ class IdentityCenterView:
             raise SinkError(f"no Identity Center group named {name_or_id!r}", temporary=False)
         return gid
 
+    def group_owned(self, group_id: str) -> bool:
+        self.life.check()
+        return True  # the world's groups are the bridge's own
+
     def resolve_permission_set(self, name_or_arn: str) -> str:
         self.life.check()
         if name_or_arn in PERMISSION_SETS.values():

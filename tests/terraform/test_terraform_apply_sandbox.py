@@ -215,6 +215,8 @@ def _assert_bridge_mirrors(
     reader = graph.add_user("bo@example.test")
     graph.add_group("aws-admins", id=ADMIN_GROUP)
     graph.add_group("aws-readers", id=READER_GROUP)
+    for group in (ADMIN_GROUP, READER_GROUP):
+        graph.set_max_activation(group, timedelta(hours=1))  # no activation outlasts a session
     graph.add_eligibility(admin, ADMIN_GROUP)
     graph.add_eligibility(reader, READER_GROUP)
     ada = aws.create_user("ada@example.test")

@@ -121,6 +121,31 @@ def test_cli_exits_2_with_one_line_on_a_bad_config(tmp_path: Path) -> None:
     assert lines[0].startswith("pim-bridge: config error: aws.instance_arn:")
 
 
+def test_an_unquoted_account_id_is_a_toml_error_with_a_hint_to_quote_it(tmp_path: Path) -> None:
+    path = tmp_path / "pim-bridge.toml"
+    path.write_text(
+        '[aws]\nidentity_store_id = "d-1"\ninstance_arn = "arn:aws:sso:::instance/ssoins-1"\n'
+        '[[mappings]]\nname = "m"\nentra_group_id = "g-1"\n'
+        "[[mappings.assignments]]\naccount_id = 012345678901\npermission_set = 'Admin'\n"
+    )
+    with pytest.raises(ConfigError) as exc:
+        load_config(path, {})
+    assert "is not valid TOML" in exc.value.reason
+    assert 'quote account ids: account_id = "012345678901"' in exc.value.reason
+
+
+def test_a_bad_environment_override_names_the_variable() -> None:
+    err = error_of(base(), {"PIM_BRIDGE_SCHEDULE__POLL_INTERVAL": "soon"})
+    assert "PIM_BRIDGE_SCHEDULE__POLL_INTERVAL" in str(err)
+    assert err.key.startswith("schedule.poll_interval")
+
+
+def test_a_bad_key_in_the_file_names_no_variable() -> None:
+    data = base()
+    data["schedule"] = {"poll_interval": "soon"}
+    assert error_of(data).key == "schedule.poll_interval"
+
+
 def _documented() -> dict[str, set[str]]:
     text = (ROOT / "docs" / "configuration.md").read_text()
     out: dict[str, set[str]] = {}

@@ -8,16 +8,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from moto.identitystore.models import IdentityStoreBackend, identitystore_backends
+from moto.organizations.models import OrganizationsBackend, organizations_backends
 from moto.ssoadmin.models import SSOAdminBackend, ssoadmin_backends
 
 SSO_PREFIX = "SWBExternalService."
 IDS_PREFIX = "AWSIdentityStore."
+ORG_PREFIX = "AWSOrganizationsV20161128."
 # Sent by the sandbox's own seeding clients: such calls skip latency, throttling, faults and
 # counters, and take effect at once.
 SEED_HEADER = "x-pim-bridge-sandbox-seed"
 
-# One operation: the decoded JSON request and the region it was signed for -> the JSON answer.
-Handler = Callable[[dict[str, Any], str], dict[str, Any]]
+# One operation: the decoded JSON request and the region it was signed for -> the JSON answer
+# (None: moto's answer is right for this request).
+Handler = Callable[[dict[str, Any], str], dict[str, Any] | None]
 
 
 class ApiError(Exception):
@@ -41,3 +44,6 @@ class Backends:
 
     def ids(self, region: str) -> IdentityStoreBackend:
         return identitystore_backends[self.account_id][region]
+
+    def organizations(self) -> OrganizationsBackend:
+        return organizations_backends[self.account_id]["aws"]  # one per partition

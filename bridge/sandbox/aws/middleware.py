@@ -11,6 +11,7 @@ through to moto.
 - `instance_tags`: `DescribeInstance` and the permission set tag calls.
 - `boundaries`: the permission set permissions boundary calls.
 - `identity_store`: group membership conflicts and `UpdateGroup`.
+- `organizations`: `DescribeAccount` outside an organization.
 - `throttling`: latency, rate limit, planned conflicts and call counters for every call except
   those carrying `SEED_HEADER`, which the sandbox's own seeding helpers send.
 
@@ -30,11 +31,20 @@ from typing import Any, BinaryIO
 
 from moto.core.exceptions import JsonRESTError
 
-from bridge.sandbox.aws.api import IDS_PREFIX, SEED_HEADER, SSO_PREFIX, ApiError, Backends, Handler
+from bridge.sandbox.aws.api import (
+    IDS_PREFIX,
+    ORG_PREFIX,
+    SEED_HEADER,
+    SSO_PREFIX,
+    ApiError,
+    Backends,
+    Handler,
+)
 from bridge.sandbox.aws.async_requests import AsyncRequests
 from bridge.sandbox.aws.boundaries import PermissionsBoundaries
 from bridge.sandbox.aws.identity_store import IdentityStoreCalls
 from bridge.sandbox.aws.instance_tags import InstanceAndTags
+from bridge.sandbox.aws.organizations import OrganizationCalls
 from bridge.sandbox.aws.throttling import FrontDoor
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -73,6 +83,7 @@ class IdentityCenterExtensions:
             **InstanceAndTags(backends).handlers(),
             **PermissionsBoundaries(backends).handlers(),
             **IdentityStoreCalls(backends).handlers(),
+            **OrganizationCalls(backends).handlers(),
         }
 
     def reset(self) -> None:
@@ -86,7 +97,7 @@ class IdentityCenterExtensions:
         # moto ranks this header above the access key: it gives this sandbox its own backends.
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = self.account_id
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if not target.startswith((SSO_PREFIX, IDS_PREFIX)):
+        if not target.startswith((SSO_PREFIX, IDS_PREFIX, ORG_PREFIX)):
             return self.app(environ, start_response)
         try:
             result = self._answer(environ, target)
@@ -107,7 +118,8 @@ class IdentityCenterExtensions:
         body = _read_body(environ)
         region = _region(environ) or self.default_region
         seeding = environ.get(_SEED_ENVIRON) is not None
-        if not seeding:
+        if not seeding and not target.startswith(ORG_PREFIX):
+            # Identity Center's rate limit and faults are not Organizations'.
             self.front_door.admit(target.split(".", 1)[1])
         with self._lock:
             self.async_requests.settle()

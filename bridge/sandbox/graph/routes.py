@@ -55,9 +55,9 @@ def install(router: Router, sandbox: SandboxSettings) -> None:
 _CLAUSE = re.compile(r"^\s*(\w+)\s+eq\s+'([^']*)'\s*$", re.IGNORECASE)
 
 
-def parse_filter(expr: str | None) -> dict[str, str]:
-    """The `eq`/`and` subset of OData $filter that PIM for Groups lists need, keyed by the
-    lower-cased property name. PIM refuses a list not scoped to a group or principal."""
+def filter_clauses(expr: str | None) -> dict[str, str]:
+    """The `eq`/`and` subset of OData $filter the sandbox's lists take, keyed by the
+    lower-cased property name."""
     clauses: dict[str, str] = {}
     for part in re.split(r"\s+and\s+", (expr or "").strip(), flags=re.IGNORECASE):
         if not part.strip():
@@ -66,6 +66,13 @@ def parse_filter(expr: str | None) -> dict[str, str]:
         if not m:
             raise GraphApiError(400, "BadRequest", f"Invalid filter clause: '{part.strip()}'.")
         clauses[m.group(1).lower()] = m.group(2)
+    return clauses
+
+
+def parse_filter(expr: str | None) -> dict[str, str]:
+    """`filter_clauses` for the PIM for Groups lists, which PIM refuses unless scoped to a
+    group or a principal."""
+    clauses = filter_clauses(expr)
     if "groupid" not in clauses and "principalid" not in clauses:
         raise GraphApiError(
             400,

@@ -22,10 +22,11 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Literal
 
 from bridge.ports import Clock, SystemClock
-from bridge.sandbox.graph import delta, health_routes, routes
+from bridge.sandbox.graph import delta, health_routes, policy_routes, routes
 from bridge.sandbox.graph.actor import GraphActor
 from bridge.sandbox.graph.delta import DeltaSettings
 from bridge.sandbox.graph.http import (
@@ -97,6 +98,9 @@ class GraphSandbox(ServerLifecycle):
         delta.install(self.router, self)  # before `/groups/{id}`, which would match it too
         routes.install(self.router, self)
         health_routes.install(self.router, self)
+        policy_routes.install(self.router, self)
+        # (group id, access) -> the longest activation its PIM policy allows.
+        self._max_activation: dict[tuple[str, str], timedelta] = {}
         self._tokens: dict[str, str | None] = {self.token: None}
         self._throttles: list[_Throttle] = []
         self._outages: dict[str | None, _Outage] = {}
@@ -154,6 +158,15 @@ class GraphSandbox(ServerLifecycle):
         nested = self.add_group(display_name, id)
         self.add_eligibility(nested, group_id, access_id)
         return nested
+
+    def set_max_activation(
+        self, group_id: str, duration: timedelta, access_id: str = "member"
+    ) -> None:
+        """The group's PIM policy: an activation lasts at most `duration` (8 hours unless set)."""
+        self._max_activation[group_id, access_id] = duration
+
+    def max_activation(self, group_id: str, access_id: str) -> timedelta:
+        return self._max_activation.get((group_id, access_id), policy_routes.DEFAULT_MAX_ACTIVATION)
 
     def issue_token(self, user_id: str | None = None) -> str:
         """A bearer token the sandbox accepts, acting as `user_id` (None: the application)."""
