@@ -1,5 +1,5 @@
 # Groups the bridge owns. They are created here, outside the scope of SCIM provisioning, so a slow
-# SCIM export cannot re-add a member the bridge has just removed (DESIGN, "Facts that shape the code").
+# SCIM export cannot re-add a member the bridge has just removed.
 resource "aws_identitystore_group" "this" {
   for_each = var.groups
 
