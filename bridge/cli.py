@@ -228,7 +228,12 @@ def _reading_verbs(sub: Verbs) -> None:
     _config_arg(status)
     status.add_argument("--user", metavar="NAME", help="UPN, its name before @, or an id")
     status.add_argument("--mapping", metavar="NAME", help="mapping name")
-    status.add_argument("--format", choices=("table", "json"), default="table")
+    status.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="table for a person (default), json for a script (docs/status-and-notifications.md)",
+    )
 
     from bridge.report.command import DESCRIPTION as REPORT_DESCRIPTION
     from bridge.report.command import add_arguments as report_arguments
