@@ -91,6 +91,21 @@ class Desired:
                     self._resolve_mapping(i, m)
             return dict(self._resolved)
 
+    def refresh(self) -> None:
+        """Resolve every mapping's names again (the drift sweep does, so a group renamed in
+        Identity Center, or another given its name, is followed within one sweep and the
+        directory's lookup cache). A name that no longer resolves leaves its mapping unresolved:
+        no new grants there, its ledger grants kept to their ends. A lookup that fails for a
+        while (throttled, an outage) keeps what was resolved: that is no rename."""
+        with self._lock:
+            for i, m in enumerate(self.config.mappings):
+                previous = self._resolved.pop(m.name, None)
+                self._resolve_mapping(i, m)
+                failed = self.unresolved.get(m.name)
+                if previous is not None and failed is not None and failed[1].temporary:
+                    self._resolved[m.name] = previous
+                    del self.unresolved[m.name]
+
     def _resolve_mapping(self, index: int, mapping: MappingConfig) -> None:
         ts: list[Target] = []
         labels: dict[str, str] = {}

@@ -167,6 +167,9 @@ class Reconciler:
     ) -> CycleResult:
         """Observe PIM, plan against the ledger (and AWS when `read_aws`), apply."""
         started = self.clock.monotonic()
+        if read_aws:
+            # The sweep that reads what AWS holds also reads the names that say where.
+            self.desired.refresh()
         # Reads happen outside the lock: a slow or failing Graph must never hold up an expiry.
         obs = self.desired.observe()
         # A partly unreadable mapping keeps its ledger grants until their own end, like an

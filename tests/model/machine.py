@@ -323,6 +323,10 @@ class BridgeMachine(RuleBasedStateMachine):
     def rename_identity_center_group(self, gid: str) -> None:
         name = self.world.group_names[gid]
         self.world.group_names[gid] = name[:-8] if name.endswith("-renamed") else name + "-renamed"
+        # Until its next drift sweep reads the names again, the bridge may grant by the name as
+        # it resolved it or, for a mapping it could not resolve, as it resolves now.
+        now = self.layout.targets(self.world)
+        self.targets = {m: keys | now.get(m, frozenset()) for m, keys in self.targets.items()}
 
     @rule(user=st.sampled_from(sorted(IC_USERS.values())), pick=PICK)
     def member_added_out_of_band(self, user: str, pick: int) -> None:
@@ -466,6 +470,8 @@ class BridgeMachine(RuleBasedStateMachine):
         try:
             self.promise.check(step)
         finally:
+            if step.swept:
+                self.targets = self.layout.targets(self.world)  # as the sweep read the names
             self._step_reset()
 
 

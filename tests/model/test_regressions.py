@@ -289,3 +289,23 @@ def test_a_restart_after_a_clock_jump_takes_the_clock_as_it_is(
         ("wall_clock_jumps", {"seconds": 60}),
         edit("add_mapping"),
     )
+
+
+def test_a_group_renamed_back_to_its_mapped_name_is_granted_into_again(
+    play: Callable[[str], Play],
+) -> None:
+    """Renamed away while the service restarted, the mapping's group did not resolve; named
+    back, it resolves again, and a new activation is granted into it (the model had kept the
+    names as the process first resolved them, and called that grant baseless)."""
+    play("")(
+        start(),
+        ("killed_at_the_next_write", {"when": "before", "down_for": 0}),
+        ("rename_identity_center_group", {"gid": "gid-admins"}),
+        ("activate", {"user": "alice@x", "group": "eg-1", "minutes": 0.5}),
+        ("drift_sweep", {}),
+        ("time_passes", {"seconds": 60}),
+        ("activate", {"user": "carol@x", "group": "eg-1", "minutes": 5}),
+        ("rename_identity_center_group", {"gid": "gid-ops"}),
+        ("rename_identity_center_group", {"gid": "gid-admins"}),
+        ("poll", {}),
+    )

@@ -288,6 +288,36 @@ def test_throttled_name_lookups_at_start_stop_no_expiry(tmp_path: Path) -> None:
     assert again.holders() == {"u-u2@x"}
 
 
+def test_a_group_renamed_while_running_gets_no_new_grants_from_the_next_sweep(
+    tmp_path: Path,
+) -> None:
+    r = Rig(tmp_path, [ADMINS, TEMPS])
+    r.activate("u1@x", 10, group="eg-2")
+    r.service.poll()
+    r.ic.renamed.add("AWS-Temp")
+    swept = r.rec.cycle(kind="drift", read_aws=True)
+    [why] = [f for f in swept.findings if f.kind == "unresolved_mapping"]
+    assert why.mapping == "temp"
+    r.activate("u2@x", 10, group="eg-2")
+    r.rec.cycle()
+    assert r.holders(TEMP) == {"u-u1@x"}  # nobody new through a name that names nothing
+    r.timers.advance_to(T0 + timedelta(minutes=11))
+    assert r.holders(TEMP) == set()  # and what it granted still ends at its end
+
+
+def test_a_throttled_name_lookup_at_the_sweep_keeps_the_mapping(tmp_path: Path) -> None:
+    r = Rig(tmp_path, [ADMINS])
+    r.activate("u1@x", 10)
+    r.service.poll()
+    r.ic.throttled = True
+    swept = r.rec.cycle(kind="drift", read_aws=True)
+    assert [f.kind for f in swept.findings if f.kind == "unresolved_mapping"] == []
+    r.ic.throttled = False
+    r.activate("u2@x", 10)
+    r.rec.cycle()
+    assert r.holders() == {"u-u1@x", "u-u2@x"}
+
+
 # -- the brake cannot be bypassed by a read that moves ends ---------------------------------------
 
 
