@@ -53,6 +53,15 @@ class Observation:
         return self.unreadable | self.partial
 
 
+@dataclass(frozen=True)
+class _Resolution:
+    """A mapping's names as Identity Center resolved them."""
+
+    targets: tuple[Target, ...]
+    labels: dict[str, str]
+    not_owned: frozenset[str]  # its group keys that are not bridge-owned
+
+
 class Desired:
     """The mapping config resolved against Identity Center, and PIM read through it."""
 
@@ -88,25 +97,49 @@ class Desired:
         with self._lock:
             for i, m in enumerate(self.config.mappings):
                 if m.name not in self._resolved:
-                    self._resolve_mapping(i, m)
+                    got = self._resolve(i, m)
+                    if isinstance(got, _Resolution):
+                        self._take(m.name, got)
+                        # Replaced, not updated: `scope()` reads it without the lock.
+                        self._not_owned = self._not_owned | got.not_owned
+                    else:
+                        self._fail(m.name, got)
             return dict(self._resolved)
 
     def refresh(self) -> None:
         """Resolve every mapping's names again (the drift sweep does, so a group renamed in
         Identity Center, or another given its name, is followed within one sweep and the
-        directory's lookup cache). A name that no longer resolves leaves its mapping unresolved:
-        no new grants there, its ledger grants kept to their ends. A lookup that fails for a
-        while (throttled, an outage) keeps what was resolved: that is no rename."""
+        directory's lookup cache), and read again which groups are bridge-owned. A name that
+        no longer resolves leaves its mapping unresolved: no new grants there, its ledger
+        grants kept to their ends. A lookup that fails for a while (throttled, an outage)
+        keeps what was resolved: that is no rename."""
+        # Looked up outside the lock, which the expiry job's `scope()` takes.
+        fresh = [(m.name, self._resolve(i, m)) for i, m in enumerate(self.config.mappings)]
         with self._lock:
-            for i, m in enumerate(self.config.mappings):
-                previous = self._resolved.pop(m.name, None)
-                self._resolve_mapping(i, m)
-                failed = self.unresolved.get(m.name)
-                if previous is not None and failed is not None and failed[1].temporary:
-                    self._resolved[m.name] = previous
-                    del self.unresolved[m.name]
+            not_owned: set[str] = set()
+            for name, got in fresh:
+                if isinstance(got, _Resolution):
+                    self._take(name, got)
+                    not_owned |= got.not_owned
+                elif got[1].temporary and name in self._resolved:
+                    not_owned |= self._not_owned & {t.key for t in self._resolved[name]}
+                else:
+                    self._resolved.pop(name, None)
+                    self._fail(name, got)
+            self._not_owned = frozenset(not_owned)
 
-    def _resolve_mapping(self, index: int, mapping: MappingConfig) -> None:
+    def _take(self, name: str, got: _Resolution) -> None:
+        self.unresolved.pop(name, None)
+        self._resolved[name] = got.targets
+        self.labels.update(got.labels)
+
+    def _fail(self, name: str, failure: tuple[str, SinkError]) -> None:
+        if name not in self.unresolved:
+            log.warning("mapping %s unresolved: %s: %s", name, *failure)
+        self.unresolved[name] = failure
+
+    def _resolve(self, index: int, mapping: MappingConfig) -> _Resolution | tuple[str, SinkError]:
+        """One mapping's names looked up, or the config key that failed and why."""
         ts: list[Target] = []
         labels: dict[str, str] = {}
         key = f"mappings[{index}].identity_center_group"
@@ -129,15 +162,8 @@ class Desired:
                 ts.append(AccountAssignment(a.account_id, arn))
                 labels[ts[-1].key] = f"{a.permission_set.rsplit('/', 1)[-1]} @ {a.account_id}"
         except SinkError as exc:
-            if mapping.name not in self.unresolved:
-                log.warning("mapping %s unresolved: %s: %s", mapping.name, key, exc)
-            self.unresolved[mapping.name] = (key, exc)
-            return
-        self.unresolved.pop(mapping.name, None)
-        self._resolved[mapping.name] = tuple(ts)
-        self.labels.update(labels)
-        # Replaced, not updated: `scope()` reads it without the lock.
-        self._not_owned = self._not_owned | not_owned
+            return key, exc
+        return _Resolution(tuple(ts), labels, frozenset(not_owned))
 
     def scope(self, unknown: Iterable[str] = ()) -> Scope:
         """What the bridge may touch this cycle. `unknown` mappings (unreadable, partly read,

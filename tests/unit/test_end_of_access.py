@@ -48,6 +48,7 @@ class WorldIC(FakeIdentityCenter):
         self.renamed: set[str] = set()
         self.throttled = False
         self.crash_on_add = False
+        self.unowned: set[str] = set()  # group ids whose description lacks the bridge's mark
 
     def resolve_group(self, name_or_id: str) -> str:
         if self.throttled:
@@ -55,6 +56,9 @@ class WorldIC(FakeIdentityCenter):
         if name_or_id in self.renamed:
             raise SinkError(f"no group named {name_or_id!r}", temporary=False)
         return super().resolve_group(name_or_id)
+
+    def group_owned(self, group_id: str) -> bool:
+        return group_id not in self.unowned
 
     def add(self, user_id: str, target: Any) -> None:
         super().add(user_id, target)
@@ -316,6 +320,19 @@ def test_a_throttled_name_lookup_at_the_sweep_keeps_the_mapping(tmp_path: Path) 
     r.activate("u2@x", 10)
     r.rec.cycle()
     assert r.holders() == {"u-u1@x", "u-u2@x"}
+
+
+def test_a_group_marked_bridge_owned_while_running_is_cleaned_from_the_next_sweep(
+    tmp_path: Path,
+) -> None:
+    r = Rig(tmp_path, [{**ADMINS, "drift": "remove"}])
+    r.ic.unowned.add("gid-AWS-Admin")
+    r.ic.state[ADMIN] = {"u-u7@x"}  # added by hand, not by the bridge
+    r.rec.cycle(kind="drift", read_aws=True)
+    assert r.holders() == {"u-u7@x"}  # kept: the group is not the bridge's
+    r.ic.unowned.clear()  # its description now carries the mark
+    r.rec.cycle(kind="drift", read_aws=True)
+    assert r.holders() == set()
 
 
 # -- the brake cannot be bypassed by a read that moves ends ---------------------------------------

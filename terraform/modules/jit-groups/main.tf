@@ -1,3 +1,16 @@
+locals {
+  # The bridge removes members it did not add (a mapping's drift = "remove") only from groups
+  # whose description carries this mark; these groups are the bridge's, so they carry it.
+  owned_mark = "Managed by pim-bridge"
+  descriptions = {
+    for name, text in var.groups : name => (
+      !var.mark_bridge_owned ? text :
+      strcontains(lower(text), lower(local.owned_mark)) ? text :
+      trimspace("${local.owned_mark}. ${text}")
+    )
+  }
+}
+
 # Groups the bridge owns. They are created here, outside the scope of SCIM provisioning, so a slow
 # SCIM export cannot re-add a member the bridge has just removed.
 resource "aws_identitystore_group" "this" {
@@ -5,7 +18,7 @@ resource "aws_identitystore_group" "this" {
 
   identity_store_id = var.identity_store_id
   display_name      = each.key
-  description       = each.value != "" ? each.value : null
+  description       = local.descriptions[each.key] != "" ? local.descriptions[each.key] : null
 
   lifecycle {
     postcondition {

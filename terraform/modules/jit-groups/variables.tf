@@ -18,7 +18,13 @@ variable "groups" {
   }
 
   validation {
-    condition     = alltrue([for d in values(var.groups) : length(d) <= 1024])
-    error_message = "Group descriptions are at most 1024 characters."
+    condition     = alltrue([for d in values(var.groups) : length(d) <= 1000])
+    error_message = "Group descriptions are at most 1000 characters (Identity Store allows 1024; the bridge-owned mark takes the rest)."
   }
+}
+
+variable "mark_bridge_owned" {
+  description = "Prefix each description with \"Managed by pim-bridge\" (unless it says so already), which lets a mapping with drift = \"remove\" remove members the bridge did not add. false: the groups are not marked, and such members are only reported."
+  type        = bool
+  default     = true
 }
