@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from bridge.schema import changes, holdings, leader
 from bridge.store import Ledger
 from tests.faults.invariants import check_all
 from tests.replicas import start_replica
+from tests.waiting import wait_for
 
 POLL = 2.0  # the world's config: poll every 2 s, standbys look every second
 
@@ -31,15 +31,6 @@ POLL = 2.0  # the world's config: poll every 2 s, standbys look every second
 def world() -> Iterator[World]:
     with running_world() as w:  # real clock: the replicas are separate processes
         yield w
-
-
-def wait_for(pred: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def leader_pid(engine: Engine) -> int | None:

@@ -17,6 +17,7 @@ from bridge.sandbox.world import World, running_world
 from bridge.schema import changes, leader
 from bridge.store import Ledger
 from tests.replicas import start_replica
+from tests.waiting import wait_for
 
 POLL = 2.0
 
@@ -25,15 +26,6 @@ POLL = 2.0
 def world() -> Iterator[World]:
     with running_world() as w:
         yield w
-
-
-def wait_for(pred, timeout: float) -> float | None:  # type: ignore[no-untyped-def]
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if pred():
-            return time.monotonic() - start
-        time.sleep(0.1)
-    return None
 
 
 def test_killed_leader_is_replaced_and_its_expiry_still_happens_on_time(

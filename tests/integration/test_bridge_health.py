@@ -4,8 +4,7 @@ for its cycles, mappings and session denials, against the sandbox over loopback.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,17 +18,9 @@ from bridge.sandbox.world import World, _to_toml, running_world
 from bridge.service import Service
 from bridge.wiring import build
 from tests.fakes import FakeClock
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(pred: Callable[[], bool], timeout: float = 30) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return pred()
 
 
 @pytest.fixture
@@ -59,26 +50,26 @@ def test_healthz_is_not_ready_after_failed_graph_polls_while_expiries_go_on(
     try:
         assert svc.http is not None
         url = f"http://127.0.0.1:{svc.http.port}"
-        assert wait_for(lambda: _healthz(url)[0] == 200)
+        assert wait_for(lambda: _healthz(url)[0] == 200, 30)
         actor = world.graph.actor()
         actor.activate(
             world.entra_users["bob"], world.entra_groups["prod-admin"], timedelta(seconds=4), "x"
         )
         actor.close()
         bob = world.ic_users["bob"]
-        assert wait_for(lambda: bob in world.ic_members())
+        assert wait_for(lambda: bob in world.ic_members(), 30)
 
         world.graph.outage(status=500)  # every Graph call fails from now on
-        assert wait_for(lambda: _healthz(url)[0] == 503)
+        assert wait_for(lambda: _healthz(url)[0] == 503, 30)
         code, body = _healthz(url)
         assert body["live"] is True and body["ready"] is False
         assert body["failed_graph_polls"] >= 2
         # Revocation goes on from the ledger; its cycles do not make the bridge look ready.
-        assert wait_for(lambda: bob not in world.ic_members())
+        assert wait_for(lambda: bob not in world.ic_members(), 30)
         assert _healthz(url)[0] == 503
 
         world.graph.restore()
-        assert wait_for(lambda: _healthz(url)[0] == 200)
+        assert wait_for(lambda: _healthz(url)[0] == 200, 30)
         assert _healthz(url)[1]["failed_graph_polls"] == 0
     finally:
         svc.stop()

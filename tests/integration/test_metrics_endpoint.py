@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from bridge.sandbox.world import World, running_world
 from bridge.service import Service
 from bridge.wiring import build
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -22,15 +22,6 @@ DOC = Path(__file__).parent.parent.parent / "docs" / "metrics.md"
 
 def documented_metrics() -> set[str]:
     return set(re.findall(r"^\| `(pim_bridge_\w+)` \|", DOC.read_text(), re.MULTILINE))
-
-
-def wait_for(pred: Callable[[], bool], timeout: float = 15) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return pred()
 
 
 @pytest.fixture
