@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -65,13 +66,15 @@ def test_metrics_endpoint_shows_every_documented_metric(
 def test_healthz_is_ready_after_a_cycle_and_503_without_a_recent_one(
     service: tuple[World, Service, str],
 ) -> None:
-    _, svc, url = service
+    world, svc, url = service
     reply = httpx.get(url + "/healthz")
     assert reply.status_code == 200
     body = reply.json()
     assert body["live"] is True and body["ready"] is True
     assert body["last_ok_age_seconds"] >= 0
 
+    world.graph.outage(status=500)  # no cycle succeeds from now on, however soon the next
+    time.sleep(2)  # and the one in flight, if any, is over
     svc.last_ok = None  # as before the first successful cycle
     reply = httpx.get(url + "/healthz")
     assert reply.status_code == 503 and reply.json()["ready"] is False
