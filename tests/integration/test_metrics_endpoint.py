@@ -77,4 +77,5 @@ def test_healthz_is_ready_after_a_cycle_and_503_without_a_recent_one(
     time.sleep(2)  # and the one in flight, if any, is over
     svc.last_ok = None  # as before the first successful cycle
     reply = httpx.get(url + "/healthz")
+    world.graph.restore()  # the service stops between two polls, not in a retry's backoff
     assert reply.status_code == 503 and reply.json()["ready"] is False
