@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,3 +71,26 @@ def quiet_bridge_logs() -> Iterator[None]:
     logger.setLevel(logging.CRITICAL)
     yield
     logger.setLevel(level)
+
+
+class Progress:
+    """How far a long soak has come: every 100 examples a line (examples, seconds) is appended to
+    the file PIM_BRIDGE_SOAK_PROGRESS names, so a soak stopped before its end still says how many
+    examples ran clean."""
+
+    def __init__(self, path: str | None, part: str) -> None:
+        self.path, self.part = path, part
+        self.count = 0
+        self.started = time.monotonic()
+
+    def example(self) -> None:
+        self.count += 1
+        if self.path and self.count % 100 == 0:
+            seconds = time.monotonic() - self.started
+            with open(self.path, "a", encoding="utf-8") as out:
+                out.write(f"{self.part} {self.count} examples {seconds:.0f} s\n")
+
+
+@pytest.fixture
+def progress(request: pytest.FixtureRequest) -> Progress:
+    return Progress(os.environ.get("PIM_BRIDGE_SOAK_PROGRESS"), request.node.name)
