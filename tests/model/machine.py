@@ -126,11 +126,14 @@ class BridgeMachine(RuleBasedStateMachine):
         self.records: list[CycleRecord] = []
         self.proc: Process | None = None
         self.targets: dict[str, frozenset[str]] = {}  # mapping -> keys, as the process resolved
+        # Every resolution in effect during the step: a process killed in it granted by its own.
+        self.step_targets: dict[str, frozenset[str]] = {}
         self.edits = 0
         self.downtimes: list[int] = []  # after each kill to come, how long the service stays down
         self._step_reset()
 
     def _step_reset(self) -> None:
+        self.step_targets = dict(self.targets)
         self.step_ops = len(self.world.ops)
         self.step_records = len(self.records)
         self.swept = False
@@ -154,7 +157,7 @@ class BridgeMachine(RuleBasedStateMachine):
         for _ in range(2 * MAX_FAULTS + 2):
             # A process killed as it starts is down until the next: its tolerance starts then.
             self.world.started_at = self.world.clock.now()
-            self.targets = self.layout.targets(self.world)
+            self._resolved_as(self.layout.targets(self.world), widen=False)
             self.proc = build_process(self.world, self.layout, self.url, records=self.records)
             self.recovered = True
             first = len(self.records)
@@ -325,8 +328,16 @@ class BridgeMachine(RuleBasedStateMachine):
         self.world.group_names[gid] = name[:-8] if name.endswith("-renamed") else name + "-renamed"
         # Until its next drift sweep reads the names again, the bridge may grant by the name as
         # it resolved it or, for a mapping it could not resolve, as it resolves now.
-        now = self.layout.targets(self.world)
-        self.targets = {m: keys | now.get(m, frozenset()) for m, keys in self.targets.items()}
+        self._resolved_as(self.layout.targets(self.world), widen=True)
+
+    def _resolved_as(self, now: dict[str, frozenset[str]], *, widen: bool) -> None:
+        """Where the bridge may grant from now on (`widen`: as well as where it might before)."""
+        if widen:
+            now = {m: keys | now.get(m, frozenset()) for m, keys in self.targets.items()}
+        self.targets = now
+        self.step_targets = {
+            m: keys | self.step_targets.get(m, frozenset()) for m, keys in now.items()
+        }
 
     @rule(user=st.sampled_from(sorted(IC_USERS.values())), pick=PICK)
     def member_added_out_of_band(self, user: str, pick: int) -> None:
@@ -459,7 +470,7 @@ class BridgeMachine(RuleBasedStateMachine):
             ops=self.world.ops[self.step_ops :],
             records=self.records[self.step_records :],
             layout=self.layout,
-            targets=self.targets,
+            targets=self.step_targets,
             ledger=self.process.ledger,
             swept=self.swept and not self.process.down,
             recovered=self.recovered,

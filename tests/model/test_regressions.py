@@ -309,3 +309,38 @@ def test_a_group_renamed_back_to_its_mapped_name_is_granted_into_again(
         ("rename_identity_center_group", {"gid": "gid-admins"}),
         ("poll", {}),
     )
+
+
+def test_a_grant_made_by_the_name_as_resolved_before_a_rename_and_a_kill_has_a_basis(
+    play: Callable[[str], Play],
+) -> None:
+    """The group renamed, a poll granted carol by the name as its process had resolved it, and
+    the process was killed later in the same step: the model judged the grant by the next
+    process's resolution alone."""
+    play("")(
+        start(ALICE_ADMIN, ALICE_ADMIN, ALICE_ADMIN),
+        ("identity_center_fault", {"fault": "slow"}),
+        ("drift_sweep", {}),
+        ("identity_center_fault", {"fault": "throttled"}),
+        ("activate", {"group": "eg-1", "minutes": 0.5, "user": "carol@x"}),
+        ("activate", {"group": "eg-1", "minutes": 0.5, "user": "alice@x"}),
+        ("killed_at_the_next_write", {"down_for": 0, "when": "before"}),
+        ("rename_identity_center_group", {"gid": "gid-admins"}),
+        ("time_passes", {"seconds": 60}),
+    )
+
+
+def test_removing_a_creation_cut_off_in_another_thread_is_no_second_removal(
+    play: Callable[[str], Play],
+) -> None:
+    """Killed while re-adding alice: one thread's call was the one cut off, the other's intent
+    was written and its call never made. The next process, after her end, removes both, as it
+    must not knowing; the model had called the second a removal applied twice."""
+    play("")(
+        start(ALICE_ADMIN),
+        ("deactivate", {"pick": 0}),
+        ("drift_sweep", {}),
+        ("killed_at_the_next_write", {"down_for": 60, "when": "before"}),
+        ("activate", {"group": "eg-1", "minutes": 0.5, "user": "alice@x"}),
+        ("drift_sweep", {}),
+    )

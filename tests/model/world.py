@@ -314,6 +314,11 @@ class IdentityCenterView:
     def _write(self, op: Literal["add", "remove"], b: Binding) -> None:
         w = self.world
         with w.lock:
+            if self.life.dead:
+                # Another of the process's threads got this far after the kill: its intent may
+                # be in the ledger, so to the next process it is a call cut off, like the one
+                # the kill took (and removing what it may have made is no second removal).
+                w.apply(op, b, "bridge", "killed", effective=False, at=w.clock.now())
             self.life.check()
             at = w.clock.now()
             fault = w.take_fault()
