@@ -184,7 +184,11 @@ class ViewedLedger:
         return self._read(lambda m: m.name_of(ic_user_id))
 
     def live_principals(self) -> Mapping[tuple[str, str, str], str]:
-        return self._read(lambda m: m.principals())
+        with self._lock:
+            if self._memory is None:
+                # Before the first load (a start's poll loads it just after): not twice.
+                return self.ledger.live_principals()
+            return self._memory.principals()
 
     def _read(self, fn: Callable[[Memory], T]) -> T:
         with self._lock:
