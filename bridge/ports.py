@@ -266,6 +266,10 @@ class Ledger(Protocol):
 
     def live_grants(self) -> list[Grant]: ...
 
+    def live_grants_of(self, instance_ids: Iterable[str]) -> list[Grant]:
+        """The live grants of these PIM instances only."""
+        ...
+
     def last_ends(self, bindings: Iterable[Binding]) -> Mapping[Binding, datetime | None]:
         """The latest end of any grant, live or ended, per binding (None: one had no end)."""
         ...
@@ -287,6 +291,10 @@ class Ledger(Protocol):
         ...
 
     def holdings(self) -> Mapping[Binding, HeldBinding]: ...
+
+    def holding(self, binding: Binding) -> HeldBinding | None:
+        """One binding's holding, None when the bridge holds nothing there."""
+        ...
 
     def blocked(self) -> Mapping[str, BlockedName]:
         """Identity Center user id -> the block an incident's revoke recorded."""

@@ -1,4 +1,4 @@
-"""The cycle: observe (`bridge.desired`), read what exists (`read_actual`), decide
+"""The cycle: observe (`bridge.desired`), read what exists (`bridge.view.read_actual`), decide
 (`bridge.plan`), record the verdicts and apply the changes idempotently, writing intent before
 and outcome after every AWS call; removals go through session denial (`bridge.revoke`).
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -30,28 +30,14 @@ from bridge.model import (
     Scope,
     Target,
 )
-from bridge.plan import Actual, binding_of, orphan_finding, plan
-from bridge.ports import ADDING, Clock, IdentityCenter, Ledger, PimSource
+from bridge.plan import orphan_finding, plan
+from bridge.ports import Clock, IdentityCenter, Ledger, PimSource
 from bridge.recorded import RecordedCalls, UserNames, named, read_holders
 from bridge.revoke import SessionDenial
+from bridge.view import ViewedLedger, Within, named_removals, read_actual
 
 # How long an expiry job waits for Graph to confirm the ends it is about to revoke.
 CONFIRM_DEADLINE = 1.0
-
-
-def read_actual(
-    ledger: Ledger, now: datetime, aws_holders: Mapping[str, frozenset[str]] | None = None
-) -> Actual:
-    """The one builder of `Actual`, for the dry run, the poll, the drift sweep and the expiry."""
-    holdings = ledger.holdings()
-    held = frozenset(holdings)
-    grants = tuple(ledger.live_grants())
-    covered = {binding_of(g) for g in grants if g.live_at(now)}
-    candidates = [b for b in held if b not in covered]
-    past = ledger.last_ends(candidates) if candidates else {}
-    unconfirmed = frozenset(b for b, h in holdings.items() if h.state == ADDING)
-    blocked = {user: b.user_name for user, b in ledger.blocked().items()}
-    return Actual(held, dict(aws_holders or {}), grants, past, unconfirmed, blocked)
 
 
 # -- the cycle -------------------------------------------------------------------------------
@@ -130,10 +116,12 @@ class Reconciler:
         self.config = config
         self.identity_center = identity_center
         self.ledger = ledger
+        # Every read and write of the cycles goes through the view of grants and holdings.
+        self.view = ViewedLedger(ledger)
         self.clock = clock
         self.watch = watch or ClockWatch(clock)
         self.desired = Desired(
-            config, source, identity_center, ledger.live_principals, workers=workers
+            config, source, identity_center, self.view.live_principals, workers=workers
         )
         self.denial = denial
         self.workers = workers
@@ -143,7 +131,7 @@ class Reconciler:
         self._lock = threading.Lock()
         self._inflight: set[Binding] = set()
         self._reported: dict[str, set[Finding]] = defaultdict(set)  # cycle kind -> last findings
-        self._calls = RecordedCalls(identity_center, ledger, clock)
+        self._calls = RecordedCalls(identity_center, self.view, clock)
 
     @property
     def labels(self) -> dict[str, str]:
@@ -158,7 +146,7 @@ class Reconciler:
     def orphans(self) -> list[Finding]:
         """Live grants whose mapping no longer names their target, from the ledger alone."""
         scope = self.desired.scope()
-        return [orphan_finding(g, scope) for g in self.ledger.live_grants() if scope.orphaned(g)]
+        return [orphan_finding(g, scope) for g in self.view.live_grants() if scope.orphaned(g)]
 
     # -- cycles --------------------------------------------------------------------------
 
@@ -185,19 +173,21 @@ class Reconciler:
             # A target we could not read keeps its drift to itself: no foreign removals there.
             unread = scope.managed - aws_holders.keys()
             scope = replace(scope, drift_remove=scope.drift_remove - unread)
+        self.view.reload()  # the full poll reads the ledger again: the view starts afresh
         result = self._run(kind, obs.grants, scope, findings, aws_holders, obs.unreadable, dry_run)
         return self._done(result, obs, started)
 
     def cycle_for(self, mappings: Collection[str], *, kind: str) -> CycleResult:
         """Read and plan just `mappings` (those the membership watcher saw change, or those it
-        cannot see): every other mapping counts as unread, so its grants are carried from the
-        ledger and nothing of it is removed. Names not resolved yet are tried first (this is
-        not the expiry path, which must not wait on Identity Center lookups)."""
+        cannot see) over their own targets (`bridge.view.Within`): every other mapping counts
+        as unread. Names not resolved yet are tried first (this is not the expiry path, which
+        must not wait on Identity Center lookups)."""
         self.desired.targets()
         obs = self.desired.observe(mappings)
         unread = [m.name for m in self.config.mappings if m.name not in obs.read]
         scope = self.desired.scope(unread)
-        result = self._run(kind, obs.grants, scope, list(obs.findings), {}, obs.unreadable, False)
+        found, within = list(obs.findings), Within.of(obs.read, scope)
+        result = self._run(kind, obs.grants, scope, found, {}, obs.unreadable, False, within)
         result.read = set(obs.read)
         return result
 
@@ -208,7 +198,7 @@ class Reconciler:
         judged from the ledger alone, so an outage delays no revocation by more than that, and
         no Identity Center name is resolved here."""
         started = self.clock.monotonic()
-        due = self.ledger.due_mappings(self.clock.now())
+        due = self.view.due_mappings(self.clock.now())
         obs = self.desired.observe(due, deadline=CONFIRM_DEADLINE) if due else Observation()
         # Every mapping not read just now counts as unread: the ledger's grants are the truth.
         unread = [m.name for m in self.config.mappings if m.name not in obs.read]
@@ -225,6 +215,7 @@ class Reconciler:
         aws_holders: dict[str, frozenset[str]],
         unreadable: set[str],
         dry_run: bool,
+        within: Within | None = None,
     ) -> CycleResult:
         with self._lock:
             reading = self.watch.read()
@@ -232,23 +223,23 @@ class Reconciler:
             if reading.finding is not None:
                 findings = [*findings, reading.finding]
             scope = replace(scope, judge_after=reading.judge_after)
-            actual = read_actual(self.ledger, now, aws_holders)
-            decided = plan(grants, actual, scope, now)
+            actual = read_actual(self.view, now, aws_holders, within)
+            decided = named_removals(plan(grants, actual, scope, now), self.view, within)
             if dry_run:
                 found = [*findings, *named(decided.findings, self.user_names)]
                 return CycleResult(
                     kind, decided, findings=found, unreadable=unreadable, dry_run=True
                 )
-            cycle_id = self.ledger.start_cycle(kind, now)
-            self.ledger.record_verdicts(decided.grants, now)
+            cycle_id = self.view.start_cycle(kind, now)
+            self.view.record_verdicts(decided.grants, now)
             decided, deferred = self._claim(decided)
             for b in decided.releases:
                 # Held, yet gone from AWS: removed out of band. A re-add planned here records
                 # the holding again only if it succeeds.
-                self.ledger.release(b)
+                self.view.release(b)
             for b in actual.unconfirmed:
                 if b.ic_user_id in aws_holders.get(b.target_key, ()):
-                    self.ledger.confirm(b)  # a cut-off creation, read back
+                    self.view.confirm(b)  # a cut-off creation, read back
         result = self._apply(kind, cycle_id, decided, findings, deferred)
         result.unreadable = unreadable
         if decided.held_end is not None and reading.judge_after is not None:
@@ -278,7 +269,7 @@ class Reconciler:
         like every change: a cycle, and an intent before and an outcome after each call. No
         denial is timed around them: the caller has denied the users' sessions already."""
         with self._lock:
-            cycle_id = self.ledger.start_cycle(kind, self.clock.now())
+            cycle_id = self.view.start_cycle(kind, self.clock.now())
             decided, deferred = self._claim(Plan(changes=tuple(changes)))
         result = self._apply(kind, cycle_id, decided, [], deferred, timed_denial=False)
         self._finish(cycle_id, result)
@@ -337,7 +328,7 @@ class Reconciler:
             # it appears, not on every poll: the ledger would otherwise grow without bound.
             fresh = [f for f in result.findings if f not in self._reported[kind]]
             self._reported[kind] = set(result.findings)
-        self.ledger.record_findings(cycle_id, fresh, self.clock.now())
+        self.view.record_findings(cycle_id, fresh, self.clock.now())
         cycle_log.findings(result.findings, fresh)
         cycle_log.held(result.held, self.desired.labels)
 
@@ -358,4 +349,4 @@ class Reconciler:
                 self._inflight.discard(change.binding)
 
     def _finish(self, cycle_id: int, result: CycleResult) -> None:
-        self.ledger.finish_cycle(cycle_id, self.clock.now(), result.status, result.summary())
+        self.view.finish_cycle(cycle_id, self.clock.now(), result.status, result.summary())

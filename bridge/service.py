@@ -192,10 +192,9 @@ class Service:
     # -- lifecycle -----------------------------------------------------------------------
 
     def recover(self) -> None:
-        """On start (and on becoming leader): mark what a stop cut off, look at the whole world
-        (which reads cut-off creations back), revoke what ended while down, and rebuild every
-        expiry timer from the ledger.
-
+        """On start (and on becoming leader): mark what a stop cut off, begin the delta rounds
+        with no link (`Watching.prime`), look at the whole world (which reads cut-off creations
+        back), revoke what ended while down, and rebuild every expiry timer from the ledger.
         Graph is read before anything is revoked, so an extension made while the bridge was
         down is honoured; when Graph does not answer, the same cycle expires from the ledger
         alone. A mapping that does not resolve is reported and retried; it stops no expiry."""
@@ -203,6 +202,7 @@ class Service:
         cut = b.ledger.mark_interrupted(b.clock.now())
         if cut:
             log.warning("%s cut off by a stop; this cycle re-plans them", plural(cut, "change"))
+        self.watching.prime()
         if self.poll(read_aws=True) is None:
             self.expire()
 
@@ -223,7 +223,7 @@ class Service:
                 log.error("leadership lost: standing by, applying nothing")
             return
         if election.try_acquire():
-            epoch = self.bridge.ledger.take_leadership(replica_name(), self.bridge.clock.now())
+            epoch = _take_leadership(self.bridge)
             log.warning("leader now (epoch %d): rebuilding expiries from the ledger", epoch)
             self.is_leader = True
             self.recover()
@@ -284,6 +284,12 @@ class Service:
         if self.election is not None:
             self.election.release()
         self.bridge.close()
+
+
+def _take_leadership(bridge: Bridge) -> int:
+    """Through the reconciler's ledger, whose view of grants and holdings is dropped: another
+    replica may have changed them while this one stood by."""
+    return bridge.reconciler.view.take_leadership(replica_name(), bridge.clock.now())
 
 
 def run_service(config: Config) -> int:

@@ -94,6 +94,20 @@ class MembershipWatch:
             complete = all(r.outcome == "ok" for r in rounds) and not self._pending
             return WatchTick(frozenset(changed | due), complete=complete)
 
+    def prime(self, group_ids: Collection[str]) -> None:
+        """Begin the rounds that have no link yet, keeping their links and not what they list:
+        called just before a full poll reads every group, so the first look after it reports
+        what changed since, rather than every group again (an initial round lists them all,
+        as Graph documents). A round that fails is begun again by the next look, as ever."""
+        with self._lock:
+            now = self._clock.monotonic()
+            fresh = [q for q in self._queries(group_ids) if q.link is None]
+            rounds = self._feed.rounds(fresh) if fresh else []
+            by_key = {q.key: q for q in fresh}
+            for r in rounds:
+                if r.outcome == "ok" and r.link is not None:
+                    self._keep(by_key[r.key], r, now)
+
     def settled(self, asked: Collection[str], read: Collection[str]) -> None:
         """After the read of `asked`: those not in `read` are read again in a while."""
         with self._lock:
@@ -159,9 +173,13 @@ class MembershipWatch:
                 changed.update(query.group_ids)
                 continue
             changed.update(r.changed)
-            self._current[r.key] = r.link
-            if r.changed or query.link is None or now - self._saved.get(r.key, now) >= RESAVE:
-                self._links.keep_delta_link(r.key, query.group_ids, r.link, self._clock.now())
-                self._saved[r.key] = now
-            self._saved.setdefault(r.key, now)
+            self._keep(query, r, now)
         return changed
+
+    def _keep(self, query: DeltaQuery, r: DeltaRound, now: float) -> None:
+        assert self._current is not None and r.link is not None
+        self._current[r.key] = r.link
+        if r.changed or query.link is None or now - self._saved.get(r.key, now) >= RESAVE:
+            self._links.keep_delta_link(r.key, query.group_ids, r.link, self._clock.now())
+            self._saved[r.key] = now
+        self._saved.setdefault(r.key, now)

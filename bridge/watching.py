@@ -65,6 +65,17 @@ class Watching:
         if any(m.access != "member" for m in self._config.mappings):
             every(self.poll_unwatched, schedule.unwatched_every, "unwatched-poll")
 
+    def prime(self) -> None:
+        """Before the full poll that starts leading: the first look after it reads only what
+        changed since (`MembershipWatch.prime`). A failure is the next look's to retry."""
+        if self._watcher is None:
+            return
+        members = {m.entra_group_id for m in self._config.mappings if m.access == "member"}
+        try:
+            self._watcher.prime(members)
+        except BridgeError as exc:
+            log.error("membership watch failed: %s", exc)
+
     def watch(self) -> CycleResult | None:
         """Ask Graph which member mappings' groups changed and read and plan those at once."""
         if self._watcher is None or not self._host.is_leader:

@@ -37,6 +37,12 @@ class Changes:
             rows = conn.execute(select(holdings)).all()
         return {h.binding: h for h in map(holding_from_row, rows)}
 
+    def holding(self, binding: Binding) -> Holding | None:
+        """One binding's holding, as a write just left it (the bridge's view reads it back)."""
+        with self._db.reading() as conn:
+            row = conn.execute(select(holdings).where(*_holding(binding))).first()
+        return None if row is None else holding_from_row(row)
+
     def record_intent(self, cycle_id: int | None, change: Change, now: datetime) -> int:
         """Before the AWS call. An addition is held from here on (state `adding`): a crash
         before its outcome must not leave access the ledger does not know it may have made."""

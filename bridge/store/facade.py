@@ -99,6 +99,9 @@ class Ledger:
     def live_grants(self) -> list[Grant]:
         return self._grants.live_grants()
 
+    def live_grants_of(self, instance_ids: Iterable[str]) -> list[Grant]:
+        return self._grants.live_grants_of(instance_ids)
+
     def live_grant_count(self) -> int:
         return self._grants.live_grant_count()
 
@@ -149,6 +152,9 @@ class Ledger:
 
     def holdings(self) -> dict[Binding, Holding]:
         return self._changes.holdings()
+
+    def holding(self, binding: Binding) -> Holding | None:
+        return self._changes.holding(binding)
 
     def record_intent(self, cycle_id: int | None, change: Change, now: datetime) -> int:
         return self._changes.record_intent(cycle_id, change, now)

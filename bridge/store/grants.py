@@ -73,6 +73,17 @@ class Grants:
             rows = conn.execute(select(grants).where(grants.c.state == "live")).all()
         return [grant_from_row(r) for r in rows]
 
+    def live_grants_of(self, instance_ids: Iterable[str]) -> list[Grant]:
+        """The live grants of these PIM instances, as a write of verdicts just left them."""
+        out: list[Grant] = []
+        with self._db.reading() as conn:
+            for chunk in chunks(sorted(set(instance_ids))):
+                q = select(grants).where(
+                    grants.c.state == "live", grants.c.source_instance_id.in_(chunk)
+                )
+                out += [grant_from_row(r) for r in conn.execute(q)]
+        return out
+
     def live_grant_count(self) -> int:
         q = select(func.count()).select_from(grants).where(grants.c.state == "live")
         with self._db.reading() as conn:

@@ -126,6 +126,36 @@ def test_a_restart_resumes_from_the_kept_links_without_a_full_read(
     assert [r.read for r in results if r is not None] == [{"breakglass"}]
 
 
+def test_after_the_startup_poll_the_first_look_reads_only_what_changed_since(
+    world: World, start: Callable[[], Service]
+) -> None:
+    service = start()
+    service.recover()  # the startup poll reads every group; the delta rounds began before it
+    assert len(service.bridge.ledger.delta_links()) == 1  # kept, for a restart to resume from
+    assert service.watching.watch() is None  # nothing changed since: no group read again
+    activate(world, "bob", "breakglass")
+    results = watch_until(service, lambda: world.ic_users["bob"] in world.ic_members())
+    assert [r.read for r in results if r is not None] == [{"breakglass"}]
+
+
+def test_a_deactivation_keeps_what_another_mapping_grants_on_a_shared_target(
+    world: World, start: Callable[[], Service]
+) -> None:
+    service = start()
+    service.watching.watch()
+    alice = granted_by_watching(world, service, "alice")
+    activate(world, "alice", "breakglass")  # the same Identity Center group, through breakglass
+    watch_until(service, lambda: breakglass_grants(service) == 1)
+    world.graph.actor().deactivate(world.entra_users["alice"], world.entra_groups["prod-admin"])
+    results = watch_until(service, lambda: alice not in world.ic_assigned())
+    assert [r.read for r in results if r is not None and r.applied] == [{"prod-admin"}]
+    assert alice in world.ic_members()  # breakglass still grants the group, unread this cycle
+
+
+def breakglass_grants(service: Service) -> int:
+    return sum(g.mapping == "breakglass" for g in service.bridge.ledger.live_grants())
+
+
 def test_an_expired_token_costs_one_full_read_logged_once(
     world: World, start: Callable[[], Service], caplog: pytest.LogCaptureFixture
 ) -> None:
