@@ -197,7 +197,7 @@ def table(doc: dict[str, Any]) -> str:
     lines = [
         f"denial: {doc['users']} grants ending in one second across {doc['permission_sets']} "
         f"permission sets on {doc['accounts']} accounts; AWS {AWS_LATENCY * 1000:.0f} ms/call, "
-        f"async {ASYNC_DELAY:g} s, {CEILING:g} calls/s; load {doc['load_before']}",
+        f"async {ASYNC_DELAY:g} s, {CEILING:g} calls/s; load {doc['load_before']:.1f}",
         f"{'end -> older session refused':30} {'n':>5} {'p50':>7} {'p95':>7} {'p99':>7} "
         f"{'max':>7}  target  ratio",
     ]
@@ -253,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         doc[mechanism] = measure(
             mechanism, args.users, args.permission_sets, args.accounts, args.lead
         )
+        print(f"{mechanism}: {json.dumps(doc[mechanism])}", flush=True)
     doc["capacity"] = capacity()
     doc["load_after"] = os.getloadavg()[0]
     doc["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
