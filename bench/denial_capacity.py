@@ -8,6 +8,7 @@ characters): a statement's size depends on the id's length and nothing else abou
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
@@ -25,14 +26,14 @@ from bridge.ports import PolicyTarget
 from bridge.sandbox.world import World
 
 ACCOUNT = "500000000000"
-ALLOW = {"Effect": "Allow", "Action": "*", "Resource": "*"}
-# Enough users to pass every figure: the largest (coalesced, inline) is under 200.
+# Enough users to pass every figure: the largest (coalesced, inline) is 200.
 MOST = 400
 
 
 def derived() -> dict[str, Capacity]:
     # The SCP keeps the Allow-all it cannot do without (`ScpTarget.write`).
-    return {"inline": capacity(POLICY_LIMIT), "scp": capacity(SCP_LIMIT, [ALLOW])}
+    allow = json.loads(ALLOW_ALL)["Statement"]
+    return {"inline": capacity(POLICY_LIMIT), "scp": capacity(SCP_LIMIT, allow)}
 
 
 def confirm(world: World, config: Config) -> dict[str, Any]:
