@@ -157,7 +157,11 @@ def test_stopping_while_a_poll_is_about_to_set_timers_returns(tmp_path: Path) ->
         service.schedule_expiries()
 
     service.scheduler.start()
-    service.scheduler.add_job(poll_setting_timers, id="poll")
+    # An interval job, as the service's poll: a one-shot job's removal after its run would
+    # race the shutdown in the scheduler's own thread.
+    service.scheduler.add_job(
+        poll_setting_timers, "interval", hours=1, next_run_time=datetime.now(UTC), id="poll"
+    )
     assert entered.wait(10)
     stopper = threading.Thread(target=service.stop, daemon=True)
     stopper.start()
