@@ -1,6 +1,6 @@
-"""`make bench`: every benchmark in turn (about 25 minutes on 2 cores)."""
+"""`make bench`: every benchmark in turn (about 50 minutes on 2 cores)."""
 
-from bench import activity, latency, report, revoke, scale
+from bench import activity, denial, latency, report, revoke, scale
 
 # Session denial through one SCP instead of inline policies, at a lighter load, for the
 # trade-off table in docs/architecture.md.
@@ -13,4 +13,5 @@ raise SystemExit(
     or report.main([])
     or activity.main([])
     or revoke.main([])
+    or denial.main([])
 )

@@ -32,8 +32,8 @@ Measured, in real time:
   job: the window from each grant's end to its removal's outcome in the ledger (0: skipped).
 
 Session denial is off here (it adds a policy write and provisioning per permission set and
-account after the removals, and is measured by bench.latency); figures go to
-bench/results/scale.json.
+account ahead of the ends, and is measured by bench.latency and, for a burst of 1,000 ends, by
+bench.denial); figures go to bench/results/scale.json.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from bridge.metrics import BridgeMetrics, live_grant_count, revocation_latencies
 from bridge.ports import Election, Timers
 from bridge.reconcile import CycleResult
 from bridge.revoke import ARM_TICK
-from bridge.timers import SchedulerTimers
+from bridge.timers import SchedulerTimers, StoppingTimers
 from bridge.watching import Watching
 from bridge.wiring import Bridge, build
 from bridge.words import plural
@@ -50,7 +50,7 @@ class Service:
         self.scheduler = BackgroundScheduler(
             timezone="UTC", executors={"default": ThreadPoolExecutor(SCHEDULER_THREADS)}
         )
-        self.timers: Timers = timers or SchedulerTimers(self.scheduler)
+        self.timers = StoppingTimers(timers or SchedulerTimers(self.scheduler))
         # The last cycle that read Graph and applied all it decided (no ledger-only expiry).
         self.last_ok: datetime | None = None
         self.failed_polls = 0  # polls in a row that could not read Graph
@@ -279,8 +279,7 @@ class Service:
         if self.http is not None:
             self.http.stop()
             self.http = None
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
+        self.timers.stop(self.scheduler)
         if self.election is not None:
             self.election.release()
         self.bridge.close()

@@ -1,5 +1,6 @@
 """One-shot timers for expiry jobs on APScheduler 3's date trigger, behind the `Timers` port
-(bridge/ports.py), so the service's timing is tested on a virtual clock."""
+(bridge/ports.py), so the service's timing is tested on a virtual clock; and the timers a
+stopping service leaves alone."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from apscheduler.schedulers.base import BaseScheduler
+
+from bridge.ports import Timers
 
 
 class SchedulerTimers:
@@ -33,3 +36,30 @@ class SchedulerTimers:
             for j in self.scheduler.get_jobs()
             if hasattr(j.trigger, "run_date")
         }
+
+
+class StoppingTimers:
+    """Timers that do nothing once `stopped`: APScheduler's shutdown holds its job store while
+    it waits for the running jobs, so a job that then set or read a timer would wait on it
+    forever. The next start rebuilds every timer from the ledger."""
+
+    def __init__(self, timers: Timers) -> None:
+        self.timers = timers
+        self.stopped = False
+
+    def set(self, job_id: str, when: datetime, fn: Callable[[], object]) -> None:
+        if not self.stopped:
+            self.timers.set(job_id, when, fn)
+
+    def cancel(self, job_id: str) -> None:
+        if not self.stopped:
+            self.timers.cancel(job_id)
+
+    def pending(self) -> dict[str, datetime]:
+        return {} if self.stopped else self.timers.pending()
+
+    def stop(self, scheduler: BaseScheduler) -> None:
+        """Stop `scheduler`, waiting for its running jobs, which leave the timers alone now."""
+        self.stopped = True
+        if scheduler.running:
+            scheduler.shutdown(wait=True)

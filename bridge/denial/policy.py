@@ -73,7 +73,7 @@ def policy_size(document: str) -> int:
     return len(re.sub(r"\s", "", document))
 
 
-def _sid(user_id: str) -> str:
+def sid_for(user_id: str) -> str:
     return SID_PREFIX + re.sub(r"[^A-Za-z0-9]", "", user_id)
 
 
@@ -113,7 +113,7 @@ def block_statement(user_id: str) -> dict[str, Any]:
     """Deny every session of the user whenever it was issued: no `aws:TokenIssueTime` bound,
     so it is never pruned and stays until the user is unblocked."""
     return {
-        "Sid": _sid(user_id) + BLOCKED_SUFFIX,
+        "Sid": sid_for(user_id) + BLOCKED_SUFFIX,
         "Effect": "Deny",
         "Action": "*",
         "Resource": "*",
@@ -151,7 +151,7 @@ def _our_denials(stmt: dict[str, Any]) -> list[Denial] | None:
     own = (
         {COALESCED_SID}
         if len(users) > 1
-        else {COALESCED_SID, _sid(users[0]), _sid(users[0]) + "Armed"}
+        else {COALESCED_SID, sid_for(users[0]), sid_for(users[0]) + "Armed"}
     )
     return denials if sid in own else None
 
@@ -223,7 +223,7 @@ class _Ours:
         return [block_statement(u) for u in sorted(self.blocked)]
 
     def in_force_statements(self) -> list[dict[str, Any]]:
-        return [deny_statement([u], at, _sid(u)) for u, at in sorted(self.in_force.items())]
+        return [deny_statement([u], at, sid_for(u)) for u, at in sorted(self.in_force.items())]
 
     def coalesced(self) -> list[dict[str, Any]]:
         # One statement for all in force: denies a little more (sessions issued between a
@@ -305,7 +305,8 @@ def _laid_out(
 
     def pending() -> list[dict[str, Any]]:
         return [
-            deny_statement([u], before, _sid(u) + "Armed", start) for u, (before, start) in waiting
+            deny_statement([u], before, sid_for(u) + "Armed", start)
+            for u, (before, start) in waiting
         ]
 
     # Blocks first and never coalesced: each is an incident's, lifted on its own.
@@ -333,7 +334,7 @@ def _laid_out(
 
 
 # An Identity Store user id: a UUID, optionally after a 10-character store prefix.
-_TYPICAL_USER_ID = "0123456789-01234567-89ab-cdef-0123-456789abcdef"
+TYPICAL_USER_ID = "0123456789-01234567-89ab-cdef-0123-456789abcdef"
 
 
 def headroom(
@@ -341,12 +342,12 @@ def headroom(
 ) -> int:
     """How many more users' denials fit, one statement each, in a policy holding these (and
     nothing of anyone else's) before the bridge must coalesce them: 0 when it already must."""
-    statements = [deny_statement([u], now, _sid(u)) for u in sorted(set(in_force))]
-    statements += [deny_statement([u], now, _sid(u) + "Armed", now) for u in sorted(set(armed))]
+    statements = [deny_statement([u], now, sid_for(u)) for u in sorted(set(in_force))]
+    statements += [deny_statement([u], now, sid_for(u) + "Armed", now) for u in sorted(set(armed))]
 
     def size(mine: list[dict[str, Any]]) -> int:
         return policy_size(json.dumps({"Version": VERSION, "Statement": mine}))
 
     used = size(statements)
-    one = size([*statements, deny_statement([_TYPICAL_USER_ID], now, _sid(_TYPICAL_USER_ID))])
+    one = size([*statements, deny_statement([TYPICAL_USER_ID], now, sid_for(TYPICAL_USER_ID))])
     return max(0, (limit - used) // max(1, one - used))

@@ -3,8 +3,12 @@ extensions, survives restarts and Graph outages, and a failed revoke is retried,
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from apscheduler.schedulers.base import STATE_STOPPED
 
 from bridge.config import config_from_dict
 from bridge.reconcile import Reconciler
@@ -24,6 +28,7 @@ class Rig:
         pim: FakePim | None = None,
         ic: FakeIdentityCenter | None = None,
         clock: FakeClock | None = None,
+        real_timers: bool = False,
     ) -> None:
         self.cfg = config_from_dict(
             {
@@ -49,7 +54,7 @@ class Rig:
         rec = Reconciler(self.cfg, self.pim, self.ic, self.ledger, self.clock)
         self.timers = VirtualTimers(self.clock)
         bridge = Bridge(self.cfg, self.pim, self.ic, self.ledger, self.clock, rec)  # type: ignore[arg-type]
-        self.service = Service(bridge, self.timers)
+        self.service = Service(bridge, None if real_timers else self.timers)
 
     def holders(self) -> set[str]:
         return self.ic.state.get(GROUP, set())
@@ -139,3 +144,31 @@ def test_failed_revocation_is_retried_and_never_marked_done(tmp_path: Path) -> N
     assert r.ledger.holdings() == {}
     statuses = [c["status"] for c in r.ledger.changes_since(T0) if c["op"] == "remove"]
     assert statuses == ["failed", "ok"]
+
+
+def test_stopping_while_a_poll_is_about_to_set_timers_returns(tmp_path: Path) -> None:
+    r = Rig(tmp_path, real_timers=True)
+    service = r.service
+    entered, go = threading.Event(), threading.Event()
+
+    def poll_setting_timers() -> None:
+        entered.set()
+        go.wait(10)
+        service.schedule_expiries()
+
+    service.scheduler.start()
+    # An interval job, as the service's poll: a one-shot job's removal after its run would
+    # race the shutdown in the scheduler's own thread.
+    service.scheduler.add_job(
+        poll_setting_timers, "interval", hours=1, next_run_time=datetime.now(UTC), id="poll"
+    )
+    assert entered.wait(10)
+    stopper = threading.Thread(target=service.stop, daemon=True)
+    stopper.start()
+    while service.scheduler.state != STATE_STOPPED:
+        time.sleep(0.01)
+    time.sleep(0.2)  # the shutdown now holds the job store while it waits for the poll
+    go.set()
+    stopper.join(10)
+
+    assert not stopper.is_alive(), "stop() waits forever on a poll that sets a timer"

@@ -4,6 +4,7 @@ denial names, and what a withdrawal leaves."""
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 from bridge.denial.writer import Revoker
@@ -75,3 +76,32 @@ def test_a_user_reaching_one_permission_set_twice_is_armed_for_the_later_end() -
 
     assert armed_ends(sink, ADMIN) == {"u-1": "2026-11-24T12:00:25Z"}
     assert armed_ends(sink, READ) == {"u-1": "2026-11-24T12:00:10Z"}
+
+
+class MeetingSink(MemorySink):
+    """Provisions only once `parties` provisionings are under way at the same time."""
+
+    def __init__(self, parties: int) -> None:
+        super().__init__()
+        self.meeting = threading.Barrier(parties, timeout=10)
+
+    def provision(self, permission_set_arn: str, account_id: str) -> None:
+        self.meeting.wait()
+        super().provision(permission_set_arn, account_id)
+
+
+def test_ends_across_permission_sets_are_armed_side_by_side() -> None:
+    sink = MeetingSink(parties=2)
+    revoker = Revoker(sink, clock=FakeClock(NOW))
+    end = NOW + timedelta(seconds=20)
+    report = revoker.arm(
+        {
+            Binding("u-1", AccountAssignment("111111111111", ADMIN)): (end, end),
+            Binding("u-2", AccountAssignment("222222222222", READ)): (end, end),
+        }
+    )
+
+    # One after the other, the first provisioning would wait for the second in vain.
+    assert sorted(sink.provisioned) == [(ADMIN, "111111111111"), (READ, "222222222222")]
+    assert [where for where, _ in report.written] == [ADMIN, READ]
+    assert armed_ends(sink, ADMIN) == {"u-1": "2026-11-24T12:00:20Z"}

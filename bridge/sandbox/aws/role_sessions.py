@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from bridge.identity_center.adapter import parse_iso_duration
@@ -76,15 +77,35 @@ class RoleSessions(Seeding):
         permission set's inline policy as last provisioned to the session's account (as in
         AWS, a policy change reaches an account's role only when provisioned there), nor by
         the SCP named in `scp_policy_id` (every sandbox account is a member account)."""
-        session = self._sessions[session_id]
-        policy = self._provisioned_policy(session.permission_set_arn, session.account_id)
+        return bool(self.still_allowed([session_id], action, now))
+
+    def still_allowed(
+        self, session_ids: Iterable[str], action: str = "s3:ListBucket", now: datetime | None = None
+    ) -> set[str]:
+        """Those of the sessions `is_allowed` would allow, all judged at one moment: each
+        policy is read once, so a watcher can ask about a thousand sessions many times a
+        second."""
         when = now or datetime.now(UTC)
-        allowed = session_allowed(policy, session, action, when)
-        if allowed and self.scp_policy_id:
-            scp = self._seed_client("organizations").describe_policy(PolicyId=self.scp_policy_id)
-            allowed = session_allowed(scp["Policy"]["Content"], session, action, when)
-        if self.trail is not None:
-            self.trail.record(session, action, when, allowed)
+        scp = None
+        if self.scp_policy_id:
+            described = self._seed_client("organizations").describe_policy(
+                PolicyId=self.scp_policy_id
+            )
+            scp = str(described["Policy"]["Content"])
+        policies: dict[tuple[str, str], str] = {}
+        allowed: set[str] = set()
+        for session_id in session_ids:
+            session = self._sessions[session_id]
+            where = (session.permission_set_arn, session.account_id)
+            if where not in policies:
+                policies[where] = self._provisioned_policy(*where)
+            ok = session_allowed(policies[where], session, action, when)
+            if ok and scp is not None:
+                ok = session_allowed(scp, session, action, when)
+            if self.trail is not None:
+                self.trail.record(session, action, when, ok)
+            if ok:
+                allowed.add(session_id)
         return allowed
 
     def session(self, session_id: str) -> Session:
