@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, TextIO
 from bridge.config import Config
 from bridge.report.activity import ActivityCollector, with_activity
 from bridge.report.anomalies import from_ledger
+from bridge.report.index import LedgerIndex
 from bridge.report.names import Names
 from bridge.report.output import Renderer
 from bridge.report.provenance import Provenance, RowDigest, Source
 from bridge.report.query import ReportQuery
-from bridge.report.rows import LedgerIndex, iter_rows
+from bridge.report.rows import iter_rows
 from bridge.report.summary import Collector, Summary
 from bridge.store import Ledger
 
