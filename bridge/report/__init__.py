@@ -16,7 +16,7 @@ from bridge.report.anomalies import from_ledger
 from bridge.report.index import LedgerIndex
 from bridge.report.names import Names
 from bridge.report.output import Renderer
-from bridge.report.provenance import Provenance, RowDigest, Source
+from bridge.report.provenance import Provenance, Source
 from bridge.report.query import ReportQuery
 from bridge.report.rows import iter_rows
 from bridge.report.summary import Collector, Summary
@@ -92,7 +92,6 @@ def write_report(
     names = names or Names()
     render = renderer(fmt, out, query, sidecar, width)
     collector = Collector(query)
-    digest = RowDigest()
     with ledger.report_reader() as reader:
         index = LedgerIndex.read(reader)
         digests = {}
@@ -107,13 +106,12 @@ def write_report(
                 if query.activity:
                     row = with_activity(row, digests.get(row.grant_id))
                 collector.add(row)
-                digest.add_row(row)
                 render.row(row)
                 if p is not None and task is not None and n % 1000 == 0:
                     p.update(task, completed=n)
         user_ids = collector.ic_user_ids if query.users else None
         summary = collector.finish(from_ledger(reader, query, user_ids))
-    summary.provenance = Provenance.of(source or Source(), query, collector.grants, digest)
+    summary.provenance = Provenance.of(source or Source(), query, collector.grants, render.digest)
     render.finish(summary)
     return summary
 

@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from typing import IO, Protocol, TextIO
 
+from bridge.report.provenance import RowDigest
 from bridge.report.rows import GrantRow
 from bridge.report.summary import Summary
 
@@ -15,6 +16,9 @@ SPOOL_BYTES = 8 * 1024 * 1024
 
 
 class Renderer(Protocol):
+    # The digest of the rows as this format's provenance states it (CSV: of its own lines).
+    digest: RowDigest
+
     def row(self, row: GrantRow) -> None: ...
 
     def finish(self, summary: Summary) -> None: ...

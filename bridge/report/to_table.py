@@ -12,6 +12,7 @@ from rich.text import Text
 
 from bridge.report.anomalies import Anomaly, alarming
 from bridge.report.output import Spool
+from bridge.report.provenance import RowDigest
 from bridge.report.query import ReportQuery
 from bridge.report.rows import GrantRow
 from bridge.report.safe import printable
@@ -54,6 +55,7 @@ class TableRenderer:
         self.out = out
         self.console = _console(out, width)
         self.query = query
+        self.digest = RowDigest()
         self.narrow = self.console.width < WIDE
         self.header = (
             compact_header() if self.narrow else grant_header(why=False, activity=query.activity)
@@ -70,6 +72,7 @@ class TableRenderer:
         )
 
     def row(self, row: GrantRow) -> None:
+        self.digest.add_row(row)
         self.count += 1
         if self.count <= RICH_ROWS:
             self.pending.append(row)
