@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bridge.model import as_utc
 from bridge.store import ReportReader
 
 # A denial is written after the removals of its cycle; one further away belongs to another.
@@ -27,13 +26,16 @@ Binding = tuple[str, str]  # (ic_user_id, target_key)
 Range = tuple[int, int]  # [start, stop) of one group's entries in the arrays
 OPEN = -(2**63)  # no time: a stretch still held, a live grant with no end
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
 _MICRO = timedelta(microseconds=1)
 
 
 def micros(when: datetime | None) -> int:
     """The moment as whole microseconds since the epoch (exact: a datetime has no finer part);
-    OPEN for none."""
-    return OPEN if when is None else (as_utc(when) - _EPOCH) // _MICRO
+    OPEN for none. A naive value is UTC already (SQLite's)."""
+    if when is None:
+        return OPEN
+    return (when - _NAIVE_EPOCH if when.tzinfo is None else when - _EPOCH) // _MICRO
 
 
 def instant(us: int) -> datetime:
