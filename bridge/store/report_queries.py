@@ -3,12 +3,13 @@ the changes, holdings, denials, lag samples and findings read once beside them."
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy import and_, func, inspect, null, or_, select
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, CursorResult
 
 from bridge.activity.digest import GrantActivity, ScanTotals
 from bridge.schema import (
@@ -93,10 +94,19 @@ class ReportReader:
         ).order_by(denials.c.ic_user_id, denials.c.at, denials.c.id)
         return self._streamed(q)
 
+    def _records(self, q: Any) -> Iterator[Any]:
+        """`_streamed` as named tuples: a field of a SQLAlchemy row read by name costs some ten
+        times a named tuple's, and a report reads twenty-five of each grant's."""
+        result = self._cursor(q)
+        record = cast(Any, namedtuple)("GrantRecord", list(result.keys()))
+        return map(record._make, result)
+
     def _streamed(self, q: Any) -> Iterator[AnyRow]:
+        return iter(self._cursor(q))
+
+    def _cursor(self, q: Any) -> CursorResult[Any]:
         # A thousand rows at a time: a few megabytes, and hardly slower than more.
-        conn = self._conn.execution_options(stream_results=True, yield_per=1000)
-        return iter(conn.execute(q))
+        return self._conn.execution_options(stream_results=True, yield_per=1000).execute(q)
 
     def failed_denials(self, since: datetime | None, until: datetime | None) -> list[AnyRow]:
         """Denials that failed or did not fit, within [since, until]."""
@@ -133,7 +143,7 @@ class ReportReader:
         (removal); null without one, and always from a ledger without the samples table."""
         q = _grant_query(f)
         if not inspect(self._conn).has_table(lag_samples.name):
-            return self._streamed(q.add_columns(*(null().label(n) for n in _LAG_COLUMNS)))
+            return self._records(q.add_columns(*(null().label(n) for n in _LAG_COLUMNS)))
         for kind, prefix in (("activation", "add"), ("removal", "remove")):
             lag = lag_samples.alias(f"{prefix}_lag")
             q = q.outerjoin(
@@ -147,7 +157,7 @@ class ReportReader:
             ).add_columns(
                 lag.c.pim_at.label(f"{prefix}_pim_at"), lag.c.scim_at.label(f"{prefix}_scim_at")
             )
-        return self._streamed(q)
+        return self._records(q)
 
     def finding_groups(self, f: GrantFilter) -> Iterator[AnyRow]:
         """(kind, mapping, detail, user name, user id, target, first at, last at, count) per
