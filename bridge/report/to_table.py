@@ -15,7 +15,7 @@ from bridge.report.output import Spool
 from bridge.report.provenance import RowDigest
 from bridge.report.query import ReportQuery
 from bridge.report.rows import GrantRow
-from bridge.report.safe import printable
+from bridge.report.safe import printable, printable_cells
 from bridge.report.summary import Summary
 from bridge.report.text import (
     ANOMALY_HEADER,
@@ -167,6 +167,5 @@ def _min_width(header: str, narrow: bool) -> int | None:
 
 def _plain(cells: tuple[str, ...], widths: tuple[int, ...] = WIDTHS) -> str:
     # The last column (the detail, for anomalies) is never cut.
-    cells = tuple(printable(c) for c in cells)
-    *head, last = zip(cells, widths, strict=True)
+    *head, last = zip(printable_cells(list(cells)), widths, strict=True)
     return ("  ".join(c[:w].ljust(w) for c, w in head) + "  " + last[0]).rstrip()
