@@ -61,17 +61,20 @@ class Interned:
         return n
 
 
+_NO_KEY = object()  # what the first group's key follows
+
+
 class Groups:
     """Entries appended grouped by a key, as SQL ordered them: each key's range of indexes."""
 
     def __init__(self) -> None:
         self.ranges: dict[Hashable, Range] = {}
-        self._key: Hashable = None
+        self._key: Hashable = _NO_KEY
         self._start = 0
 
     def begin(self, key: Hashable, n: int) -> bool:
         """Whether `key` starts a new group at index `n` (closing the one before)."""
-        if n and key == self._key:
+        if key == self._key:
             return False
         self.close(n)
         self._key, self._start = key, n
