@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, TextIO
 from bridge.config import Config
 from bridge.report.activity import ActivityCollector, with_activity
 from bridge.report.anomalies import from_ledger
+from bridge.report.index import LedgerIndex
 from bridge.report.names import Names
 from bridge.report.output import Renderer
-from bridge.report.provenance import Provenance, RowDigest, Source
+from bridge.report.provenance import Provenance, Source
 from bridge.report.query import ReportQuery
-from bridge.report.rows import LedgerIndex, iter_rows
+from bridge.report.rows import iter_rows
 from bridge.report.summary import Collector, Summary
-from bridge.store import Ledger
+from bridge.store import Ledger, ReportReader
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -91,30 +92,41 @@ def write_report(
     names = names or Names()
     render = renderer(fmt, out, query, sidecar, width)
     collector = Collector(query)
-    digest = RowDigest()
     with ledger.report_reader() as reader:
-        index = LedgerIndex.read(reader)
-        digests = {}
-        if query.activity:
-            digests = reader.activity()
-            collector.activity = ActivityCollector(reader.activity_totals())
-        total = reader.count_grants(query) if progress is not None else 0
-        bar = _progress(progress) if total >= PROGRESS_FROM else nullcontext()
-        with bar as p:
-            task = p.add_task("report", total=total) if p is not None else None
-            for n, row in enumerate(iter_rows(reader, query, names, index), 1):
-                if query.activity:
-                    row = with_activity(row, digests.get(row.grant_id))
-                collector.add(row)
-                digest.add_row(row)
-                render.row(row)
-                if p is not None and task is not None and n % 1000 == 0:
-                    p.update(task, completed=n)
+        _stream(reader, query, names, render, collector, progress)
         user_ids = collector.ic_user_ids if query.users else None
         summary = collector.finish(from_ledger(reader, query, user_ids))
-    summary.provenance = Provenance.of(source or Source(), query, collector.grants, digest)
+    summary.provenance = Provenance.of(source or Source(), query, collector.grants, render.digest)
     render.finish(summary)
     return summary
+
+
+def _stream(
+    reader: ReportReader,
+    query: ReportQuery,
+    names: Names,
+    render: Renderer,
+    collector: Collector,
+    progress: TextIO | None,
+) -> None:
+    """Every row to the renderer and the collector, in order of activation. What the rows are
+    joined with is let go on return, before a format draws its plots."""
+    index = LedgerIndex.read(reader)
+    digests = {}
+    if query.activity:
+        digests = reader.activity()
+        collector.activity = ActivityCollector(reader.activity_totals())
+    total = reader.count_grants(query) if progress is not None else 0
+    bar = _progress(progress) if total >= PROGRESS_FROM else nullcontext()
+    with bar as p:
+        task = p.add_task("report", total=total) if p is not None else None
+        for n, row in enumerate(iter_rows(reader, query, names, index), 1):
+            if query.activity:
+                row = with_activity(row, digests.get(row.grant_id))
+            collector.add(row)
+            render.row(row)
+            if p is not None and task is not None and n % 1000 == 0:
+                p.update(task, completed=n)
 
 
 def write_report_file(

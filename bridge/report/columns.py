@@ -209,7 +209,9 @@ _PLAIN = tuple(c for c in COLUMNS if c.get is None)
 _DOTTED = tuple(c for c in COLUMNS if c.get is not None)
 assert COLUMNS == _PLAIN + _DOTTED, "dotted columns come after the plain ones"
 _plain_values = attrgetter(*(c.name for c in _PLAIN))
-_json_plain = tuple((c.name, _JSON.get(c.type, _keep)) for c in _PLAIN)
+_plain_names = tuple(c.name for c in _PLAIN)
+# Only the columns whose JSON differs from the value are converted, each by its own function.
+_json_converted = tuple((c.name, _JSON[c.type]) for c in _PLAIN if c.type in _JSON)
 Field = tuple[str, Callable[[GrantRow], Any], Callable[[Any], Any]]  # name, getter, to JSON
 
 
@@ -231,7 +233,9 @@ def values_of(row: GrantRow) -> tuple[Any, ...]:
 def row_dict(row: GrantRow) -> dict[str, Any]:
     """JSON-ready: datetimes as ISO-8601 UTC, dotted names as fields of an object (null when
     the row has none), everything else as is."""
-    out = {name: conv(v) for (name, conv), v in zip(_json_plain, _plain_values(row), strict=True)}
+    out = dict(zip(_plain_names, _plain_values(row), strict=True))
+    for name, conv in _json_converted:
+        out[name] = conv(out[name])
     for obj, fields in _json_objects.items():
         out[obj] = (
             None

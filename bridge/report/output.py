@@ -7,14 +7,19 @@ import shutil
 import tempfile
 from typing import IO, Protocol, TextIO
 
+from bridge.report.provenance import RowDigest
 from bridge.report.rows import GrantRow
 from bridge.report.summary import Summary
 
-# Rows stay in memory up to this size, then go to a temporary file.
-SPOOL_BYTES = 8 * 1024 * 1024
+# Rows stay in memory up to this many characters, then go to a temporary file (a string buffer
+# holds up to four bytes a character).
+SPOOL_BYTES = 1024 * 1024
 
 
 class Renderer(Protocol):
+    # The digest of the rows as this format's provenance states it (CSV: of its own lines).
+    digest: RowDigest
+
     def row(self, row: GrantRow) -> None: ...
 
     def finish(self, summary: Summary) -> None: ...

@@ -40,12 +40,15 @@ def _svg(fig: Any) -> str:
 
 
 def histogram(values: Sequence[float], title: str, xlabel: str, target: float | None = None) -> str:
+    import numpy
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(5.2, 2.6))
     ax = fig.add_subplot()
     bins = min(40, max(5, len(values) // 4))
-    ax.hist(values, bins=bins, color=BLUE, edgecolor="white")
+    # As a numpy array: given an array of doubles, matplotlib made a Python float of each value
+    # (32 MB at 100,000 grants); numpy reads the doubles in place.
+    ax.hist(numpy.asarray(values, dtype=float), bins=bins, color=BLUE, edgecolor="white")
     if target is not None:
         ax.axvline(target, color=RED, linestyle="--", linewidth=1.2, label=f"target {target:g}s")
         ax.legend(loc="upper right", frameon=False, fontsize=8)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,11 @@ class RowDigest:
         self._hash = hashlib.sha256()
 
     def add_row(self, row: GrantRow) -> None:
-        self.add_text(canonical(row) + "\n")
+        self.add_dict(row_dict(row))
+
+    def add_dict(self, fields: dict[str, Any]) -> None:
+        """A row already made JSON-ready (`row_dict`), as the JSON format writes it."""
+        self.add_text(canonical(fields) + "\n")
 
     def add_text(self, text: str) -> None:
         self._hash.update(text.encode("utf-8"))
@@ -65,8 +69,8 @@ class RowDigest:
         return self._hash.hexdigest()
 
 
-def canonical(row: GrantRow) -> str:
-    return json.dumps(row_dict(row), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def canonical(fields: dict[str, Any]) -> str:
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -84,10 +88,6 @@ class Provenance:
         return cls(
             source, iso(query.now), query.describe(), rows, digest.hexdigest(), digest.covers
         )
-
-    def with_digest(self, digest: RowDigest) -> Provenance:
-        """The same, with the digest a format took of its own rows (CSV's lines)."""
-        return replace(self, rows_sha256=digest.hexdigest(), rows_sha256_covers=digest.covers)
 
     def as_dict(self) -> dict[str, Any]:
         s = self.source

@@ -8,27 +8,22 @@ the membership added for the first and removed after the last.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bridge.activity.digest import GrantActivity
 from bridge.model import as_utc
-from bridge.report.lag import LagIndex, read_lags
+from bridge.report.index import Hold, LedgerIndex
 from bridge.report.names import Names
 from bridge.report.query import ReportQuery
 from bridge.store import ReportReader
 
-# A denial is written after the removals of its cycle; one further away belongs to another.
-DENIAL_WINDOW = timedelta(minutes=10)
-SKEW = timedelta(seconds=1)
 
-Binding = tuple[str, str]  # (ic_user_id, target_key)
-
-
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each of its forty fields through object.__setattr__,
+# which made building the rows of a large report three times slower. Nothing changes a row.
+@dataclass(slots=True)
 class GrantRow:
     grant_id: int
     user: str
@@ -72,93 +67,6 @@ class GrantRow:
     activity: GrantActivity | None = None  # with `report --activity` (bridge/report/activity.py)
 
 
-@dataclass
-class _Hold:
-    """One stretch during which the bridge held a (user, target) in Identity Center."""
-
-    start: datetime
-    end: datetime | None = None
-    failed_removes: int = 0
-    last_error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Span:
-    grant_id: int
-    mapping: str
-    start: datetime
-    end: datetime | None  # None: still live with no end
-
-
-@dataclass(frozen=True, slots=True)
-class _Denial:
-    at: datetime
-    permission_set_arn: str
-    accounts: tuple[str, ...]
-    status: str
-    done_at: datetime | None
-    pruned_at: datetime | None
-
-
-@dataclass
-class LedgerIndex:
-    holds: dict[Binding, list[_Hold]] = field(default_factory=dict)
-    spans: dict[Binding, list[_Span]] = field(default_factory=dict)
-    held_now: set[Binding] = field(default_factory=set)
-    denials: dict[str, list[_Denial]] = field(default_factory=dict)
-    lags: LagIndex = field(default_factory=LagIndex)
-
-    @classmethod
-    def read(cls, reader: ReportReader) -> LedgerIndex:
-        return cls(
-            holds=_holds(reader),
-            spans=_spans(reader),
-            held_now=reader.held(),
-            denials=_denials(reader),
-            lags=read_lags(reader),
-        )
-
-
-def _holds(reader: ReportReader) -> dict[Binding, list[_Hold]]:
-    holds: dict[Binding, list[_Hold]] = defaultdict(list)
-    for op, status, uid, key, error, outcome_at in reader.changes():
-        stretch = holds[(uid, key)]
-        current = stretch[-1] if stretch and stretch[-1].end is None else None
-        if op == "add":
-            if status == "ok" and current is None:
-                stretch.append(_Hold(as_utc(outcome_at)))
-        elif current is not None:
-            if status == "ok":
-                current.end = as_utc(outcome_at)
-            else:  # failed, or interrupted by a stop: both mean another attempt was needed
-                current.failed_removes += 1
-                current.last_error = error or status
-    return dict(holds)
-
-
-def _spans(reader: ReportReader) -> dict[Binding, list[_Span]]:
-    spans: dict[Binding, list[_Span]] = defaultdict(list)
-    for gid, uid, key, mapping, start, ended, not_after in reader.grant_spans():
-        spans[(uid, key)].append(_Span(gid, mapping, as_utc(start), as_utc(ended or not_after)))
-    return dict(spans)
-
-
-def _denials(reader: ReportReader) -> dict[str, list[_Denial]]:
-    found: dict[str, list[_Denial]] = defaultdict(list)
-    for m in reader.denials():
-        found[m["ic_user_id"]].append(
-            _Denial(
-                as_utc(m["at"]),
-                m["permission_set_arn"],
-                tuple(m["accounts"] or ()),
-                m["status"],
-                as_utc(m["done_at"]),
-                as_utc(m.get("pruned_at")),
-            )
-        )
-    return dict(found)
-
-
 def row_matches(row: GrantRow, query: ReportQuery) -> bool:
     if not query.user_matches(row.user, row.ic_user_id, row.principal_id):
         return False
@@ -177,13 +85,13 @@ def iter_rows(
 ) -> Iterator[GrantRow]:
     """Rows in order of activation, streamed from the grants table."""
     index = index or LedgerIndex.read(reader)
-    for g in reader.grants(query):
+    for g in reader.grants_with_lags(query):
         row = build_row(g, query, names, index)
         if row_matches(row, query):
             yield row
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Access:
     """What the ledger shows of one grant's access: the stretch of holding that gave it, and,
     once PIM ended the grant, whether another grant carried it on or it was revoked."""
@@ -192,7 +100,7 @@ class _Access:
     seen: datetime
     ended: datetime | None
     end_requested: datetime | None  # PIM's own time of a deactivation request
-    hold: _Hold | None
+    hold: Hold | None
     continued_by: str | None
     revoked: datetime | None
     still_held: bool
@@ -231,8 +139,8 @@ def _access(grant: Any, idx: LedgerIndex) -> _Access:
     seen: datetime = as_utc(grant.first_seen)
     ended = as_utc(grant.ended_at) if grant.state == "ended" else None
     requested = as_utc(grant.end_requested_at) if ended is not None else None
-    hold = _hold_for(idx.holds.get(binding, ()), seen)
-    continued = _continued_by(idx.spans.get(binding, ()), grant.id, ended) if ended else None
+    hold = idx.holds.hold_for(binding, seen)
+    continued = idx.spans.continued_by(binding, grant.id, ended) if ended else None
     revoked = hold.end if hold and ended and continued is None else None
     still_held = (
         ended is not None
@@ -271,9 +179,9 @@ def build_row(grant: Any, query: ReportQuery, names: Names, idx: LedgerIndex) ->
     target = names.target(grant.mapping, grant.target_key)
     access = _access(grant, idx)
     end_reason = grant.end_reason if access.ended else None
-    found = idx.denials.get(grant.ic_user_id, ())
-    denial = _denial_for(found, access.revoked, target.account_id, target.permission_set_arn)
-    scim_add, scim_remove = idx.lags.lag_for(grant.mapping, grant.source_instance_id)
+    denial = idx.denials.denial_for(
+        grant.ic_user_id, access.revoked, target.account_id, target.permission_set_arn
+    )
     return GrantRow(
         grant_id=grant.id,
         user=grant.user_name,
@@ -311,47 +219,16 @@ def build_row(grant: Any, query: ReportQuery, names: Names, idx: LedgerIndex) ->
         denial_pruned_at=denial.pruned_at if denial else None,
         activation_to_access_s=access.activation_to_access_s,
         end_to_revoked_s=access.end_to_revoked_s,
-        scim_lag_s=scim_add,
-        scim_removal_lag_s=scim_remove,
+        scim_lag_s=_lag(grant.add_pim_at, grant.add_scim_at),
+        scim_removal_lag_s=_lag(grant.remove_pim_at, grant.remove_scim_at),
         anomalies=_anomalies(access, end_reason, query),
     )
 
 
-def _hold_for(stretches: Iterable[_Hold], seen: datetime) -> _Hold | None:
-    """The stretch that gave this grant its access: the first not closed before PIM's grant was
-    first seen (the add is written in the same cycle, just after)."""
-    for h in stretches:
-        if h.end is None or h.end >= seen:
-            return h
-    return None
-
-
-def _continued_by(spans: Iterable[_Span], grant_id: int, ended: datetime) -> str | None:
-    """Another grant of the same user and target live at this one's end keeps access rightly."""
-    for s in spans:
-        if s.grant_id == grant_id or s.start > ended:
-            continue
-        if s.end is None or s.end > ended:
-            return f"{s.mapping} (grant {s.grant_id})"
-    return None
-
-
-def _denial_for(
-    found: Iterable[_Denial], revoked: datetime | None, account: str | None, ps_arn: str | None
-) -> _Denial | None:
-    """The denial written for a revocation: none where access was not revoked."""
-    if revoked is None:
-        return None
-    for d in found:
-        if d.at < revoked - SKEW or d.at > revoked + DENIAL_WINDOW:
-            continue
-        if d.status == "disarmed":  # an armed denial withdrawn: the end it awaited never came
-            continue
-        # A group membership gives access through every permission set assigned to the group.
-        if ps_arn is not None and (d.permission_set_arn != ps_arn or account not in d.accounts):
-            continue
-        return d
-    return None
+def _lag(pim_at: datetime | None, scim_at: datetime | None) -> float | None:
+    """Seconds from the PIM change to SCIM's export of it: Entra's own provisioning lag."""
+    # Both come back naive from SQLite or aware from PostgreSQL, never mixed within a row.
+    return None if pim_at is None or scim_at is None else (scim_at - pim_at).total_seconds()
 
 
 def _end_note(grant: Any) -> str | None:

@@ -11,7 +11,8 @@ from bridge.report.rows import GrantRow
 
 
 def when(value: datetime | None) -> str:
-    return "" if value is None else f"{value:%Y-%m-%d %H:%M:%S}Z"
+    # isoformat, not strftime: several times faster, and a report shows a few times a grant.
+    return "" if value is None else value.isoformat(" ", "seconds")[:19] + "Z"
 
 
 def secs(value: float | None, unknown: str = "") -> str:

@@ -11,7 +11,7 @@ from typing import TextIO
 from bridge.report.columns import NAMES, csv_cells
 from bridge.report.provenance import CSV_ROWS, RowDigest
 from bridge.report.rows import GrantRow
-from bridge.report.safe import printable
+from bridge.report.safe import printable_cells
 from bridge.report.summary import Summary
 
 
@@ -36,11 +36,11 @@ class CsvRenderer:
 
     def row(self, row: GrantRow) -> None:
         # A control character would reach whatever shows the file: a terminal, a SIEM.
-        self._write([printable(c) for c in csv_cells(row)])
+        self._write(printable_cells(csv_cells(row)))
 
     def finish(self, summary: Summary) -> None:
         """The summary and ledger anomalies are in the other formats; the provenance of these
         very lines in the sidecar, when there is one."""
         if self.sidecar is not None and summary.provenance is not None:
-            block = summary.provenance.with_digest(self.digest).as_dict()
+            block = summary.provenance.as_dict()
             self.sidecar.write(json.dumps({"provenance": block}, indent=1) + "\n")

@@ -10,6 +10,7 @@ from typing import TextIO
 from bridge.report import plots
 from bridge.report.anomalies import alarming
 from bridge.report.output import Spool
+from bridge.report.provenance import RowDigest
 from bridge.report.query import ReportQuery, iso
 from bridge.report.rows import GrantRow
 from bridge.report.safe import html
@@ -54,9 +55,11 @@ class HtmlRenderer:
     def __init__(self, out: TextIO, query: ReportQuery) -> None:
         self.out = out
         self.query = query
+        self.digest = RowDigest()
         self.rows = Spool()
 
     def row(self, row: GrantRow) -> None:
+        self.digest.add_row(row)
         cls = ' class="anomalous"' if alarming(row) else ""
         cells = grant_cells(row, activity=self.query.activity)
         self.rows.write(f"<tr{cls}>" + "".join(_td(c) for c in cells) + "</tr>\n")

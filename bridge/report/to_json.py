@@ -10,6 +10,7 @@ from typing import Any, TextIO
 from bridge.report.anomalies import Anomaly
 from bridge.report.columns import row_dict
 from bridge.report.contract import SCHEMA_ID, SCHEMA_VERSION
+from bridge.report.provenance import RowDigest
 from bridge.report.query import ReportQuery, iso
 from bridge.report.rows import GrantRow
 from bridge.report.summary import Summary
@@ -33,6 +34,7 @@ def anomaly_dict(a: Anomaly) -> dict[str, Any]:
 class JsonRenderer:
     def __init__(self, out: TextIO, query: ReportQuery) -> None:
         self.out = out
+        self.digest = RowDigest()
         self.first = True
         head = {
             "schema": SCHEMA_ID,
@@ -43,7 +45,9 @@ class JsonRenderer:
         out.write(json.dumps(head, indent=1)[:-2] + ',\n "rows": [')
 
     def row(self, row: GrantRow) -> None:
-        self.out.write(("\n  " if self.first else ",\n  ") + json.dumps(row_dict(row)))
+        fields = row_dict(row)
+        self.digest.add_dict(fields)
+        self.out.write(("\n  " if self.first else ",\n  ") + json.dumps(fields))
         self.first = False
 
     def finish(self, summary: Summary) -> None:

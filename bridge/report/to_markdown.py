@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from bridge.report.output import Spool
+from bridge.report.provenance import RowDigest
 from bridge.report.query import ReportQuery, iso
 from bridge.report.rows import GrantRow
 from bridge.report.safe import markdown
@@ -31,9 +32,11 @@ class MarkdownRenderer:
     def __init__(self, out: TextIO, query: ReportQuery) -> None:
         self.out = out
         self.query = query
+        self.digest = RowDigest()
         self.rows = Spool()
 
     def row(self, row: GrantRow) -> None:
+        self.digest.add_row(row)
         self.rows.write(line(grant_cells(row, activity=self.query.activity)))
 
     def finish(self, summary: Summary) -> None:

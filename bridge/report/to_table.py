@@ -12,9 +12,10 @@ from rich.text import Text
 
 from bridge.report.anomalies import Anomaly, alarming
 from bridge.report.output import Spool
+from bridge.report.provenance import RowDigest
 from bridge.report.query import ReportQuery
 from bridge.report.rows import GrantRow
-from bridge.report.safe import printable
+from bridge.report.safe import printable, printable_cells
 from bridge.report.summary import Summary
 from bridge.report.text import (
     ANOMALY_HEADER,
@@ -54,6 +55,7 @@ class TableRenderer:
         self.out = out
         self.console = _console(out, width)
         self.query = query
+        self.digest = RowDigest()
         self.narrow = self.console.width < WIDE
         self.header = (
             compact_header() if self.narrow else grant_header(why=False, activity=query.activity)
@@ -70,6 +72,7 @@ class TableRenderer:
         )
 
     def row(self, row: GrantRow) -> None:
+        self.digest.add_row(row)
         self.count += 1
         if self.count <= RICH_ROWS:
             self.pending.append(row)
@@ -164,6 +167,5 @@ def _min_width(header: str, narrow: bool) -> int | None:
 
 def _plain(cells: tuple[str, ...], widths: tuple[int, ...] = WIDTHS) -> str:
     # The last column (the detail, for anomalies) is never cut.
-    cells = tuple(printable(c) for c in cells)
-    *head, last = zip(cells, widths, strict=True)
+    *head, last = zip(printable_cells(list(cells)), widths, strict=True)
     return ("  ".join(c[:w].ljust(w) for c, w in head) + "  " + last[0]).rstrip()
