@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -38,6 +38,16 @@ from bridge.view import ViewedLedger, Within, named_removals, read_actual
 
 # How long an expiry job waits for Graph to confirm the ends it is about to revoke.
 CONFIRM_DEADLINE = 1.0
+
+
+def _read_aws(
+    identity_center: IdentityCenter, scope: Scope, labels: Mapping[str, str]
+) -> tuple[Scope, dict[str, frozenset[str]], list[Finding]]:
+    """What AWS holds on the managed targets, for a drift sweep. A target that could not be
+    read keeps its drift to itself: no foreign removals there."""
+    holders, found = read_holders(identity_center, scope.managed, labels)
+    unread = scope.managed - holders.keys()
+    return replace(scope, drift_remove=scope.drift_remove - unread), holders, found
 
 
 # -- the cycle -------------------------------------------------------------------------------
@@ -166,13 +176,8 @@ class Reconciler:
         findings = list(obs.findings)
         aws_holders: dict[str, frozenset[str]] = {}
         if read_aws:
-            aws_holders, more = read_holders(
-                self.identity_center, scope.managed, self.desired.labels
-            )
+            scope, aws_holders, more = _read_aws(self.identity_center, scope, self.labels)
             findings += more
-            # A target we could not read keeps its drift to itself: no foreign removals there.
-            unread = scope.managed - aws_holders.keys()
-            scope = replace(scope, drift_remove=scope.drift_remove - unread)
         self.view.reload()  # the full poll reads the ledger again: the view starts afresh
         result = self._run(kind, obs.grants, scope, findings, aws_holders, obs.unreadable, dry_run)
         return self._done(result, obs, started)
