@@ -236,3 +236,23 @@ def test_revoke_is_refused_while_another_writer_leads_the_store(rig: Rig) -> Non
     assert code == 2, out
     assert "store.url" in out
     assert rig.holds("alice")
+
+
+def test_status_shows_a_revoked_user_as_blocked_since_when_by_whom_and_why(rig: Rig) -> None:
+    rig.granted("alice")
+    assert rig.revoke("alice", "--reason", "phished laptop")[0] == 0
+
+    code, out = rig.cli("status", "--format", "json")
+    assert code == 0, out
+    [blocked] = json.loads(out)["blocked"]
+    assert blocked["user"] == "alice@example.com" and blocked["since"]
+    assert (blocked["by"], blocked["reason"]) == ("sec-oncall", "phished laptop")
+
+    code, table = rig.cli("status")
+    assert code == 0, table
+    section = table.split("Blocked users")[1]
+    assert "alice@example.com" in section and "sec-oncall" in section
+    assert "phished laptop" in section
+
+    assert rig.cli("unblock", "--user", "alice@example.com")[0] == 0
+    assert json.loads(rig.cli("status", "--format", "json")[1])["blocked"] is None
