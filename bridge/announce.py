@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -76,6 +76,17 @@ def notices_of(result: CycleResult, labels: Mapping[str, str], now: datetime) ->
         yield Notice(
             "denial_overflow", now, redact(problem), condition=f"denial_overflow:{problem}"
         )
+
+
+def incident_notices(
+    removed: Sequence[Change], user: str, why: str, labels: Mapping[str, str], now: datetime
+) -> list[Notice]:
+    """What an incident's revoke tells: each removal it made, and the block of the user (`why`:
+    "by <actor>" and the reason given)."""
+    notices = [_about(c, "revoked", now, labels, f"revoked {why}") for c in removed]
+    until = f"granted nothing until `pim-bridge unblock --user {user}`"
+    notices.append(Notice("blocked", now, f"{user} blocked {why}: {until}", user=user))
+    return notices
 
 
 def _about(c: Change, event: str, now: datetime, labels: Mapping[str, str], detail: str) -> Notice:

@@ -21,7 +21,11 @@ HOUR = timedelta(hours=1)
 def rig(tmp_path: Path, capsys: pytest.CaptureFixture[str], pg_url: str) -> Iterator[Rig]:
     with running_world() as world:
         world.export_env()
-        yield Rig(world, tmp_path, capsys, pg_url)
+        made = Rig(world, tmp_path, capsys, pg_url)
+        try:
+            yield made
+        finally:
+            made.close()
 
 
 def test_a_revoke_while_a_replica_leads_postgresql_is_performed_by_the_leader(rig: Rig) -> None:

@@ -35,6 +35,10 @@ class Rig:
         self.config = world.write_config(tmp / "pim-bridge.toml", self.store_url)
         self.actor = world.graph.actor()
         self._capsys = capsys
+        self._mp = pytest.MonkeyPatch()
+
+    def close(self) -> None:
+        self._mp.undo()
 
     def use_scp(self) -> None:
         org = self.w.aws.client("organizations")
@@ -48,6 +52,14 @@ class Rig:
         self.w.aws.scp_policy_id = policy_id
         with self.config.open("a", encoding="utf-8") as f:
             f.write(f'\n[revocation]\nmechanism = "scp"\nscp_policy_id = "{policy_id}"\n')
+
+    def notify_to(self, url: str, *events: str) -> None:
+        """Notices of `events` posted to the webhook at `url` (the URL as the environment gives
+        it, the events in the config)."""
+        self._mp.setenv("PIM_BRIDGE_NOTIFY__WEBHOOK_URL", url)
+        listed = ", ".join(f'"{e}"' for e in events)
+        with self.config.open("a", encoding="utf-8") as f:
+            f.write(f'\n[notify]\nevents = [{listed}]\nbackoff = "10ms"\n')
 
     def cli(self, verb: str, *args: str) -> tuple[int, str]:
         self._capsys.readouterr()
@@ -85,7 +97,11 @@ class Rig:
 def rig(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Rig]:
     with running_world() as world:
         world.export_env()
-        yield Rig(world, tmp_path, capsys)
+        made = Rig(world, tmp_path, capsys)
+        try:
+            yield made
+        finally:
+            made.close()
 
 
 @contextmanager

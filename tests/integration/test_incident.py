@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bridge.leader import writer_lock
+from bridge.sandbox.receiver import running_receiver
 from bridge.sandbox.world import ACCOUNT_PROD
 from tests.integration.incident_fixtures import HOUR, Rig, rig
 
@@ -200,3 +201,23 @@ def test_status_shows_a_revoked_user_as_blocked_since_when_by_whom_and_why(rig: 
 
     assert rig.cli("unblock", "--user", "alice@example.com")[0] == 0
     assert json.loads(rig.cli("status", "--format", "json")[1])["blocked"] is None
+
+
+def test_a_revoke_tells_the_channel_each_removal_and_the_block(rig: Rig) -> None:
+    rig.granted("alice")
+    with running_receiver() as channel:
+        rig.notify_to(channel.url, "revoked", "blocked")
+
+        assert rig.revoke("alice", "--reason", "phished laptop")[0] == 0
+        notices = [r.body for r in channel.wait_for(3)]
+    revoked = [n for n in notices if n["event"] == "revoked"]
+    assert {n["target"] for n in revoked} == {
+        "AWS-Prod-Admin",
+        f"AdministratorAccess @ {ACCOUNT_PROD}",
+    }
+    assert all(n["user"] == "alice@example.com" for n in revoked)
+    assert all(n["detail"] == "revoked by sec-oncall: phished laptop" for n in revoked)
+    [blocked] = [n for n in notices if n["event"] == "blocked"]
+    assert blocked["user"] == "alice@example.com"
+    assert "by sec-oncall: phished laptop" in blocked["detail"]
+    assert "pim-bridge unblock --user alice@example.com" in blocked["detail"]

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from bridge.sandbox.receiver import running_receiver
 from bridge.service import Service
 from tests.integration.incident_fixtures import Rig, leading_service, rig
 
@@ -74,3 +75,13 @@ def test_a_step_the_leader_could_not_do_is_named_and_the_exit_code_is_1(
     assert code == 1, out
     assert "FAILED entra:" in out and "PrivilegedAssignmentSchedule.ReadWrite" in out
     assert not rig.holds("alice")
+
+
+def test_a_revoke_the_leader_performs_is_told_to_the_channel_by_the_leader(rig: Rig) -> None:
+    rig.granted("alice")
+    with running_receiver() as channel:
+        rig.notify_to(channel.url, "revoked", "blocked")
+        with leading_service(rig.config):
+            assert rig.revoke("alice")[0] == 0
+            got = channel.wait_for(3)
+    assert sorted(r.body["event"] for r in got) == ["blocked", "revoked", "revoked"]
