@@ -10,8 +10,10 @@ import pytest
 
 from bridge.leader import writer_lock
 from bridge.sandbox.receiver import running_receiver
-from bridge.sandbox.world import ACCOUNT_PROD
+from bridge.sandbox.world import ACCOUNT_DEV, ACCOUNT_PROD
 from tests.integration.incident_fixtures import HOUR, Rig, rig
+
+OTHER_ACCOUNT = "333333333333"
 
 __all__ = ["rig"]  # the fixture, used by name
 
@@ -221,3 +223,35 @@ def test_a_revoke_tells_the_channel_each_removal_and_the_block(rig: Rig) -> None
     assert blocked["user"] == "alice@example.com"
     assert "by sec-oncall: phished laptop" in blocked["detail"]
     assert "pim-bridge unblock --user alice@example.com" in blocked["detail"]
+
+
+@pytest.mark.parametrize("elsewhere", [False, True], ids=["its-only-accounts", "and-another"])
+def test_a_revoke_refuses_the_users_sessions_on_every_account_of_a_permission_set(
+    rig: Rig, elsewhere: bool
+) -> None:
+    w = rig.w
+    text = rig.config.read_text()
+    dev = f'{{ account_id = "{ACCOUNT_DEV}", permission_set = "{w.permission_set_name}" }}, '
+    rig.config.write_text(text.replace("assignments = [", f"assignments = [{dev}", 1))
+    if elsewhere:  # also provisioned where alice holds nothing: her accounts one by one
+        w.aws.assign(OTHER_ACCOUNT, w.permission_set_arn, w.ic_users["bob"])
+    rig.activate("alice")
+    assert rig.cli("sync")[0] == 0
+    now = datetime.now(UTC)
+    alice = w.ic_users["alice"]
+    hers = [
+        w.aws.issue_session(alice, w.permission_set_arn, a, now)
+        for a in (ACCOUNT_PROD, ACCOUNT_DEV)
+    ]
+    assert all(w.aws.is_allowed(s) for s in hers)
+
+    code, out = rig.revoke("alice")
+
+    assert code == 0, out
+    assert not any(w.aws.is_allowed(s) for s in hers)
+    provisioned = {r.account_id for r in w.aws.requests() if r.kind == "provision"}
+    # None: one request to every account the permission set is provisioned to.
+    assert provisioned == ({ACCOUNT_PROD, ACCOUNT_DEV} if elsewhere else {None})
+    if elsewhere:
+        bobs = w.aws.issue_session(w.ic_users["bob"], w.permission_set_arn, OTHER_ACCOUNT, now)
+        assert w.aws.is_allowed(bobs)

@@ -4,6 +4,7 @@ denial names, and what a withdrawal leaves."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from bridge.denial.writer import Revoker
@@ -31,6 +32,10 @@ class MemorySink:
 
     def provision(self, permission_set_arn: str, account_id: str) -> None:
         self.provisioned.append((permission_set_arn, account_id))
+
+    def provision_accounts(self, permission_set_arn: str, accounts: Sequence[str]) -> None:
+        for account in accounts:
+            self.provision(permission_set_arn, account)
 
 
 def armed_ends(sink: MemorySink, ps: str) -> dict[str, str]:
