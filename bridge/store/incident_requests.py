@@ -88,6 +88,11 @@ class IncidentRequests:
     def claim(self, holder: str, now: datetime) -> QueuedRequest | None:
         """The oldest queued request, now running under `holder`; those whose deadline passed
         untaken are cancelled on the way (their CLI has stopped waiting)."""
+        # Asked every tick: a read, not a write transaction, while nothing is queued.
+        with self._db.reading() as conn:
+            queued = select(requests.c.id).where(requests.c.state == "queued").limit(1)
+            if conn.execute(queued).first() is None:
+                return None
         with self._db.fenced() as conn:
             stale = (requests.c.state == "queued") & (requests.c.deadline < now)
             conn.execute(update(requests).where(stale).values(state="cancelled", finished_at=now))
