@@ -20,7 +20,7 @@ from bridge.errors import BridgeError, ConfigError
 from bridge.incident import Incident, Outcome, RevokeRequest
 from bridge.leader import replica_name
 from bridge.ports import Clock, SystemClock
-from bridge.store import Fenced, Ledger, QueuedRequest, RequestOutcome
+from bridge.store import Fenced, Ledger, QueuedRequest, RequestOutcome, store_failure
 from bridge.words import plural
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,12 @@ class IncidentDesk:
                 performed += 1
         except Fenced as exc:
             log.error("incident requests: %s", exc)
+        except Exception as exc:
+            why = store_failure(exc)
+            if why is None:
+                raise
+            # The store is failing: the cycles say so; this job looks again next tick.
+            log.debug("incident requests not read: %s", why)
         return performed
 
     def take_over(self) -> None:
