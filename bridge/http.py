@@ -30,6 +30,20 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return (host.strip("[]") or "127.0.0.1", int(port))
 
 
+def serve_health(listen: str, status: Status, metrics: Callable[[], bytes]) -> HealthServer | None:
+    """The endpoints started on `listen`; None, logged, when the address cannot be bound."""
+    try:
+        server = HealthServer(listen, status, metrics)
+        server.start()
+    except OSError as exc:
+        # Revocation matters more than being scraped: run on, loudly.
+        log.error("cannot serve /healthz and /metrics on %s: %s", listen, exc)
+        return None
+    host = listen.rpartition(":")[0] or "127.0.0.1"
+    log.warning("serving /healthz and /metrics on http://%s:%d", host, server.port)
+    return server
+
+
 class HealthServer(BackgroundHTTPServer):
     def __init__(
         self,

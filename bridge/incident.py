@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from bridge.announce import incident_notices
 from bridge.denial.writer import Placements, Revoker
 from bridge.errors import BridgeError, ConfigError
 from bridge.graph.pim_requests import PimAccess, PimRemovals
@@ -39,6 +40,11 @@ class RevokeRequest:
     mapping: str | None = None
     in_entra: bool = False
     deny_only: bool = False
+
+    @property
+    def by(self) -> str:
+        """Who, and why when said: "by sec-oncall: phished laptop"."""
+        return f"by {self.actor}" + (f": {self.reason}" if self.reason else "")
 
 
 @dataclass
@@ -102,11 +108,12 @@ class Incident:
         # Where an earlier revoke denied is denied again: its provisioning may have failed.
         recorded = earlier.placements if earlier is not None else {}
         placements = self._deny(person, held, could, recorded, out)
-        self._remove(person, held, out)
+        removed = self._remove(person, held, out)
         self._end_grants(person, request, len(grants), out)
         self._block(person, request, placements, out)
         if request.in_entra:
             self._end_in_entra(person, request, grants, out)
+        self._tell(person, request, removed)
         return out
 
     def _deny(
@@ -140,11 +147,11 @@ class Incident:
                 out.done.append(f"denied: every session of {person.name} on {where}")
         return placements
 
-    def _remove(self, person: Person, held: list[Binding], out: Outcome) -> None:
-        """(b) What the bridge holds for them, recorded like any other change."""
+    def _remove(self, person: Person, held: list[Binding], out: Outcome) -> list[Change]:
+        """(b) What the bridge holds for them, recorded like any other change; those removed."""
         changes = [Change("remove", b, Reason.REVOKED, user_name=person.name) for b in held]
         if not changes:
-            return
+            return []
         result = self.bridge.reconciler.remove_now(changes)
         self.bridge.reconciler.targets()  # resolves the names the lines below print
         labels = self.bridge.reconciler.labels
@@ -152,6 +159,7 @@ class Incident:
         out.failed.extend(f"remove: {c.render(labels)}: {why}" for c, why in result.failed)
         busy = "another cycle is applying it"
         out.failed.extend(f"remove: {c.render(labels)}: {busy}" for c in result.deferred)
+        return list(result.applied)
 
     def _end_grants(self, person: Person, request: RevokeRequest, live: int, out: Outcome) -> None:
         """(c) Their live grants ended as `revoked`, by whom and why, for the report."""
@@ -195,9 +203,7 @@ class Incident:
             },
             key=lambda a: (a.group_id, a.access_id),
         )
-        why = f"pim-bridge revoke by {request.actor}" + (
-            f": {request.reason}" if request.reason else ""
-        )
+        why = f"pim-bridge revoke {request.by}"
         pim = self._pim()
         try:
             for access in accesses:
@@ -211,6 +217,16 @@ class Incident:
                     out.done.append(f"entra: ended {what}")
         finally:
             pim.close()
+
+    def _tell(self, person: Person, request: RevokeRequest, removed: list[Change]) -> None:
+        """The removals and the block, to `[notify]`: handed over once every step is done
+        (the sender posts from its own thread; the CLI gives it a bounded time to leave)."""
+        notifier = self.bridge.notifier
+        if notifier is None:
+            return
+        labels = self.bridge.reconciler.labels
+        now = self.bridge.clock.now()
+        notifier.publish(incident_notices(removed, person.name, request.by, labels, now))
 
     # -- unblock ----------------------------------------------------------------------------
 

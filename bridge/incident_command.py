@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, TextIO
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bridge.config import Config
 
@@ -20,13 +22,17 @@ REVOKE_DESCRIPTION = (
     "their live grants as revoked, by whom (--actor, default the OS user) and why (--reason); "
     "block them, so no cycle grants them again until `pim-bridge unblock`. --in-entra also "
     "ends their PIM activations in Entra (needs PrivilegedAssignmentSchedule.ReadWrite."
-    "AzureADGroup). Holds the writer's lock: refused while a service leads the store. Exit 0 "
-    "done, 1 a step failed (each named), 2 an unknown user or mapping, or the store is led."
+    "AzureADGroup). One writer only: run beside no service, it takes the writer's lock and "
+    "does it itself; while a service leads the store, the request goes through the ledger to "
+    "that leader, which performs it within a second, and its outcome is printed the same way "
+    "(--wait: not taken in time, it is cancelled, exit 1). Exit 0 done, 1 a step failed (each "
+    "named), 2 an unknown user or mapping."
 )
 UNBLOCK_DESCRIPTION = (
     "Lift a revoke's block: the open-ended denials become ordinary denials of the sessions "
     "issued before now (re-provisioned), and cycles grant the user again. A user who is not "
-    "blocked is said so, exit 0."
+    "blocked is said so, exit 0. While a service leads the store, the leader does it, as for "
+    "revoke."
 )
 
 
@@ -59,6 +65,21 @@ def _user(parser: argparse.ArgumentParser) -> None:
         metavar="USER",
         help="user principal name / Identity Center user name",
     )
+    parser.add_argument(
+        "--wait",
+        type=_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="while a service leads the store: how long to wait for it to perform the request "
+        "(default 60); not taken by then, it is cancelled and nothing is done (exit 1)",
+    )
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 86_400:
+        raise argparse.ArgumentTypeError(f"not a number of seconds under a day: {text!r}")
+    return value
 
 
 def run_revoke(args: argparse.Namespace, load: Callable[[argparse.Namespace], Config]) -> int:
@@ -73,31 +94,74 @@ def run_revoke(args: argparse.Namespace, load: Callable[[argparse.Namespace], Co
         deny_only=args.deny_only,
     )
     print(f"revoke {request.user} (by {request.actor}: {request.reason or 'no reason given'})")
-    return _run(load(args), lambda incident: incident.revoke(request))
+    verb = Verb("revoke", asdict(request), lambda incident: incident.revoke(request))
+    return _run(load(args), verb, _wait(args))
 
 
 def run_unblock(args: argparse.Namespace, load: Callable[[argparse.Namespace], Config]) -> int:
-    return _run(load(args), lambda incident: incident.unblock(args.user))
+    verb = Verb("unblock", {"user": args.user}, lambda incident: incident.unblock(args.user))
+    return _run(load(args), verb, _wait(args))
 
 
-def _run(config: Config, verb: Callable[[Incident], Outcome]) -> int:
-    from bridge.incident import Incident
-    from bridge.leader import writer_lock
-    from bridge.wiring import build
+@dataclass(frozen=True)
+class Verb:
+    """One incident verb: its name and arguments as the ledger keeps them (for the leader), and
+    how this process performs it directly."""
 
-    # One writer only: the same lock `sync` takes, refused while a service leads the store.
-    with writer_lock(config.store.url):
-        bridge = build(config)
-        try:
-            outcome = verb(Incident(bridge))
-        finally:
-            bridge.close()
-    print_outcome(outcome, sys.stdout)
+    name: str
+    request: dict[str, Any]
+    perform: Callable[[Incident], Outcome]
+
+
+def _run(config: Config, verb: Verb, wait: timedelta) -> int:
+    from bridge.leader import StoreLed, writer_lock
+
+    # One writer only: the same lock `sync` takes. While a service leads the store, the
+    # request goes to it through the ledger and it performs it.
+    try:
+        with writer_lock(config.store.url):
+            outcome = _direct(config, verb)
+    except StoreLed:
+        return _relayed(config, verb, wait)
+    print_outcome(outcome.done, outcome.failed, sys.stdout)
     return outcome.exit_code
 
 
-def print_outcome(outcome: Outcome, out: TextIO) -> None:
-    for line in outcome.done:
+def _direct(config: Config, verb: Verb) -> Outcome:
+    from bridge.incident import Incident
+    from bridge.wiring import build
+
+    bridge = build(config)
+    try:
+        return verb.perform(Incident(bridge))
+    finally:
+        bridge.close()  # what the revoke has to tell gets the webhook's timeout to leave
+
+
+def _relayed(config: Config, verb: Verb, wait: timedelta) -> int:
+    from bridge.errors import ConfigError
+    from bridge.incident_relay import hand_to_leader
+    from bridge.store import Ledger
+
+    print(f"  a service leads the store: handed to it, waiting up to {wait.total_seconds():g}s")
+    ledger = Ledger(config.store.url)
+    try:
+        told = hand_to_leader(ledger, verb.name, verb.request, wait)
+    finally:
+        ledger.close()
+    if told.error is not None:
+        key, _, reason = told.error.partition(": ")
+        raise ConfigError(key, reason)  # the leader found a usage error: said as ours (exit 2)
+    print_outcome(told.done, told.failed, sys.stdout)
+    return told.exit_code
+
+
+def _wait(args: argparse.Namespace) -> timedelta:
+    return timedelta(seconds=args.wait)
+
+
+def print_outcome(done: Sequence[str], failed: Sequence[str], out: TextIO) -> None:
+    for line in done:
         out.write(f"  {line}\n")
-    for line in outcome.failed:
+    for line in failed:
         out.write(f"  FAILED {line}\n")

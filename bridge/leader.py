@@ -32,6 +32,11 @@ log = logging.getLogger(__name__)
 LOCK_KEY = 0x70696D_62726467  # "pim" "brdg"
 
 
+class StoreLed(ConfigError):
+    """A service leads the store: a one-shot writer is refused (`sync`), or hands its work to
+    that leader (`revoke`, `unblock`)."""
+
+
 def replica_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -55,7 +60,7 @@ class SingleReplica:
         except BlockingIOError:
             os.close(self._fd)
             self._fd = None
-            raise ConfigError(
+            raise StoreLed(
                 "store.url",
                 f"another pim-bridge already uses {database}; SQLite allows one replica, "
                 "use postgresql+psycopg://… for several",
@@ -121,7 +126,7 @@ def writer_lock(url: str, *, enabled: bool = True) -> Iterator[None]:
     election = election_for(url)
     try:
         if not election.try_acquire():
-            raise ConfigError(
+            raise StoreLed(
                 "store.url",
                 "a pim-bridge service leads this store; a second writer is refused "
                 "(use `sync --dry-run` to see the plan)",

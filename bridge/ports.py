@@ -155,6 +155,10 @@ class DenialSink(Protocol):
 
     def provision(self, permission_set_arn: str, account_id: str) -> None: ...
 
+    def provision_accounts(self, permission_set_arn: str, accounts: Sequence[str]) -> None:
+        """Every one of `accounts` provisioned (in force there) when this returns."""
+        ...
+
 
 class DenialLedger(Protocol):
     def record_denials(

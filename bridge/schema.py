@@ -246,3 +246,26 @@ delta_links = Table(
     Column("link", Text, nullable=False),
     Column("saved_at", DateTime(timezone=True), nullable=False),
 )
+
+
+# `pim-bridge revoke` / `unblock` run while a service leads the store: the request, handed to
+# the leader through the ledger, and the outcome it recorded (bridge/incident_relay.py).
+incident_requests = Table(
+    "incident_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("verb", String(20), nullable=False),  # revoke | unblock
+    Column("request", JSON, nullable=False),  # the verb's arguments
+    Column("state", String(20), nullable=False),  # queued | running | done | cancelled
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("deadline", DateTime(timezone=True), nullable=False),  # not started after this
+    Column("requested_by", String(300), nullable=False),  # host:pid of the CLI
+    Column("performed_by", String(300), nullable=True),  # the leader's replica name
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("exit_code", Integer, nullable=True),
+    Column("done", JSON, nullable=True),  # the outcome's lines
+    Column("failed", JSON, nullable=True),
+    Column("error", Text, nullable=True),  # a config or usage error that stopped it
+    Index("ix_incident_requests_state", "state"),
+)

@@ -16,7 +16,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bridge.config import Config
 from bridge.errors import BridgeError
 from bridge.health import ready_within, run_health
-from bridge.http import HealthServer
+from bridge.http import HealthServer, serve_health
+from bridge.incident import Incident
+from bridge.incident_relay import DESK_TICK, IncidentDesk
 from bridge.leader import election_for, replica_name
 from bridge.metrics import BridgeMetrics, live_grant_count, revocation_latencies
 from bridge.ports import Election, Timers
@@ -64,6 +66,7 @@ class Service:
         )
         self.http: HealthServer | None = None
         self.watching = Watching(bridge, self)
+        self.desk = IncidentDesk(Incident(bridge), leading=lambda: self.is_leader)
 
     # -- jobs ----------------------------------------------------------------------------
 
@@ -203,6 +206,7 @@ class Service:
         if cut:
             log.warning("%s cut off by a stop; this cycle re-plans them", plural(cut, "change"))
         self.watching.prime()
+        self.desk.take_over()
         if self.poll(read_aws=True) is None:
             self.expire()
 
@@ -248,6 +252,8 @@ class Service:
         every(self.poll, self.watching.poll_period(), "poll")
         self.watching.add_jobs(every)
         every(self.poll, sched.drift_interval, "drift", kwargs={"read_aws": True})
+        # `revoke` / `unblock` queued by a CLI while this service leads: taken within a tick.
+        every(self.desk.serve, DESK_TICK, "incidents")
         if b.reconciler.denial is not None and b.reconciler.denial.arms:
             # Every end is armed at least ARM_LEAD - ARM_TICK ahead, and the ends coming into
             # reach in one tick share one write and one provisioning: a timer per end would
@@ -265,15 +271,9 @@ class Service:
         every(self.lead, max(timedelta(seconds=1), self.watching.fastest_poll() / 2), "lead")
 
     def _serve(self) -> None:
-        cfg = self.bridge.config
-        try:
-            self.http = HealthServer(cfg.service.listen, self.status, self.metrics.scrape)
-            self.http.start()
-            host = cfg.service.listen.rpartition(":")[0] or "127.0.0.1"
-            log.warning("serving /healthz and /metrics on http://%s:%d", host, self.http.port)
-        except OSError as exc:
-            # Revocation matters more than being scraped: run on, loudly.
-            log.error("cannot serve /healthz and /metrics on %s: %s", cfg.service.listen, exc)
+        self.http = serve_health(
+            self.bridge.config.service.listen, self.status, self.metrics.scrape
+        )
 
     def stop(self) -> None:
         if self.http is not None:

@@ -18,7 +18,7 @@ from bridge.health import Check
 from bridge.identity_center.adapter import AwsIdentityCenter
 from bridge.identity_center.client import make_client_factory
 from bridge.identity_center.scp import ScpTarget
-from bridge.model import AccountAssignment
+from bridge.model import AccountAssignment, Reason
 from bridge.notify import WebhookSender, webhook_check
 from bridge.ports import Clock, SystemClock
 from bridge.reconcile import CycleResult, Reconciler
@@ -41,9 +41,13 @@ class Bridge:
     graph: GraphSession | None = None  # the Graph session the readers share, if built here
 
     def announce(self, result: CycleResult) -> None:
-        """Hand the cycle's notices to the sender's queue; returns at once."""
-        if self.notifier is not None:
-            self._announcer.after(result, self.clock.now())
+        """Hand the cycle's notices to the sender's queue (after one ledger read of the ends of
+        the expired removals, to tell those that outlived their end); returns at once."""
+        if self.notifier is None:
+            return
+        expired = [c.binding for c in result.applied if c.reason is Reason.EXPIRED]
+        ends = self.ledger.last_ends(expired) if expired else {}
+        self._announcer.after(result, self.clock.now(), ends)
 
     def webhook_check(self) -> Check:
         """The webhook's health: a warning while notices are given up, never more."""

@@ -54,7 +54,7 @@ Placements = Mapping[str, Mapping[str, set[str]]]
 @dataclass
 class InlinePolicyTarget:
     """A permission set's inline policy: effective in an account once re-provisioned there
-    (Identity Center provisions one permission set per account at a time: serialised)."""
+    (the sink provisions the accounts side by side, one permission set per account at a time)."""
 
     sink: DenialSink
     name: str
@@ -70,8 +70,8 @@ class InlinePolicyTarget:
         return self.sink.session_duration(self.name)
 
     def enforce(self, accounts: Sequence[str]) -> None:
-        for account in accounts:
-            self.sink.provision(self.name, account)
+        if accounts:
+            self.sink.provision_accounts(self.name, accounts)
 
 
 class Revoker:

@@ -10,7 +10,7 @@ so they share one rate limit: the instance's 20 calls/s are one budget however t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from bridge.config import AwsConfig
@@ -109,6 +109,9 @@ class AwsIdentityCenter:
 
     def provision(self, permission_set_arn: str, account_id: str) -> None:
         self.inline_policies.provision(permission_set_arn, account_id)
+
+    def provision_accounts(self, permission_set_arn: str, accounts: Sequence[str]) -> None:
+        self.inline_policies.provision_accounts(permission_set_arn, accounts)
 
     def assigned_accounts(self, permission_set_arn: str) -> list[str]:
         return self.inline_policies.provisioned_accounts(permission_set_arn)

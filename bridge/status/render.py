@@ -14,7 +14,7 @@ from rich.text import Text
 
 from bridge.report.names import Target
 from bridge.report.safe import printable
-from bridge.status.rows import DenialRow, HolderRow, PendingRow, Status
+from bridge.status.rows import BlockedRow, DenialRow, HolderRow, PendingRow, Status
 
 WIDTH = 100
 FORMATS = ("table", "json")
@@ -37,9 +37,10 @@ def print_status(status: Status, fmt: str, out: TextIO) -> None:
     _section(console, orphaned, len(orphans), _holders(orphans))
     denied = "Session denials armed or in force"
     _section(console, denied, len(status.denials), _denials(status.denials))
-    if status.blocked is not None:
-        rows = [(b.user, _short(b.since), b.reason) for b in status.blocked]
-        _section(console, "Blocked users", len(rows), _table(("user", "since", "reason"), rows))
+    if status.blocked is not None:  # left out while nobody is blocked
+        rows = [(b.user, _short(b.since), b.blocked_by, b.reason or "-") for b in status.blocked]
+        header = ("user", "since", "by", "reason")
+        _section(console, "Blocked users (until unblocked)", len(rows), _table(header, rows))
 
 
 def _section(
@@ -178,10 +179,12 @@ def status_json(status: Status) -> dict[str, Any]:
             }
             for d in status.denials
         ],
-        "blocked": None
-        if status.blocked is None
-        else [{"user": b.user, "since": _iso(b.since), "reason": b.reason} for b in status.blocked],
+        "blocked": None if status.blocked is None else [_blocked_json(b) for b in status.blocked],
     }
+
+
+def _blocked_json(b: BlockedRow) -> dict[str, Any]:
+    return {"user": b.user, "since": _iso(b.since), "by": b.blocked_by, "reason": b.reason}
 
 
 def _holder_json(r: HolderRow) -> dict[str, Any]:

@@ -62,11 +62,12 @@ class DenialRow:
 
 @dataclass(frozen=True)
 class BlockedRow:
-    """A user the bridge refuses to grant anything to (kept by incident response)."""
+    """A user the bridge refuses to grant anything to, until `pim-bridge unblock`."""
 
     user: str
     since: datetime
-    reason: str
+    blocked_by: str
+    reason: str | None
 
 
 @dataclass
@@ -77,7 +78,7 @@ class Status:
     orphans: list[HolderRow] = field(default_factory=list)
     denials: list[DenialRow] = field(default_factory=list)
     brake: str | None = None  # what the safety brake holds, while it holds
-    # None: this ledger keeps no blocked users, and the section is left out.
+    # None: nobody is blocked, and the section is left out (JSON: null).
     blocked: list[BlockedRow] | None = None
 
 
@@ -105,6 +106,7 @@ def read_status(reader: StatusReader, names: Names, now: datetime, f: StatusFilt
     status.orphans.sort(key=lambda r: (r.user, r.target.label, r.mapping))
     status.pending.sort(key=lambda r: (r.user, r.target.label))
     status.denials = _denials(reader.denials_since(now - LONGEST_SESSION), users, names, live, now)
+    status.blocked = _blocked(reader.blocked())
     return f.resolve(users).apply(status)
 
 
@@ -138,6 +140,11 @@ def _pending(h: Holding, grant: Grant | None, names: Names, brake: str | None) -
         ended=grant.not_after if grant else None,
         why=why,
     )
+
+
+def _blocked(rows: Iterable[Any]) -> list[BlockedRow] | None:
+    out = [BlockedRow(r.user_name, as_utc(r.since), r.blocked_by, r.reason) for r in rows]
+    return out or None
 
 
 def _last_grants(ended: Iterable[Grant]) -> dict[Binding, Grant]:

@@ -7,6 +7,7 @@ from bridge.store.blocks import BlockedUser, StoredPlacements
 from bridge.store.changes import Holding
 from bridge.store.engine import AnyRow, database_name, store_failure
 from bridge.store.facade import Ledger, open_for_reading
+from bridge.store.incident_requests import QueuedRequest, RequestOutcome
 from bridge.store.leadership import AdvisoryLock, Fenced
 from bridge.store.report_queries import GrantFilter, ReportReader
 from bridge.store.status_queries import StatusReader
@@ -23,7 +24,9 @@ __all__ = [
     "LagSample",
     "LagSources",
     "Ledger",
+    "QueuedRequest",
     "ReportReader",
+    "RequestOutcome",
     "StatusReader",
     "StoredPlacements",
     "database_name",

@@ -22,6 +22,7 @@ from bridge.store.cycles import Cycles
 from bridge.store.delta_links import DeltaLinks
 from bridge.store.engine import AnyRow, Database, snapshot_url
 from bridge.store.grants import Grants
+from bridge.store.incident_requests import IncidentRequests
 from bridge.store.leadership import Leadership
 from bridge.store.report_queries import ReportReader
 from bridge.store.status_queries import StatusReader
@@ -43,6 +44,8 @@ class Ledger:
         self._activity = Activity(self._db)
         self._blocks = Blocks(self._db)
         self._delta_links = DeltaLinks(self._db)
+        # `revoke` / `unblock` handed to the leader: their own small protocol, used whole.
+        self.incident_requests = IncidentRequests(self._db)
 
     @property
     def epoch(self) -> int | None:

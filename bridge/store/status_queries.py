@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from bridge.model import Grant, as_utc
-from bridge.schema import cycles, denials, findings, grants, holdings
+from bridge.schema import blocked_users, cycles, denials, findings, grants, holdings
 from bridge.store.changes import Holding, holding_from_row
 from bridge.store.engine import AnyRow
 from bridge.store.grants import grant_from_row
@@ -57,6 +57,11 @@ class StatusReader:
         """Denial rows recorded for revocations from `since` on, or armed to take effect from
         then on, oldest first."""
         q = select(denials).where(denials.c.at >= since).order_by(denials.c.id)
+        return list(self._conn.execute(q))
+
+    def blocked(self) -> list[AnyRow]:
+        """The users a revoke blocked, longest blocked first."""
+        q = select(blocked_users).order_by(blocked_users.c.since, blocked_users.c.user_name)
         return list(self._conn.execute(q))
 
     def last_cycle(self) -> dict[str, Any] | None:

@@ -4,77 +4,18 @@ sandbox and moto's server over HTTP: sessions are evaluated against the provisio
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 
 import pytest
 
-from bridge.cli import main
 from bridge.leader import writer_lock
-from bridge.sandbox.world import ACCOUNT_PROD, World, running_world
+from bridge.sandbox.receiver import running_receiver
+from bridge.sandbox.world import ACCOUNT_DEV, ACCOUNT_PROD
+from tests.integration.incident_fixtures import HOUR, Rig, rig
 
-HOUR = timedelta(hours=1)
-ALLOW_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
+OTHER_ACCOUNT = "333333333333"
 
-
-class Rig:
-    def __init__(self, world: World, tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        self.w = world
-        self.config = world.write_config(tmp / "pim-bridge.toml", f"sqlite:///{tmp / 'l.db'}")
-        self.actor = world.graph.actor()
-        self._capsys = capsys
-
-    def use_scp(self) -> None:
-        org = self.w.aws.client("organizations")
-        org.create_organization(FeatureSet="ALL")
-        policy_id = org.create_policy(
-            Content=ALLOW_ALL,
-            Description="pim-bridge session denials",
-            Name="pim-bridge-deny",
-            Type="SERVICE_CONTROL_POLICY",
-        )["Policy"]["PolicySummary"]["Id"]
-        self.w.aws.scp_policy_id = policy_id
-        with self.config.open("a", encoding="utf-8") as f:
-            f.write(f'\n[revocation]\nmechanism = "scp"\nscp_policy_id = "{policy_id}"\n')
-
-    def cli(self, verb: str, *args: str) -> tuple[int, str]:
-        self._capsys.readouterr()
-        code = main([verb, "-c", str(self.config), *args])
-        captured = self._capsys.readouterr()
-        return code, captured.out + captured.err
-
-    def revoke(self, who: str, *args: str) -> tuple[int, str]:
-        return self.cli("revoke", "--user", self.w.upn(who), "--actor", "sec-oncall", *args)
-
-    def activate(self, who: str, mapping: str = "prod-admin") -> None:
-        self.actor.activate(self.w.entra_users[who], self.w.entra_groups[mapping], HOUR, "work")
-
-    def granted(self, who: str) -> str:
-        """Activated, synced, and holding a session issued now."""
-        self.activate(who)
-        code, out = self.cli("sync")
-        assert code == 0, out
-        return self.session(who)
-
-    def session(self, who: str, issued: datetime | None = None) -> str:
-        return self.w.aws.issue_session(
-            self.w.ic_users[who],
-            self.w.permission_set_arn,
-            ACCOUNT_PROD,
-            issued or datetime.now(UTC),
-        )
-
-    def holds(self, who: str) -> bool:
-        user = self.w.ic_users[who]
-        return user in self.w.ic_members() or user in self.w.ic_assigned()
-
-
-@pytest.fixture
-def rig(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Rig]:
-    with running_world() as world:
-        world.export_env()
-        yield Rig(world, tmp_path, capsys)
+__all__ = ["rig"]  # the fixture, used by name
 
 
 @pytest.mark.parametrize("mechanism", ["inline", "scp"])
@@ -228,11 +169,89 @@ def test_failed_provisioning_of_the_deny_is_named_the_rest_done_and_a_rerun_mend
     assert not rig.w.aws.is_allowed(old)
 
 
-def test_revoke_is_refused_while_another_writer_leads_the_store(rig: Rig) -> None:
+def test_a_revoke_no_leader_takes_within_its_wait_is_cancelled_and_nothing_done(
+    rig: Rig,
+) -> None:
     rig.granted("alice")
-    with writer_lock(f"sqlite:///{rig.config.parent / 'l.db'}"):
-        code, out = rig.revoke("alice")
+    # The store's writer lock held by a process that takes no requests (a stuck writer).
+    with writer_lock(rig.store_url):
+        code, out = rig.revoke("alice", "--wait", "1")
 
-    assert code == 2, out
-    assert "store.url" in out
+    assert code == 1, out
+    assert "no leader took it within 1s: cancelled, nothing done" in out
     assert rig.holds("alice")
+    # Cancelled, not left queued: a service started later does not perform it.
+    code, out = rig.cli("status", "--format", "json")
+    assert json.loads(out)["blocked"] is None
+
+
+def test_status_shows_a_revoked_user_as_blocked_since_when_by_whom_and_why(rig: Rig) -> None:
+    rig.granted("alice")
+    assert rig.revoke("alice", "--reason", "phished laptop")[0] == 0
+
+    code, out = rig.cli("status", "--format", "json")
+    assert code == 0, out
+    [blocked] = json.loads(out)["blocked"]
+    assert blocked["user"] == "alice@example.com" and blocked["since"]
+    assert (blocked["by"], blocked["reason"]) == ("sec-oncall", "phished laptop")
+
+    code, table = rig.cli("status")
+    assert code == 0, table
+    section = table.split("Blocked users")[1]
+    assert "alice@example.com" in section and "sec-oncall" in section
+    assert "phished laptop" in section
+
+    assert rig.cli("unblock", "--user", "alice@example.com")[0] == 0
+    assert json.loads(rig.cli("status", "--format", "json")[1])["blocked"] is None
+
+
+def test_a_revoke_tells_the_channel_each_removal_and_the_block(rig: Rig) -> None:
+    rig.granted("alice")
+    with running_receiver() as channel:
+        rig.notify_to(channel.url, "revoked", "blocked")
+
+        assert rig.revoke("alice", "--reason", "phished laptop")[0] == 0
+        notices = [r.body for r in channel.wait_for(3)]
+    revoked = [n for n in notices if n["event"] == "revoked"]
+    assert {n["target"] for n in revoked} == {
+        "AWS-Prod-Admin",
+        f"AdministratorAccess @ {ACCOUNT_PROD}",
+    }
+    assert all(n["user"] == "alice@example.com" for n in revoked)
+    assert all(n["detail"] == "revoked by sec-oncall: phished laptop" for n in revoked)
+    [blocked] = [n for n in notices if n["event"] == "blocked"]
+    assert blocked["user"] == "alice@example.com"
+    assert "by sec-oncall: phished laptop" in blocked["detail"]
+    assert "pim-bridge unblock --user alice@example.com" in blocked["detail"]
+
+
+@pytest.mark.parametrize("elsewhere", [False, True], ids=["its-only-accounts", "and-another"])
+def test_a_revoke_refuses_the_users_sessions_on_every_account_of_a_permission_set(
+    rig: Rig, elsewhere: bool
+) -> None:
+    w = rig.w
+    text = rig.config.read_text()
+    dev = f'{{ account_id = "{ACCOUNT_DEV}", permission_set = "{w.permission_set_name}" }}, '
+    rig.config.write_text(text.replace("assignments = [", f"assignments = [{dev}", 1))
+    if elsewhere:  # also provisioned where alice holds nothing: her accounts one by one
+        w.aws.assign(OTHER_ACCOUNT, w.permission_set_arn, w.ic_users["bob"])
+    rig.activate("alice")
+    assert rig.cli("sync")[0] == 0
+    now = datetime.now(UTC)
+    alice = w.ic_users["alice"]
+    hers = [
+        w.aws.issue_session(alice, w.permission_set_arn, a, now)
+        for a in (ACCOUNT_PROD, ACCOUNT_DEV)
+    ]
+    assert all(w.aws.is_allowed(s) for s in hers)
+
+    code, out = rig.revoke("alice")
+
+    assert code == 0, out
+    assert not any(w.aws.is_allowed(s) for s in hers)
+    provisioned = {r.account_id for r in w.aws.requests() if r.kind == "provision"}
+    # None: one request to every account the permission set is provisioned to.
+    assert provisioned == ({ACCOUNT_PROD, ACCOUNT_DEV} if elsewhere else {None})
+    if elsewhere:
+        bobs = w.aws.issue_session(w.ic_users["bob"], w.permission_set_arn, OTHER_ACCOUNT, now)
+        assert w.aws.is_allowed(bobs)

@@ -251,3 +251,27 @@ def test_the_webhook_url_is_never_logged(rig: Rig, caplog: pytest.LogCaptureFixt
     assert "webhook answered HTTP 404 (attempt 1 of 2), given up" in caplog.text
     assert "secret-token" not in caplog.text
     assert rig.channel.url not in caplog.text
+
+
+def test_access_found_held_past_its_end_is_told_as_outlived_once(rig: Rig) -> None:
+    svc = rig.service(events=["outlived_end"])
+    try:
+        rig.activate("alice", 1)
+        rig.clock.advance(2)
+        svc.poll()
+        assert rig.member("alice")
+        rig.clock.advance(5 * 60)  # the bridge was down through her end
+        svc.recover()
+        svc.expire()
+        got = rig.channel.wait_for(2)
+        svc.poll()
+    finally:
+        svc.stop()
+    assert not rig.member("alice")
+    assert [r.body["event"] for r in got] == ["outlived_end", "outlived_end"]
+    assert {r.body["target"] for r in got} == {
+        rig.world.ic_group_name,
+        f"{rig.world.permission_set_name} @ {ACCOUNT_PROD}",
+    }
+    assert all(r.body["detail"].startswith("access outlived its end by 4m") for r in got)
+    assert len(rig.channel.received) == 2

@@ -369,6 +369,10 @@ class IdentityCenterView:
     def provision(self, permission_set_arn: str, account_id: str) -> None:
         self._alive_for_denials()
 
+    def provision_accounts(self, permission_set_arn: str, accounts: Sequence[str]) -> None:
+        for account in accounts:
+            self.provision(permission_set_arn, account)
+
     def _alive_for_denials(self) -> None:
         # Denials run on their own thread beside a removal; a dead process's thread fails the
         # way a write to a closed connection would, without a traceback on the console.

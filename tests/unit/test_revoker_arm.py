@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from bridge.denial.writer import Revoker
@@ -32,6 +33,10 @@ class MemorySink:
 
     def provision(self, permission_set_arn: str, account_id: str) -> None:
         self.provisioned.append((permission_set_arn, account_id))
+
+    def provision_accounts(self, permission_set_arn: str, accounts: Sequence[str]) -> None:
+        for account in accounts:
+            self.provision(permission_set_arn, account)
 
 
 def armed_ends(sink: MemorySink, ps: str) -> dict[str, str]:

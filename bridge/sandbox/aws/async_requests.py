@@ -63,6 +63,17 @@ class AsyncRequest:
             self.principal_id,
         )
 
+    def overlaps(self, other: AsyncRequest) -> bool:
+        """Whether the two work on one thing: one assignment, or one permission set in one
+        account (a request to all its accounts overlaps each)."""
+        if self.subject == other.subject:
+            return True
+        mine, theirs = self.subject, other.subject
+        return mine[:2] == theirs[:2] == ("provision", self.permission_set_arn) and "*" in (
+            mine[2],
+            theirs[2],
+        )
+
     @property
     def assignment_key(self) -> tuple[Any, ...]:
         """The arguments by which moto's backend finds, creates and deletes the assignment."""
@@ -183,9 +194,7 @@ class AsyncRequests:
     # -- the life of a request --------------------------------------------------------------
 
     def _start(self, req: AsyncRequest) -> AsyncRequest:
-        if any(
-            r.status == "IN_PROGRESS" and r.subject == req.subject for r in self._requests.values()
-        ):
+        if any(r.status == "IN_PROGRESS" and r.overlaps(req) for r in self._requests.values()):
             raise ApiError(
                 "ConflictException",
                 "An operation on this resource is already in progress. Retry later.",
@@ -217,11 +226,18 @@ class AsyncRequests:
                 backend.delete_account_assignment(*key)
         elif req.account_id:
             self._provisioned.setdefault(req.permission_set_arn, set()).add(req.account_id)
-        if req.kind in ("create", "provision") and req.account_id:
+        if req.kind in ("create", "provision"):
             policy = backend.get_inline_policy_for_permission_set(
                 req.instance_arn, req.permission_set_arn
             )
-            self.provisioned_policy[(req.permission_set_arn, req.account_id)] = policy
+            # ALL_PROVISIONED_ACCOUNTS: every account the permission set is provisioned to.
+            reached = (
+                [req.account_id]
+                if req.account_id
+                else self._provisioned.get(req.permission_set_arn, ())
+            )
+            for account in reached:
+                self.provisioned_policy[(req.permission_set_arn, account)] = policy
         req.status = "SUCCEEDED"
 
     def _describe(self, kind: Kind, request_id: str) -> AsyncRequest:
