@@ -151,8 +151,13 @@ def _make_handler(app: App) -> type[BaseHTTPRequestHandler]:
             if payload and not any(h.lower() == "content-type" for h in response.headers):
                 self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            try:
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                # The client gave up first (a read bounded by a deadline): the answer goes
+                # nowhere, as Graph's would, and is no server error to print.
+                self.close_connection = True
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
