@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
 from sqlalchemy import select
 
 from bridge.config import config_from_dict
@@ -96,13 +97,9 @@ class Watcher:
         present: set[str] = set()
         while not self.stop.is_set():
             now = datetime.now(UTC)
-            current = {
-                m["MemberId"]["UserId"]
-                for page in pages.paginate(
-                    IdentityStoreId=self.world.aws.identity_store_id, GroupId=self.world.ic_group_id
-                )
-                for m in page["GroupMemberships"]
-            }
+            current = self.members(pages)
+            if current is None:
+                continue
             for u in current - present:
                 self.seen.setdefault(u, now)
             for u in present - current:
@@ -111,6 +108,23 @@ class Watcher:
             self.sign_in(current)
             self.check_sessions()
             time.sleep(0.2)
+
+    def members(self, pages: Any) -> set[str] | None:
+        """The group's members now; None when a page token went stale because a membership it
+        pointed at was removed between pages (the sandbox answers `InvalidToken`, as paging
+        through a list that changes may): the next look lists again from the start."""
+        try:
+            return {
+                m["MemberId"]["UserId"]
+                for page in pages.paginate(
+                    IdentityStoreId=self.world.aws.identity_store_id, GroupId=self.world.ic_group_id
+                )
+                for m in page["GroupMemberships"]
+            }
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") != "InvalidToken":
+                raise
+            return None
 
     def sign_in(self, members: set[str]) -> None:
         """One session per user, once the assignment is there too (the access portal's
