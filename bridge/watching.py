@@ -29,6 +29,11 @@ class Host(Protocol):
     @property
     def scheduler(self) -> BaseScheduler: ...
 
+    @property
+    def stopping(self) -> bool:
+        """From the start of a stop: the scheduler may be shutting down."""
+        ...
+
     def settle(self, result: CycleResult) -> CycleResult:
         """What follows every cycle: metrics, expiry timers, arming, retries."""
         ...
@@ -120,6 +125,10 @@ class Watching:
             return
         self.delta_available = available
         period = self.poll_period()
+        # While the scheduler shuts down it holds its job store until the running jobs end,
+        # so this job asking it for the poll would wait for ever; a start schedules anew.
+        if self._host.stopping:
+            return
         if self._host.scheduler.get_job("poll") is not None:
             self._host.scheduler.reschedule_job(
                 "poll", trigger="interval", seconds=period.total_seconds()

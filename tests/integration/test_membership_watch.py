@@ -5,6 +5,7 @@ the poll; what delta cannot say is read or polled, never taken for "no change"."
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from apscheduler.schedulers.base import STATE_STOPPED
 
 from bridge.config import config_from_dict
 from bridge.graph.client import GraphSession, RetryPolicy
@@ -25,6 +27,7 @@ from bridge.watch import MembershipWatch
 from bridge.wiring import build
 from tests.fakes import FakeClock, VirtualTimers
 from tests.integration.graph_fixtures import T0
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -287,3 +290,32 @@ def test_an_owner_mapping_delta_cannot_see_is_read_by_its_own_fast_poll(
         assert world.ic_users["alice"] in world.ic_members()
     finally:
         service.bridge.close()
+
+
+def test_a_stop_while_a_look_finds_delta_gone_returns(
+    world: World, start: Callable[[], Service]
+) -> None:
+    """The look that finds Graph offering no delta slows the full poll down; run while the
+    scheduler shuts down (which holds its job store until its running jobs end), it must not
+    wait on the scheduler, or the stop never returns."""
+    service = start()
+    world.graph.delta.refusal = 403
+    service.scheduler.start()
+    service.scheduler.add_job(lambda: None, "interval", hours=1, id="poll")
+    looking, go = threading.Event(), threading.Event()
+
+    def look_during_the_stop() -> None:
+        looking.set()
+        go.wait(10)
+        service.watching.watch()
+
+    service.scheduler.add_job(look_during_the_stop)
+    assert looking.wait(10)
+    stopper = threading.Thread(target=service.stop, daemon=True)
+    stopper.start()
+    assert wait_for(lambda: service.scheduler.state == STATE_STOPPED, 10)
+    time.sleep(0.2)  # for the shutdown to take the job store: it says nothing when it has
+    go.set()
+    stopper.join(20)
+    assert not stopper.is_alive(), "stop() hung on a look that rescheduled the poll"
+    assert not service.watching.delta_available
