@@ -15,11 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import httpx2
 from botocore.exceptions import BotoCoreError, ClientError
-from scim2_client import SCIMClientException
-from scim2_client.engines.httpx2 import SyncSCIMClient
-from scim2_models import Group, SCIMException, ScimProvider, SearchRequest, User
 
 from bridge.config import AwsConfig
 from bridge.errors import Unreadable
@@ -55,6 +51,13 @@ def probe_scim(
 ) -> ScimProbe:
     """Look up each group by displayName and each user by userName. Never raises for what the
     endpoint answers; the token appears only in the Authorization header."""
+    # Imported here: scim2-client's models cost a service some 30 MB of memory, and a bridge
+    # without `[scim] endpoint` never probes.
+    import httpx2
+    from scim2_client import SCIMClientException
+    from scim2_client.engines.httpx2 import SyncSCIMClient
+    from scim2_models import Group, SCIMException, ScimProvider, SearchRequest, User
+
     out = ScimProbe()
     http = httpx2.Client(
         base_url=endpoint.rstrip("/"),

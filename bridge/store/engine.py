@@ -9,19 +9,15 @@ import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from importlib import resources
 from typing import Any, TypeAlias
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import CursorResult, Engine, Row, create_engine, event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from bridge.errors import ConfigError
+from bridge.store import migrating
 from bridge.store.leadership import check_epoch
 
 MIGRATION_LOCK = 0x70696D_6D696772  # "pim" "migr": any constant, distinct from the leader's
@@ -49,20 +45,20 @@ class Database:
                 raise ConfigError("store.url", f"cannot open the store: {_why(url, exc)}") from None
 
     def migrate(self) -> None:
-        cfg = _alembic_config()
+        with self.engine.connect() as conn:
+            if migrating.at_head(conn):
+                return
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 # Replicas starting together must not migrate at the same time.
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            migrating.upgrade(conn)
 
     def at_head(self) -> bool:
         """Whether the schema is this version's, without migrating (a snapshot cannot be)."""
-        heads = set(ScriptDirectory.from_config(_alembic_config()).get_heads())
         try:
             with self.engine.connect() as conn:
-                return set(MigrationContext.configure(conn).get_current_heads()) == heads
+                return migrating.at_head(conn)
         except DBAPIError as exc:
             why = _why(self.url, exc)
             raise ConfigError("store.url", f"cannot read the store: {why}") from None
@@ -130,12 +126,6 @@ def inserted_id(result: CursorResult[Any]) -> int:
 def chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
     # Well under SQLite's bound-parameter limit, whatever the build.
     return (items[i : i + size] for i in range(0, len(items), size))
-
-
-def _alembic_config() -> AlembicConfig:
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(resources.files("bridge") / "migrations"))
-    return cfg
 
 
 def _why(url: str, exc: DBAPIError) -> str:

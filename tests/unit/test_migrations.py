@@ -27,3 +27,30 @@ def test_opening_twice_migrates_once_and_keeps_data(tmp_path: Path) -> None:
     first.close()
     again = Ledger(url)
     assert again.last_cycle() is not None
+
+
+def test_each_migration_is_named_after_its_revision_so_the_newest_file_names_the_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from bridge.store.migrating import alembic_config, head
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    for script in scripts.walk_revisions():
+        assert script.path is not None
+        assert Path(script.path).name.startswith(script.revision + "_"), script.path
+    assert scripts.get_heads() == [head()]
+
+
+def test_a_store_one_migration_behind_is_brought_to_head_on_open(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    Ledger(url).close()
+    older = Ledger(url)
+    with older.engine.begin() as conn:  # as the previous version left it
+        conn.execute(text("DROP TABLE incident_requests"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0010'"))
+    older.close()
+    again = Ledger(url)
+    assert again.at_head()
+    assert inspect(again.engine).has_table("incident_requests")
