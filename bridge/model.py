@@ -101,7 +101,11 @@ class Grant:
     ticket_system: str | None = None
 
     def live_at(self, now: datetime) -> bool:
-        return self.not_before <= now and (self.not_after is None or now < self.not_after)
+        """Until its end. Not from its start: Graph lists an instance only once PIM started it,
+        so a start still ahead of `now` says this clock is behind Microsoft's (set back, or a
+        restart's wall clock after a jump back), not that the access has not begun; going by
+        it would remove live access and give it back seconds later."""
+        return self.not_after is None or now < self.not_after
 
 
 # What PIM's requests say about a grant, for the audit trail: kept with it, updated when a later

@@ -275,10 +275,6 @@ class Service:
             self.bridge.config.service.listen, self.status, self.metrics.scrape
         )
 
-    @property
-    def stopping(self) -> bool:
-        return self.timers.stopped
-
     def stop(self) -> None:
         if self.http is not None:
             self.http.stop()

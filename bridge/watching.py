@@ -12,6 +12,7 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from bridge.errors import BridgeError
 from bridge.reconcile import CycleResult
+from bridge.timers import StoppingTimers
 from bridge.wiring import Bridge
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,8 @@ class Host(Protocol):
     def scheduler(self) -> BaseScheduler: ...
 
     @property
-    def stopping(self) -> bool:
-        """From the start of a stop: the scheduler may be shutting down."""
+    def timers(self) -> StoppingTimers:
+        """Stopped from the start of a stop, while the scheduler may be shutting down."""
         ...
 
     def settle(self, result: CycleResult) -> CycleResult:
@@ -127,7 +128,7 @@ class Watching:
         period = self.poll_period()
         # While the scheduler shuts down it holds its job store until the running jobs end,
         # so this job asking it for the poll would wait for ever; a start schedules anew.
-        if self._host.stopping:
+        if self._host.timers.stopped:
             return
         if self._host.scheduler.get_job("poll") is not None:
             self._host.scheduler.reschedule_job(

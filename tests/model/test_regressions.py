@@ -344,3 +344,23 @@ def test_removing_a_creation_cut_off_in_another_thread_is_no_second_removal(
         ("activate", {"group": "eg-1", "minutes": 0.5, "user": "alice@x"}),
         ("drift_sweep", {}),
     )
+
+
+def test_a_restart_with_the_clock_set_back_keeps_access_that_started_since(
+    play: Callable[[str], Play],
+) -> None:
+    """The wall clock set back a minute, and the process restarted (a kill at its next write):
+    the new process, going by that clock, saw alice's instances, which Graph lists, start in
+    its future, removed her access as deactivated, and gave it back a minute later. Graph lists
+    only instances PIM has started, so a start ahead of the bridge's clock is the clock's
+    error, never a reason to remove."""
+    play("")(
+        start(("alice@x", "eg-2", 0.5)),
+        ("killed_at_the_next_write", {"down_for": 0, "when": "before"}),
+        ("poll", {}),
+        ("drift_sweep", {}),
+        ("wall_clock_jumps", {"seconds": -60}),
+        ("extend", {"minutes": 0.5, "pick": 0}),
+        ("activate", {"group": "eg-1", "minutes": 0.5, "user": "alice@x"}),
+        ("time_passes", {"seconds": 600}),
+    )
