@@ -101,10 +101,13 @@ class Grant:
     ticket_system: str | None = None
 
     def live_at(self, now: datetime) -> bool:
-        """Until its end. Not from its start: Graph lists an instance only once PIM started it,
-        so a start still ahead of `now` says this clock is behind Microsoft's (set back, or a
-        restart's wall clock after a jump back), not that the access has not begun; going by
-        it would remove live access and give it back seconds later."""
+        return self.not_before <= now and (self.not_after is None or now < self.not_after)
+
+    def unended_at(self, now: datetime) -> bool:
+        """For access already given: a start ahead of `now` then says this clock is behind
+        Microsoft's (set back, or a restart's wall clock after a jump back), since Graph lists
+        an instance only once PIM started it. Going by it would remove live access and give it
+        back when the clock caught up."""
         return self.not_after is None or now < self.not_after
 
 

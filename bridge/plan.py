@@ -58,7 +58,8 @@ def plan(desired: Iterable[Grant], actual: Actual, scope: Scope, now: datetime) 
     verdicts, carried = _grant_verdicts(desired, actual, scope, now)
     keep: dict[Binding, list[Grant]] = defaultdict(list)
     for g in desired:
-        if g.live_at(now) and g.target.key in scope.managed:
+        given = binding_of(g) in actual.held and g.unended_at(now)
+        if (g.live_at(now) or given) and g.target.key in scope.managed:
             keep[binding_of(g)].append(g)
     for g in carried:
         keep[binding_of(g)].append(g)
@@ -159,7 +160,7 @@ def _grant_verdicts(
             else:
                 carried.append(g)
         elif g.mapping in scope.unreadable:
-            if g.live_at(now):
+            if g.unended_at(now):  # the ledger's: given, so begun whatever this clock says
                 carried.append(g)
         elif g.not_after is None and not scope.permanent_allowed(g.mapping):
             ended.append(Ended(g, Reason.ORPHANED, now))

@@ -95,11 +95,15 @@ def test_clock_skew_between_graph_and_the_bridge_never_keeps_access_past_its_end
         world_env(world)
         rig = build_rig(world, f"sqlite:///{tmp_path / 'ledger.db'}", clock)
         try:
+            start = graph_clock.now()
             end = rig.activate("alice", length=timedelta(minutes=20))
             rig.activate("bob", length=2 * HOUR)
             rig.poll()
-            # Graph ahead says both started 5 minutes in our future; it lists only instances
-            # PIM has started, so they are live now, and granted at once.
+            if skew > timedelta(0):
+                # Graph says both started 5 minutes in our future: nothing before then.
+                assert rig.members() == set() and rig.removals() == []
+                rig.advance_to(start)
+                rig.poll()
             assert rig.members() == {"alice", "bob"}
             # Poll every 15 s through alice's end, as the service would.
             while clock.now() < end + timedelta(seconds=30):

@@ -364,3 +364,20 @@ def test_a_restart_with_the_clock_set_back_keeps_access_that_started_since(
         ("activate", {"group": "eg-1", "minutes": 0.5, "user": "alice@x"}),
         ("time_passes", {"seconds": 600}),
     )
+
+
+def test_a_start_ahead_of_a_clock_set_back_still_waits_for_a_new_grant(
+    play: Callable[[str], Play],
+) -> None:
+    """Only access already given is kept through a start ahead of the clock: with the clock an
+    hour back and a bad page giving an activation without an end its start as its end, a new
+    grant taken on by that rule would have had no activation behind it."""
+    play("")(
+        start(),
+        ("activate", {"group": "eg-1", "minutes": 0.5, "user": "alice@x"}),
+        ("drift_sweep", {}),
+        ("wall_clock_jumps", {"seconds": -3600}),
+        ("graph_fault", {"fault": "stale_ends", "group": "eg-2"}),
+        ("activate_oddly", {"group": "eg-2", "how": "without_end", "pick": 0, "user": "alice@x"}),
+        ("service_down_for", {"seconds": 60}),
+    )
