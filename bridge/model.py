@@ -104,10 +104,9 @@ class Grant:
         return self.not_before <= now and (self.not_after is None or now < self.not_after)
 
     def unended_at(self, now: datetime) -> bool:
-        """For access already given: a start ahead of `now` then says this clock is behind
-        Microsoft's (set back, or a restart's wall clock after a jump back), since Graph lists
-        an instance only once PIM started it. Going by it would remove live access and give it
-        back when the clock caught up."""
+        """Whatever its start: for access already given, a start ahead of `now` says this
+        clock is behind Microsoft's (set back, or a restart's wall clock after a jump back);
+        going by it would remove live access and give it back when the clock caught up."""
         return self.not_after is None or now < self.not_after
 
 

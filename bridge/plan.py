@@ -58,8 +58,7 @@ def plan(desired: Iterable[Grant], actual: Actual, scope: Scope, now: datetime) 
     verdicts, carried = _grant_verdicts(desired, actual, scope, now)
     keep: dict[Binding, list[Grant]] = defaultdict(list)
     for g in desired:
-        given = binding_of(g) in actual.held and g.unended_at(now)
-        if (g.live_at(now) or given) and g.target.key in scope.managed:
+        if _live_or_given(g, actual, now) and g.target.key in scope.managed:
             keep[binding_of(g)].append(g)
     for g in carried:
         keep[binding_of(g)].append(g)
@@ -134,6 +133,12 @@ def _without_blocked(
     return [g for g in desired if g.user.ic_user_id not in blocked], found
 
 
+def _live_or_given(g: Grant, actual: Actual, now: datetime) -> bool:
+    """Live by this clock, or its access already given and its end not reached: Graph lists an
+    instance only once PIM started it, so a start ahead of this clock is the clock set back."""
+    return g.live_at(now) or (binding_of(g) in actual.held and g.unended_at(now))
+
+
 def _grant_verdicts(
     desired: list[Grant], actual: Actual, scope: Scope, now: datetime
 ) -> tuple[GrantVerdicts, list[Grant]]:
@@ -160,7 +165,7 @@ def _grant_verdicts(
             else:
                 carried.append(g)
         elif g.mapping in scope.unreadable:
-            if g.unended_at(now):  # the ledger's: given, so begun whatever this clock says
+            if _live_or_given(g, actual, now):
                 carried.append(g)
         elif g.not_after is None and not scope.permanent_allowed(g.mapping):
             ended.append(Ended(g, Reason.ORPHANED, now))

@@ -371,7 +371,8 @@ def test_a_start_ahead_of_a_clock_set_back_still_waits_for_a_new_grant(
 ) -> None:
     """Only access already given is kept through a start ahead of the clock: with the clock an
     hour back and a bad page giving an activation without an end its start as its end, a new
-    grant taken on by that rule would have had no activation behind it."""
+    grant taken on by that rule would have had no activation behind it, and so would one carried
+    through the next unreadable read of its mapping."""
     play("")(
         start(),
         ("activate", {"group": "eg-1", "minutes": 0.5, "user": "alice@x"}),
@@ -380,4 +381,6 @@ def test_a_start_ahead_of_a_clock_set_back_still_waits_for_a_new_grant(
         ("graph_fault", {"fault": "stale_ends", "group": "eg-2"}),
         ("activate_oddly", {"group": "eg-2", "how": "without_end", "pick": 0, "user": "alice@x"}),
         ("service_down_for", {"seconds": 60}),
+        ("graph_fault", {"fault": "HTTP 429", "group": "eg-2"}),
+        ("drift_sweep", {}),
     )
