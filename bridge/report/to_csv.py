@@ -4,7 +4,6 @@ carries rows only; its provenance, with a digest of its data lines, goes to a si
 from __future__ import annotations
 
 import csv
-import io
 import json
 from typing import TextIO
 
@@ -15,28 +14,31 @@ from bridge.report.safe import printable_cells
 from bridge.report.summary import Summary
 
 
+class _Lines:
+    """Where the CSV writer puts each line it makes: taken off at once, no buffer to reset."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.write = self.lines.append
+
+
 class CsvRenderer:
     def __init__(self, out: TextIO, sidecar: TextIO | None = None) -> None:
         self.out = out
         self.sidecar = sidecar
         self.digest = RowDigest(CSV_ROWS)
-        self.line = io.StringIO()
+        self._made = _Lines()
         # RFC 4180 line ends; the caller opens files with newline="" so none are doubled.
-        self.writer = csv.writer(self.line, lineterminator="\r\n")
-        self._write(NAMES, digest=False)
-
-    def _write(self, cells: tuple[str, ...] | list[str], *, digest: bool = True) -> None:
-        self.writer.writerow(cells)
-        text = self.line.getvalue()
-        self.line.seek(0)
-        self.line.truncate()
-        if digest:
-            self.digest.add_text(text)
-        self.out.write(text)
+        self.writer = csv.writer(self._made, lineterminator="\r\n")
+        self.writer.writerow(NAMES)
+        out.write(self._made.lines.pop())
 
     def row(self, row: GrantRow) -> None:
         # A control character would reach whatever shows the file: a terminal, a SIEM.
-        self._write(printable_cells(csv_cells(row)))
+        self.writer.writerow(printable_cells(csv_cells(row)))
+        text = self._made.lines.pop()
+        self.digest.add_text(text)
+        self.out.write(text)
 
     def finish(self, summary: Summary) -> None:
         """The summary and ledger anomalies are in the other formats; the provenance of these
