@@ -15,7 +15,7 @@ from bisect import bisect_left
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from bridge.store import ReportReader
 from bridge.store.report_times import EPOCH, MICRO, OPEN
@@ -157,17 +157,14 @@ class Spans:
     def continued_by(self, binding: Binding, grant_id: int, at: int) -> str | None:
         """Another grant of the same user and target live at this one's end (`at`, in
         microseconds) keeps access rightly."""
+        grant, start, end = self.grant, self.start, self.end
         for i in self.by.get(binding):
-            if self.grant[i] == grant_id or self.start[i] > at:
-                continue
-            end = self.end[i]
-            if end == OPEN or end > at:
-                return f"{self.mappings.values[self.mapping[i]]} (grant {self.grant[i]})"
+            if start[i] <= at and grant[i] != grant_id and (end[i] == OPEN or end[i] > at):
+                return f"{self.mappings.values[self.mapping[i]]} (grant {grant[i]})"
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class Denial:
+class Denial(NamedTuple):  # a tuple: made for nearly every ended grant of a report
     at: datetime
     status: str
     done_at: datetime | None
@@ -209,17 +206,18 @@ class Denials:
         lo, hi = revoked - _SKEW_US, revoked + _WINDOW_US
         first, stop = self.by.ranges.get(user, (0, 0))
         # Each user's denials are in order of time: the first in the window, by bisection.
-        for i in range(bisect_left(self.at, lo, first, stop), stop):
-            if self.at[i] > hi:
+        times, kinds = self.at, self.kinds.values
+        for i in range(bisect_left(times, lo, first, stop), stop):
+            if times[i] > hi:
                 break
-            status, permission_set, accounts = self.kinds.values[self.what[i]]
+            status, permission_set, accounts = kinds[self.what[i]]
             if status == "disarmed":  # an armed denial withdrawn: the end it awaited never came
                 continue
             # A group membership gives access through every permission set assigned to it.
             if ps_arn is not None and (permission_set != ps_arn or account not in accounts):
                 continue
             done, pruned = moment(self.done[i]), moment(self.pruned[i])
-            return Denial(instant(self.at[i]), status, done, pruned)
+            return Denial(instant(times[i]), status, done, pruned)
         return None
 
 
