@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
@@ -186,25 +185,19 @@ def _keep(value: Any) -> Any:
     return value
 
 
-def _json_time(value: datetime | None) -> str | None:
-    return None if value is None else iso(value)
+def _json_number(value: float) -> float:
+    return round(value, 3)
 
 
-def _json_number(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
-
-
-def _json_list(value: Any) -> list[Any] | None:
-    return None if value is None else list(value)
-
-
+# Each converter is given a value, never None: none stays null in JSON and is each column's
+# own text in CSV, without a call per empty cell (a report formats millions of cells).
 _JSON: dict[str, Callable[[Any], Any]] = {
-    "datetime": _json_time,
+    "datetime": iso,
     "number": _json_number,
-    "array": _json_list,
+    "array": list,
 }
-# Plain columns are read with one attrgetter (a report formats millions of cells); the dotted
-# ones, which come last, each through their own getter.
+# Plain columns are read with one attrgetter; the dotted ones, which come last, each through
+# their own getter, and only when the row has their object (all none without it).
 _PLAIN = tuple(c for c in COLUMNS if c.get is None)
 _DOTTED = tuple(c for c in COLUMNS if c.get is not None)
 assert COLUMNS == _PLAIN + _DOTTED, "dotted columns come after the plain ones"
@@ -226,22 +219,24 @@ def _objects(columns: tuple[Column, ...]) -> dict[str, list[Field]]:
 _json_objects = _objects(_DOTTED)
 
 
-def values_of(row: GrantRow) -> tuple[Any, ...]:
-    return (*_plain_values(row), *(c.getter(row) for c in _DOTTED))
-
-
 def row_dict(row: GrantRow) -> dict[str, Any]:
     """JSON-ready: datetimes as ISO-8601 UTC, dotted names as fields of an object (null when
     the row has none), everything else as is."""
     out = dict(zip(_plain_names, _plain_values(row), strict=True))
     for name, conv in _json_converted:
-        out[name] = conv(out[name])
+        value = out[name]
+        if value is not None:
+            out[name] = conv(value)
     for obj, fields in _json_objects.items():
-        out[obj] = (
-            None
-            if getattr(row, obj) is None
-            else {name: conv(get(row)) for name, get, conv in fields}
-        )
+        out[obj] = None if getattr(row, obj) is None else _object(row, fields)
+    return out
+
+
+def _object(row: GrantRow, fields: list[Field]) -> dict[str, Any]:
+    out = {}
+    for name, get, conv in fields:
+        value = get(row)
+        out[name] = None if value is None else conv(value)
     return out
 
 
@@ -250,48 +245,52 @@ def row_dict(row: GrantRow) -> dict[str, Any]:
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _csv_text(value: str | None) -> str:
-    if value is None:
-        return ""
+def _csv_text(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA) else value
 
 
-def _csv_time(value: datetime | None) -> str:
-    return "" if value is None else iso(value)
+def _csv_number(value: float) -> str:
+    return str(round(value, 3))
 
 
-def _csv_number(value: float | None) -> str:
-    return "" if value is None else str(round(value, 3))
+def _csv_bool(value: bool) -> str:
+    return "true" if value else "false"
 
 
-def _csv_lag(value: float | None) -> str:
-    return "unknown" if value is None else str(round(value, 3))
-
-
-def _csv_plain(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def _csv_bool(value: bool | None) -> str:
-    return "" if value is None else "true" if value else "false"
-
-
-def _csv_list(value: list[str] | tuple[str, ...] | None) -> str:
-    return "" if value is None else ";".join(value)
+def _csv_list(value: list[str] | tuple[str, ...]) -> str:
+    return ";".join(value)
 
 
 _CSV: dict[str, Callable[[Any], str]] = {
     "string": _csv_text,
-    "datetime": _csv_time,
+    "datetime": iso,
     "number": _csv_number,
-    "integer": _csv_plain,
+    "integer": str,
     "boolean": _csv_bool,
     "array": _csv_list,
 }
-_csv = tuple(_csv_lag if c.name.startswith("scim_") else _CSV[c.type] for c in COLUMNS)
+CsvCell = tuple[Callable[[Any], str], str]  # the converter, and the text of none
+
+
+def _csv_cell(c: Column) -> CsvCell:
+    return _CSV[c.type], "unknown" if c.name.startswith("scim_") else ""
+
+
+_csv_plain = tuple(_csv_cell(c) for c in _PLAIN)
+_csv_dotted = tuple((c.getter, *_csv_cell(c)) for c in _DOTTED)
+_csv_no_object = [none for _, _, none in _csv_dotted]  # a row without the dotted columns' object
 
 
 def csv_cells(row: GrantRow) -> list[str]:
     """CSV cells: empty for none, `unknown` for a missing SCIM lag, lists joined by `;`, text
     that a spreadsheet would run as a formula quoted with a leading `'`."""
-    return [conv(v) for conv, v in zip(_csv, values_of(row), strict=True)]
+    cells = [
+        none if v is None else conv(v)
+        for (conv, none), v in zip(_csv_plain, _plain_values(row), strict=True)
+    ]
+    if row.activity is None:
+        return cells + _csv_no_object
+    for get, conv, none in _csv_dotted:
+        v = get(row)
+        cells.append(none if v is None else conv(v))
+    return cells

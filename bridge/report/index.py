@@ -11,12 +11,14 @@ denial costs some 30 bytes, not the few hundred of an object holding datetimes.
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 from bridge.store import ReportReader
+from bridge.store.report_times import EPOCH, MICRO, OPEN
 
 # A denial is written after the removals of its cycle; one further away belongs to another.
 DENIAL_WINDOW = timedelta(minutes=10)
@@ -24,26 +26,16 @@ SKEW = timedelta(seconds=1)
 
 Binding = tuple[str, str]  # (ic_user_id, target_key)
 Range = tuple[int, int]  # [start, stop) of one group's entries in the arrays
-OPEN = -(2**63)  # no time: a stretch still held, a live grant with no end
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_NAIVE_EPOCH = datetime(1970, 1, 1)
-_MICRO = timedelta(microseconds=1)
-
-
-def micros(when: datetime | None) -> int:
-    """The moment as whole microseconds since the epoch (exact: a datetime has no finer part);
-    OPEN for none. A naive value is UTC already (SQLite's)."""
-    if when is None:
-        return OPEN
-    return (when - _NAIVE_EPOCH if when.tzinfo is None else when - _EPOCH) // _MICRO
+_SKEW_US = SKEW // MICRO
+_WINDOW_US = DENIAL_WINDOW // MICRO
 
 
 def instant(us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=us)
+    return EPOCH + timedelta(0, 0, us)
 
 
 def moment(us: int) -> datetime | None:
-    return None if us == OPEN else instant(us)
+    return None if us == OPEN else EPOCH + timedelta(0, 0, us)
 
 
 class Interned:
@@ -72,13 +64,11 @@ class Groups:
         self._key: Hashable = _NO_KEY
         self._start = 0
 
-    def begin(self, key: Hashable, n: int) -> bool:
-        """Whether `key` starts a new group at index `n` (closing the one before)."""
-        if key == self._key:
-            return False
+    def begin(self, key: Hashable, n: int) -> None:
+        """`key` starts a new group at index `n`, closing the one before (the caller has seen
+        that the key changed)."""
         self.close(n)
         self._key, self._start = key, n
-        return True
 
     def close(self, n: int) -> None:
         if n > self._start:
@@ -86,16 +76,6 @@ class Groups:
 
     def get(self, key: Hashable) -> range:
         return range(*self.ranges.get(key, (0, 0)))
-
-
-@dataclass(frozen=True, slots=True)
-class Hold:
-    """One stretch during which the bridge held a (user, target) in Identity Center."""
-
-    start: datetime
-    end: datetime | None
-    failed_removes: int
-    last_error: str | None
 
 
 class Holds:
@@ -111,36 +91,40 @@ class Holds:
     @classmethod
     def read(cls, reader: ReportReader) -> Holds:
         h = cls()
+        micros = reader.times.micros
+        start, end, failures = h.start, h.end, h.failures
         current = -1  # the stretch open now, if any
+        last: Binding | None = None
         for op, status, uid, key, error, outcome_at in reader.changes_by_binding():
-            if h.by.begin((uid, key), len(h.start)):
+            if last is None or uid != last[0] or key != last[1]:
+                last = (uid, key)
+                h.by.begin(last, len(start))
                 current = -1
             if op == "add":
                 if status == "ok" and current < 0:
-                    current = len(h.start)
-                    h.start.append(micros(outcome_at))
-                    h.end.append(OPEN)
-                    h.failures.append(0)
+                    current = len(start)
+                    start.append(micros(outcome_at))
+                    end.append(OPEN)
+                    failures.append(0)
             elif current >= 0:
                 if status == "ok":
-                    h.end[current] = micros(outcome_at)
+                    end[current] = micros(outcome_at)
                     current = -1
                 else:  # failed, or interrupted by a stop: both mean another attempt was needed
-                    h.failures[current] += 1
+                    failures[current] += 1
                     h.errors[current] = error or status
-        h.by.close(len(h.start))
+        h.by.close(len(start))
         return h
 
-    def hold_for(self, binding: Binding, seen: datetime) -> Hold | None:
-        """The stretch that gave a grant its access: the first not closed before PIM's grant
-        was first seen (the add is written in the same cycle, just after)."""
-        at = micros(seen)
+    def hold_for(self, binding: Binding, seen: int) -> int:
+        """The stretch that gave a grant its access, -1 for none: the first not closed before
+        PIM's grant was first seen (`seen`, in microseconds; the add is written in the same
+        cycle, just after)."""
+        end = self.end
         for i in self.by.get(binding):
-            end = self.end[i]
-            if end == OPEN or end >= at:
-                failures = self.failures[i]
-                return Hold(instant(self.start[i]), moment(end), failures, self.errors.get(i))
-        return None
+            if end[i] == OPEN or end[i] >= seen:
+                return i
+        return -1
 
 
 class Spans:
@@ -157,30 +141,30 @@ class Spans:
     @classmethod
     def read(cls, reader: ReportReader) -> Spans:
         s = cls()
+        micros = reader.times.micros
+        last: Binding | None = None
         for gid, uid, key, mapping, start, ended, not_after in reader.spans_by_binding():
-            s.by.begin((uid, key), len(s.grant))
+            if last is None or uid != last[0] or key != last[1]:
+                last = (uid, key)
+                s.by.begin(last, len(s.grant))
             s.grant.append(gid)
             s.start.append(micros(start))
-            s.end.append(micros(ended or not_after))
+            s.end.append(micros(not_after if ended is None else ended))
             s.mapping.append(s.mappings(mapping))
         s.by.close(len(s.grant))
         return s
 
-    def continued_by(self, binding: Binding, grant_id: int, ended: datetime) -> str | None:
-        """Another grant of the same user and target live at this one's end keeps access
-        rightly."""
-        at = micros(ended)
+    def continued_by(self, binding: Binding, grant_id: int, at: int) -> str | None:
+        """Another grant of the same user and target live at this one's end (`at`, in
+        microseconds) keeps access rightly."""
+        grant, start, end = self.grant, self.start, self.end
         for i in self.by.get(binding):
-            if self.grant[i] == grant_id or self.start[i] > at:
-                continue
-            end = self.end[i]
-            if end == OPEN or end > at:
-                return f"{self.mappings.values[self.mapping[i]]} (grant {self.grant[i]})"
+            if start[i] <= at and grant[i] != grant_id and (end[i] == OPEN or end[i] > at):
+                return f"{self.mappings.values[self.mapping[i]]} (grant {grant[i]})"
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class Denial:
+class Denial(NamedTuple):  # a tuple: made for nearly every ended grant of a report
     at: datetime
     status: str
     done_at: datetime | None
@@ -201,8 +185,12 @@ class Denials:
     @classmethod
     def read(cls, reader: ReportReader) -> Denials:
         d = cls()
+        micros = reader.times.micros
+        last: str | None = None
         for uid, at, ps_arn, accounts, status, done_at, pruned_at in reader.denials_by_user():
-            d.by.begin(uid, len(d.at))
+            if uid != last:
+                last = uid
+                d.by.begin(uid, len(d.at))
             d.at.append(micros(at))
             d.done.append(micros(done_at))
             d.pruned.append(micros(pruned_at))
@@ -212,23 +200,24 @@ class Denials:
         return d
 
     def denial_for(
-        self, user: str, revoked: datetime | None, account: str | None, ps_arn: str | None
+        self, user: str, revoked: int, account: str | None, ps_arn: str | None
     ) -> Denial | None:
-        """The denial written for a revocation: none where access was not revoked."""
-        if revoked is None:
-            return None
-        lo, hi = micros(revoked - SKEW), micros(revoked + DENIAL_WINDOW)
-        for i in self.by.get(user):
-            if self.at[i] < lo or self.at[i] > hi:
-                continue
-            status, permission_set, accounts = self.kinds.values[self.what[i]]
+        """The denial written for a revocation (at `revoked`, in microseconds)."""
+        lo, hi = revoked - _SKEW_US, revoked + _WINDOW_US
+        first, stop = self.by.ranges.get(user, (0, 0))
+        # Each user's denials are in order of time: the first in the window, by bisection.
+        times, kinds = self.at, self.kinds.values
+        for i in range(bisect_left(times, lo, first, stop), stop):
+            if times[i] > hi:
+                break
+            status, permission_set, accounts = kinds[self.what[i]]
             if status == "disarmed":  # an armed denial withdrawn: the end it awaited never came
                 continue
             # A group membership gives access through every permission set assigned to it.
             if ps_arn is not None and (permission_set != ps_arn or account not in accounts):
                 continue
             done, pruned = moment(self.done[i]), moment(self.pruned[i])
-            return Denial(instant(self.at[i]), status, done, pruned)
+            return Denial(instant(times[i]), status, done, pruned)
         return None
 
 

@@ -69,8 +69,12 @@ class RowDigest:
         return self._hash.hexdigest()
 
 
+# Made once: `json.dumps` with options makes an encoder at every call, a call for every row.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical(fields: dict[str, Any]) -> str:
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(fields)
 
 
 @dataclass(frozen=True)

@@ -104,8 +104,9 @@ def iso(when: datetime) -> str:
     """ISO-8601 UTC with a Z, to the second: what spreadsheets and SIEMs parse without help."""
     if when.tzinfo is not UTC:
         when = when.astimezone(UTC)
-    # isoformat is several times faster than strftime, and a report formats millions of times.
-    return when.isoformat(timespec="seconds")[:19] + "Z"
+    # isoformat is several times faster than strftime, and a report formats millions of times
+    # (its arguments given by position: faster still).
+    return when.isoformat("T", "seconds")[:19] + "Z"
 
 
 def split_values(values: Iterable[str] | None) -> tuple[str, ...]:

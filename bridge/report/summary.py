@@ -58,6 +58,11 @@ def marks_of(row: GrantRow, now: datetime) -> tuple[Mark, ...]:
     return tuple(found)
 
 
+def _span(row: GrantRow, now: datetime) -> Span:
+    end = row.revoked_at or row.ended_at
+    return Span(row.user, row.target, row.activated_at, end, alarming(row), marks_of(row, now))
+
+
 @dataclass
 class Collector:
     query: ReportQuery
@@ -78,7 +83,10 @@ class Collector:
     scim_removal_s: array[float] = field(default_factory=lambda: array("d"))
     scim_removal_unknown: int = 0
     row_anomalies: list[Anomaly] = field(default_factory=list)
-    timelines: dict[str, deque[Span]] = field(default_factory=dict)
+    timelines: dict[str, deque[Span]] = field(default_factory=dict)  # set by `finish`
+    # Each mapping's latest rows, drawn as spans once they are all in: a span made for each of
+    # a year's rows would almost all be dropped again.
+    _latest: dict[str, deque[GrantRow]] = field(default_factory=dict)
     activity: ActivityCollector | None = None  # with `report --activity`
 
     def add(self, row: GrantRow) -> None:
@@ -110,19 +118,19 @@ class Collector:
             self.row_anomalies += anomalies_of(row)
         if self.activity is not None:
             self.activity.add(row)
-        line = self.timelines.setdefault(row.mapping, deque(maxlen=TIMELINE_LIMIT))
-        line.append(
-            Span(
-                row.user,
-                row.target,
-                row.activated_at,
-                row.revoked_at or row.ended_at,
-                alarming(row),
-                marks_of(row, self.query.now),
-            )
-        )
+        latest = self._latest.get(row.mapping)
+        if latest is None:
+            latest = self._latest[row.mapping] = deque(maxlen=TIMELINE_LIMIT)
+        latest.append(row)
+
+    def _timelines(self) -> dict[str, deque[Span]]:
+        return {
+            mapping: deque((_span(row, self.query.now) for row in rows), maxlen=TIMELINE_LIMIT)
+            for mapping, rows in self._latest.items()
+        }
 
     def finish(self, ledger_anomalies: list[Anomaly]) -> Summary:
+        self.timelines = self._timelines()
         anomalies = sort_anomalies([*self.row_anomalies, *ledger_anomalies])
         return Summary(self, anomalies)
 

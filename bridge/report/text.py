@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import cache
 
 from bridge.report.anomalies import Anomaly
 from bridge.report.rows import GrantRow
@@ -119,11 +120,12 @@ GRANT_COLUMNS: tuple[tuple[str, Callable[[GrantRow], str]], ...] = (
 )
 
 
-def _columns(why: bool, activity: bool) -> list[tuple[str, Callable[[GrantRow], str]]]:
+@cache  # asked for each row of a report: four layouts in all
+def _columns(why: bool, activity: bool) -> tuple[tuple[str, Callable[[GrantRow], str]], ...]:
     left_out = {WHY} if not why else set()
     if not activity:
         left_out.add(ACTIVITY)
-    return [c for c in GRANT_COLUMNS if c[0] not in left_out]
+    return tuple(c for c in GRANT_COLUMNS if c[0] not in left_out)
 
 
 def grant_header(*, why: bool = True, activity: bool = False) -> tuple[str, ...]:

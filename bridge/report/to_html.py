@@ -13,7 +13,7 @@ from bridge.report.output import Spool
 from bridge.report.provenance import RowDigest
 from bridge.report.query import ReportQuery, iso
 from bridge.report.rows import GrantRow
-from bridge.report.safe import html
+from bridge.report.safe import html, html_cells
 from bridge.report.summary import TIMELINE_LIMIT, Summary
 from bridge.report.text import (
     ANOMALY_HEADER,
@@ -62,7 +62,8 @@ class HtmlRenderer:
         self.digest.add_row(row)
         cls = ' class="anomalous"' if alarming(row) else ""
         cells = grant_cells(row, activity=self.query.activity)
-        self.rows.write(f"<tr{cls}>" + "".join(_td(c) for c in cells) + "</tr>\n")
+        tds = "</td><td>".join(html_cells(cells))
+        self.rows.write(f"<tr{cls}><td>{tds}</td></tr>\n")
 
     def finish(self, summary: Summary) -> None:
         w = self.out.write

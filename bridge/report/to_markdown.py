@@ -8,7 +8,7 @@ from bridge.report.output import Spool
 from bridge.report.provenance import RowDigest
 from bridge.report.query import ReportQuery, iso
 from bridge.report.rows import GrantRow
-from bridge.report.safe import markdown
+from bridge.report.safe import markdown, markdown_cells
 from bridge.report.summary import Summary
 from bridge.report.text import (
     ANOMALY_HEADER,
@@ -25,7 +25,7 @@ def cell(text: str) -> str:
 
 
 def line(cells: tuple[str, ...] | list[str]) -> str:
-    return "| " + " | ".join(cell(c) for c in cells) + " |\n"
+    return "| " + " | ".join(markdown_cells(list(cells))) + " |\n"
 
 
 class MarkdownRenderer:

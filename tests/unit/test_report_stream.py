@@ -29,7 +29,7 @@ def normalised(text: str) -> str:
     return _MATPLOTLIB_SVG.sub("<svg/>", text.replace(bridge.__version__, "<version>"))
 
 
-def _report(ledger: Ledger, fmt: str) -> str:
+def report_of(ledger: Ledger, fmt: str) -> str:
     out = io.StringIO(newline="")
     write_report(ledger, ReportQuery(now=busy_ledger.NOW), fmt, out)
     return out.getvalue()
@@ -45,7 +45,7 @@ def busy(tmp_path_factory: pytest.TempPathFactory) -> Ledger:
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_every_format_of_a_busy_ledger_reads_as_before_streaming(busy: Ledger, fmt: str) -> None:
     expected = (FIXTURES / f"busy.{fmt}").read_bytes().decode("utf-8")  # CSV ends lines in CRLF
-    assert normalised(_report(busy, fmt)) == expected
+    assert normalised(report_of(busy, fmt)) == expected
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,7 @@ def _activations(fmt: str, text: str) -> list[str]:
 def test_every_format_lists_each_of_hundreds_of_grants_once_in_order_of_activation(
     many: Ledger, fmt: str
 ) -> None:
-    text = _report(many, fmt)
+    text = report_of(many, fmt)
     activations = _activations(fmt, text)
     assert len(activations) == 601
     assert activations == sorted(activations)
