@@ -427,6 +427,7 @@ def _poll_rows(f: dict[str, Any]) -> list[Row]:
         ("safety-net poll: IC calls (writes)", f"{nc['ic_calls']} ({nc['ic_writes']})", "0 writes"),
         ("safety-net poll: wall time", f"{nc['wall_s']:.2f} s", "<= 5 s"),
         ("safety-net poll: bridge CPU", f"{nc['bridge_cpu_s']:.2f} s", ""),
+        ("safety-net poll: of its wall, the PIM read", f"{nc['graph_read_s']:.2f} s", ""),
         (
             "safety-net poll: Python peak (tracemalloc)",
             f"{nc['traced']['traced_peak_mb']:.0f} MB",
