@@ -66,7 +66,9 @@ def _move(
     for columns, params in writes.items():
         # Bound names must differ from column names in an UPDATE's SET clause.
         sets = {**{c: bindparam(f"v_{c}") for c in columns}, "last_seen": now}
-        conn.execute(update(grants).where(grants.c.id == bindparam("row_id")).values(sets), params)
+        statement = update(grants).where(grants.c.id == bindparam("row_id")).values(sets)
+        for chunk in chunks(params):  # a few hundred rows' values at a time, not the tenant's
+            conn.execute(statement, chunk)
 
 
 def _end(conn: Connection, rows: Mapping[GrantKey, Any], ended: Iterable[Ended]) -> None:
