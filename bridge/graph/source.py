@@ -6,7 +6,9 @@ actions) approver to the instance of its target schedule. `assignmentScheduleReq
 only for groups with an instance that is new, changed or gone since the last read, so a poll where
 nothing changed costs one listing per group; an instance gone early comes with PIM's own time of
 the request that ended it.
-Above `batch_threshold` groups, pages are fetched 20 at a time through `$batch`.
+Above `batch_threshold` groups, pages are fetched 20 at a time through `$batch`, `concurrency`
+batches in flight at once (a 2,000-group read is 100 of them; Graph throttles by requests per
+tenant and application, with 429 and Retry-After, which are honoured).
 
 Throttling (429) and outages (502/503/504, network errors) are retried, honouring Retry-After,
 per request and per `$batch` sub-response, at most `max_retries` times and never past `deadline`
@@ -59,7 +61,7 @@ class GraphPimSource:
         max_retries: int = 5,
         backoff: float = 1.0,
         deadline: float = 20.0,
-        concurrency: int = 4,
+        concurrency: int = 8,
         credential: AsyncTokenCredential | None = None,
         session: GraphSession | None = None,
     ) -> None:
