@@ -50,7 +50,7 @@ class MalformedItem(ValueError):
     """An item Graph returned that cannot be read safely; it is skipped and reported."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RequestInfo:
     """What a schedule request adds to the instance it produced, for the audit trail."""
 
