@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
@@ -29,7 +29,17 @@ def write_verdicts(conn: Connection, verdicts: GrantVerdicts, now: datetime) -> 
         _record_new(conn, fresh, now)
 
 
-def _live_rows(conn: Connection) -> dict[GrantKey, Any]:
+class _Live(NamedTuple):
+    """What writing a verdict needs of a live grant's row."""
+
+    id: int
+    not_after: datetime | None
+    extended_count: int
+
+
+def _live_rows(conn: Connection) -> dict[GrantKey, _Live]:
+    """Every live grant's row by its key. Tens of thousands of rows: each kept as the little
+    written from it, under a key whose strings the rows sharing them share."""
     q = select(
         grants.c.id,
         grants.c.mapping,
@@ -39,7 +49,13 @@ def _live_rows(conn: Connection) -> dict[GrantKey, Any]:
         grants.c.not_after,
         grants.c.extended_count,
     ).where(grants.c.state == "live")
-    return {_row_key(r): r for r in conn.execute(q)}
+    shared: dict[str, str] = {}
+    out: dict[GrantKey, _Live] = {}
+    for r in conn.execute(q):
+        key = _row_key(r)
+        mapping, instance, principal, target = map(shared.setdefault, key, key)
+        out[(mapping, instance, principal, target)] = _Live(r.id, r.not_after, r.extended_count)
+    return out
 
 
 def _touch(conn: Connection, row_ids: list[int], now: datetime) -> None:
@@ -48,7 +64,7 @@ def _touch(conn: Connection, row_ids: list[int], now: datetime) -> None:
 
 
 def _move(
-    conn: Connection, rows: Mapping[GrantKey, Any], moved: Iterable[Moved], now: datetime
+    conn: Connection, rows: Mapping[GrantKey, _Live], moved: Iterable[Moved], now: datetime
 ) -> None:
     """One statement per set of columns written, for all the grants that write them: a
     request's ticket system first read for every grant of the tenant is one statement, not
@@ -71,7 +87,7 @@ def _move(
             conn.execute(statement, chunk)
 
 
-def _end(conn: Connection, rows: Mapping[GrantKey, Any], ended: Iterable[Ended]) -> None:
+def _end(conn: Connection, rows: Mapping[GrantKey, _Live], ended: Iterable[Ended]) -> None:
     params = [
         {"row_id": rows[k].id, "at": e.at, "asked": e.requested_at, "why": str(e.reason)}
         for e in ended
