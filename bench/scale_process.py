@@ -8,8 +8,8 @@ parent's main module and the sandboxes with it): it imports the bridge and nothi
     python -m bench.scale_process HOST:PORT   (the key in BENCH_SCALE_KEY, hex)
 
 Each command answers with what it did, the process's CPU seconds it took (every thread of
-the bridge: the calling one, the Graph session's event loop, the workers) and the rows the
-bridge read through the ledger's scanning reads.
+the bridge: the calling one, the Graph session's event loop, the workers), the rows the
+bridge read through the ledger's scanning reads, and the wall seconds its PIM reads took.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import insert
 
 from bridge.config import config_from_dict
+from bridge.graph.source import GraphPimSource
 from bridge.reconcile import CycleResult
 from bridge.schema import grants, holdings
 from bridge.store import Ledger
@@ -74,6 +75,27 @@ class LedgerReads:
             return out
 
         return counted
+
+
+class GraphReads:
+    """Wall seconds the bridge spent waiting on its PIM reads (`GraphPimSource.read_groups`),
+    measured by wrapping it on the class before the bridge is built: the rest of a poll's wall
+    time is the bridge's own work (the ledger, planning)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def install(self) -> None:
+        read = GraphPimSource.read_groups
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return read(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - started
+
+        GraphPimSource.read_groups = timed
 
 
 @dataclass
@@ -201,8 +223,9 @@ def main(argv: list[str]) -> int:
 def serve(conn: Connection, config: dict[str, Any]) -> None:
     """The loop: one command in, its answer out, until `close`."""
     logging.getLogger("bridge").setLevel(logging.CRITICAL)
-    reads = LedgerReads()
+    reads, graph = LedgerReads(), GraphReads()
     reads.install()
+    graph.install()
     bridge = build(config_from_dict(config, {}))
     commands = Commands(bridge)
     try:
@@ -210,12 +233,13 @@ def serve(conn: Connection, config: dict[str, Any]) -> None:
             name, args = conn.recv()
             if name == "close":
                 break
-            rows, calls, cpu = reads.rows, reads.calls, cpu_s()
+            rows, calls, cpu, waited = reads.rows, reads.calls, cpu_s(), graph.seconds
             out = getattr(commands, name)(*args)
             out.update(
                 bridge_cpu_s=round(cpu_s() - cpu, 3),
                 ledger_rows_read=reads.rows - rows,
                 ledger_scans=reads.calls - calls,
+                graph_read_s=round(graph.seconds - waited, 3),
             )
             conn.send(out)
     finally:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from functools import total_ordering
+from functools import lru_cache, total_ordering
 from typing import Literal, overload
 
 
@@ -23,30 +23,31 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class GroupMembership:
     """Membership of an Identity Center group."""
 
     group_id: str
+    # Made once: every poll asks tens of thousands of grants and holdings for their target's.
+    key: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> str:
-        return f"group:{self.group_id}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"group:{self.group_id}")
 
     def __str__(self) -> str:
         return f"group {self.group_id}"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class AccountAssignment:
     """A USER assignment of a permission set on an AWS account."""
 
     account_id: str
     permission_set_arn: str
+    key: str = field(init=False, repr=False, compare=False)  # made once, as a group's
 
-    @property
-    def key(self) -> str:
-        return f"assignment:{self.account_id}:{self.permission_set_arn}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"assignment:{self.account_id}:{self.permission_set_arn}")
 
     def __str__(self) -> str:
         return f"{self.permission_set_arn.rsplit('/', 1)[-1]} on {self.account_id}"
@@ -55,7 +56,10 @@ class AccountAssignment:
 Target = GroupMembership | AccountAssignment
 
 
+@lru_cache(maxsize=1 << 16)
 def target_from_key(key: str) -> Target:
+    """The target a key names. Tens of thousands of grants and holdings share a few thousand
+    targets: each key is parsed once, and its bindings share one (immutable) target."""
     kind, _, rest = key.partition(":")
     if kind == "group":
         return GroupMembership(rest)
@@ -76,7 +80,7 @@ def target_name(target: Target | str, labels: Mapping[str, str] | None = None) -
     return str(target_from_key(target) if isinstance(target, str) else target)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class User:
     """An Entra principal resolved to an Identity Center user."""
 
@@ -85,7 +89,7 @@ class User:
     ic_user_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Grant:
     """One PIM instance granting one target to one user, for a time window."""
 
@@ -126,7 +130,7 @@ class Reason(StrEnum):
 
 
 @total_ordering
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Binding:
     """A user holding a target: what exists (or should) in Identity Center."""
 

@@ -12,7 +12,7 @@ from typing import Any, Literal, Protocol
 from bridge.model import Binding, Change, Finding, Grant, GrantVerdicts, Target
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PimInstance:
     """One PIM for Groups assignment schedule instance, already normalised at the edge.
 

@@ -50,6 +50,21 @@ def _read_aws(
     return replace(scope, drift_remove=scope.drift_remove - unread), holders, found
 
 
+def _observe_reloading(desired: Desired, view: ViewedLedger, *, refresh: bool) -> Observation:
+    """A full poll's reads: PIM, and the ledger again (the view starts afresh) while Graph
+    answers, as the two wait on different services. Every write goes through the view, so
+    whatever is written meanwhile is in it either way."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-read") as pool:
+        reloaded = pool.submit(view.reload)
+        if refresh:
+            # The sweep that reads what AWS holds also reads the names that say where.
+            desired.refresh()
+        # Reads happen outside the lock: a slow or failing Graph must never hold up an expiry.
+        obs = desired.observe()
+        reloaded.result()
+    return obs
+
+
 # -- the cycle -------------------------------------------------------------------------------
 
 
@@ -165,11 +180,7 @@ class Reconciler:
     ) -> CycleResult:
         """Observe PIM, plan against the ledger (and AWS when `read_aws`), apply."""
         started = self.clock.monotonic()
-        if read_aws:
-            # The sweep that reads what AWS holds also reads the names that say where.
-            self.desired.refresh()
-        # Reads happen outside the lock: a slow or failing Graph must never hold up an expiry.
-        obs = self.desired.observe()
+        obs = _observe_reloading(self.desired, self.view, refresh=read_aws)
         # A partly unreadable mapping keeps its ledger grants until their own end, like an
         # unreadable one, but its cycle is not failed: the bad items are reported as findings.
         scope = replace(self.desired.scope(obs.unknown), pim_ends=obs.ended)
@@ -178,7 +189,6 @@ class Reconciler:
         if read_aws:
             scope, aws_holders, more = _read_aws(self.identity_center, scope, self.labels)
             findings += more
-        self.view.reload()  # the full poll reads the ledger again: the view starts afresh
         result = self._run(kind, obs.grants, scope, findings, aws_holders, obs.unreadable, dry_run)
         return self._done(result, obs, started)
 

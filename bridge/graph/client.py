@@ -199,6 +199,7 @@ class GraphWire:
         self.client = GraphServiceClient(request_adapter=adapter)
         self._adapter = adapter
         self._http = http
+        self._urls: dict[tuple[str, str], str] = {}  # (listing, group id) -> relative URL
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -207,6 +208,19 @@ class GraphWire:
     # -- URLs, built by the SDK's request builders ---------------------------------------------
 
     def instances_url(self, group_id: str) -> str:
+        return self._per_group("instances", group_id, self._instances_url)
+
+    def requests_url(self, group_id: str) -> str:
+        return self._per_group("requests", group_id, self._requests_url)
+
+    def _per_group(self, listing: str, group_id: str, build: Callable[[str], str]) -> str:
+        # Built once per group: the SDK's URI templates cost more than the page they ask for.
+        url = self._urls.get((listing, group_id))
+        if url is None:
+            url = self._urls[(listing, group_id)] = build(group_id)
+        return url
+
+    def _instances_url(self, group_id: str) -> str:
         params = AssignmentScheduleInstancesRequestBuilder.AssignmentScheduleInstancesRequestBuilderGetQueryParameters(  # noqa: E501
             filter=f"groupId eq '{odata_literal(group_id)}'", expand=["principal"]
         )
@@ -214,7 +228,7 @@ class GraphWire:
         info = builder.assignment_schedule_instances.to_get_request_information(_config(params))
         return self.relative(info.url)
 
-    def requests_url(self, group_id: str) -> str:
+    def _requests_url(self, group_id: str) -> str:
         params = AssignmentScheduleRequestsRequestBuilder.AssignmentScheduleRequestsRequestBuilderGetQueryParameters(  # noqa: E501
             filter=f"groupId eq '{odata_literal(group_id)}'"
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -44,6 +44,8 @@ class Listing:
     status: int | None = None  # Graph's status when the listing failed (0: no answer)
     body: Any = None  # the single object for `user`
     delta_link: str | None = None  # the last page's `@odata.deltaLink`, for `delta`
+    # What each item is kept as, read as its page arrives (None: its JSON as it came).
+    parse: Callable[[Any], Any] | None = None
 
     @property
     def pending(self) -> bool:
@@ -139,7 +141,7 @@ class Drain:
             if not isinstance(values, list):
                 listing.error = "Graph answered without a 'value' list"
                 return
-            listing.items.extend(values)
+            listing.items.extend(values if listing.parse is None else map(listing.parse, values))
             listing.pages += 1
             next_link = body.get("@odata.nextLink")
             listing.url = wire.relative(next_link) if isinstance(next_link, str) else None

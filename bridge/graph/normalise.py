@@ -41,6 +41,8 @@ _FAILED_ENDINGS = ("denied", "failed", "canceled")
 JUSTIFICATION_SEPARATOR = " | "
 # "2026-11-24T12:00:00.1234567+05:30" is 33 characters; anything much longer is not Graph's.
 _LONGEST_TIMESTAMP = 40
+# A request that ended its target schedule's access early: the schedule, and PIM's time of it.
+Ending = tuple[str, datetime]
 _REQUIRED = ("id", "groupId", "principalId", "accessId", "assignmentType", "memberType")
 
 
@@ -48,7 +50,7 @@ class MalformedItem(ValueError):
     """An item Graph returned that cannot be read safely; it is skipped and reported."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RequestInfo:
     """What a schedule request adds to the instance it produced, for the audit trail."""
 
@@ -172,7 +174,12 @@ def _ticket(info: Any) -> tuple[str | None, str | None]:
 def schedule_requests(items: Iterable[Mapping[str, Any]]) -> dict[str, RequestInfo]:
     """The granting requests of each target schedule, oldest first, as one: an extension's
     justification is appended to the activation's, never replacing it."""
-    found = [info for item in items if (info := parse_request(item)) is not None]
+    return merged_requests(parse_request(item) for item in items)
+
+
+def merged_requests(parsed: Iterable[RequestInfo | None]) -> dict[str, RequestInfo]:
+    """`schedule_requests` of requests already parsed (None: one that granted nothing)."""
+    found = [info for info in parsed if info is not None]
     merged: dict[str, RequestInfo] = {}
     for info in sorted(found, key=lambda r: r.created):
         known = merged.get(info.schedule_id)
@@ -183,19 +190,32 @@ def schedule_requests(items: Iterable[Mapping[str, Any]]) -> dict[str, RequestIn
 def ending_requests(items: Iterable[Mapping[str, Any]]) -> dict[str, datetime]:
     """When each target schedule's access was asked to end early (a self-deactivation or an
     admin's removal that went through): PIM's own time, `createdDateTime`."""
+    return latest_ends(ending_of(item) for item in items)
+
+
+def ending_of(item: Mapping[str, Any]) -> Ending | None:
+    """The target schedule an ending request that went through ended, and PIM's time of it."""
+    action, schedule_id = item.get("action"), item.get("targetScheduleId")
+    if not isinstance(action, str) or action.lower() not in ENDING_ACTIONS:
+        return None
+    status = str(item.get("status") or "").lower()
+    if not isinstance(schedule_id, str) or any(w in status for w in _FAILED_ENDINGS):
+        return None
+    try:
+        created = parse_datetime(item.get("createdDateTime"))
+    except MalformedItem:
+        return None
+    return None if created is None else (schedule_id, created)
+
+
+def latest_ends(endings: Iterable[Ending | None]) -> dict[str, datetime]:
+    """`ending_requests` of endings already read (None: a request that ended nothing)."""
     ends: dict[str, datetime] = {}
-    for item in items:
-        action, schedule_id = item.get("action"), item.get("targetScheduleId")
-        if not isinstance(action, str) or action.lower() not in ENDING_ACTIONS:
+    for ending in endings:
+        if ending is None:
             continue
-        status = str(item.get("status") or "").lower()
-        if not isinstance(schedule_id, str) or any(w in status for w in _FAILED_ENDINGS):
-            continue
-        try:
-            created = parse_datetime(item.get("createdDateTime"))
-        except MalformedItem:
-            continue
-        if created is not None and (schedule_id not in ends or created > ends[schedule_id]):
+        schedule_id, created = ending
+        if schedule_id not in ends or created > ends[schedule_id]:
             ends[schedule_id] = created
     return ends
 
@@ -207,6 +227,12 @@ def parse_instance(
     names: Mapping[str, str] | None = None,
 ) -> PimInstance:
     """One assignmentScheduleInstance of `group_id`. Raises MalformedItem."""
+    schedule_id = item.get("assignmentScheduleId") if isinstance(item, Mapping) else None
+    return audited(bare_instance(item, group_id), schedule_id, requests, names)
+
+
+def bare_instance(item: Mapping[str, Any], group_id: str) -> PimInstance:
+    """`parse_instance` without the audit details its request adds. Raises MalformedItem."""
     if not isinstance(item, Mapping):
         raise MalformedItem("not an object")
     missing = [k for k in _REQUIRED if not isinstance(item.get(k), str) or not item.get(k)]
@@ -222,13 +248,6 @@ def parse_instance(
         if isinstance(principal, Mapping)
         else "unknown"
     )
-    schedule_id = item.get("assignmentScheduleId")
-    request = (requests or {}).get(schedule_id) if isinstance(schedule_id, str) else None
-    approver = None
-    if request is not None and request.creator_id:
-        approver = (
-            request.creator_name or (names or {}).get(request.creator_id) or request.creator_id
-        )
     return PimInstance(
         id=item["id"],
         group_id=group_id,
@@ -240,11 +259,64 @@ def parse_instance(
         start=start,
         end=end,
         principal=principal_attributes(principal),
-        justification=request.justification if request else None,
-        ticket=request.ticket if request else None,
-        ticket_system=request.ticket_system if request else None,
+    )
+
+
+def audited(
+    instance: PimInstance,
+    schedule_id: Any,
+    requests: Mapping[str, RequestInfo] | None = None,
+    names: Mapping[str, str] | None = None,
+) -> PimInstance:
+    """The instance with the audit details of the request of its schedule, if one is known."""
+    request = (requests or {}).get(schedule_id) if isinstance(schedule_id, str) else None
+    if request is None:
+        return instance
+    approver = None
+    if request.creator_id:
+        approver = (
+            request.creator_name or (names or {}).get(request.creator_id) or request.creator_id
+        )
+    return replace(
+        instance,
+        justification=request.justification,
+        ticket=request.ticket,
+        ticket_system=request.ticket_system,
         approver=approver,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """An instance item as it arrived, kept in place of its JSON: its id and what may come with
+    a new request when it changes (its schedule and window, as Graph wrote them), and the
+    instance without its request's audit details, or why it cannot be read."""
+
+    id: str | None
+    mark: tuple[Any, Any, Any]
+    instance: PimInstance | None = None
+    skipped: str | None = None
+
+
+def listed_instance(item: Any, group_id: str) -> Listed:
+    if not isinstance(item, dict):
+        return Listed(None, (None, None, None), skipped=f"{describe(item)}: not an object")
+    raw_id = item.get("id")
+    mark = (item.get("assignmentScheduleId"), item.get("startDateTime"), item.get("endDateTime"))
+    try:
+        instance = bare_instance(item, group_id)
+    except MalformedItem as exc:
+        return Listed(
+            raw_id if isinstance(raw_id, str) else None, mark, skipped=f"{describe(item)}: {exc}"
+        )
+    return Listed(instance.id, mark, instance)
+
+
+def listed_request(
+    item: Mapping[str, Any],
+) -> tuple[RequestInfo | None, Ending | None]:
+    """A request item as it arrived: what it grants and what it ends, in place of its JSON."""
+    return parse_request(item), ending_of(item)
 
 
 def describe(item: Any) -> str:

@@ -3,29 +3,20 @@ each AWS call, its outcome after, so a crash in between is never mistaken for no
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from bridge.model import Binding, Change, as_utc
+from bridge.model import Binding, Change
 from bridge.ports import ADDING
 from bridge.schema import changes, holdings
 from bridge.store.engine import inserted_id
+from bridge.store.rows import HOLDING_COLUMNS, Holding, RowReader, holdings_from
 
 if TYPE_CHECKING:
     from bridge.store.engine import Database
-
-
-@dataclass(frozen=True)
-class Holding:
-    binding: Binding
-    user_name: str
-    since: datetime
-    state: str
-    last_error: str | None
 
 
 class Changes:
@@ -34,14 +25,14 @@ class Changes:
 
     def holdings(self) -> dict[Binding, Holding]:
         with self._db.reading() as conn:
-            rows = conn.execute(select(holdings)).all()
-        return {h.binding: h for h in map(holding_from_row, rows)}
+            rows = conn.execute(select(*HOLDING_COLUMNS))
+            return {h.binding: h for h in holdings_from(rows)}
 
     def holding(self, binding: Binding) -> Holding | None:
         """One binding's holding, as a write just left it (the bridge's view reads it back)."""
         with self._db.reading() as conn:
-            row = conn.execute(select(holdings).where(*_holding(binding))).first()
-        return None if row is None else holding_from_row(row)
+            row = conn.execute(select(*HOLDING_COLUMNS).where(*_holding(binding))).first()
+        return None if row is None else RowReader().holding(row)
 
     def record_intent(self, cycle_id: int | None, change: Change, now: datetime) -> int:
         """Before the AWS call. An addition is held from here on (state `adding`): a crash
@@ -151,11 +142,6 @@ class Changes:
                 select(changes).where(changes.c.intent_at >= since).order_by(changes.c.id)
             ).all()
         return [dict(r._mapping) for r in rows]
-
-
-def holding_from_row(row: Any) -> Holding:
-    b = Binding.of(row.ic_user_id, row.target_key)
-    return Holding(b, row.user_name, as_utc(row.since), row.state, row.last_error)
 
 
 def _hold_if_new(conn: Connection, change: Change, now: datetime) -> None:

@@ -17,7 +17,7 @@ from bridge.model import Binding, Change, Finding, Grant, GrantVerdicts
 from bridge.store.activity import Activity, Place
 from bridge.store.audit import Audit, LagSample, LagSources
 from bridge.store.blocks import BlockedUser, Blocks
-from bridge.store.changes import Changes, Holding
+from bridge.store.changes import Changes
 from bridge.store.cycles import Cycles
 from bridge.store.delta_links import DeltaLinks
 from bridge.store.engine import AnyRow, Database, snapshot_url
@@ -25,6 +25,7 @@ from bridge.store.grants import Grants
 from bridge.store.incident_requests import IncidentRequests
 from bridge.store.leadership import Leadership
 from bridge.store.report_queries import ReportReader
+from bridge.store.rows import Holding
 from bridge.store.status_queries import StatusReader
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, or_, select, update
@@ -16,13 +15,11 @@ from bridge.model import (
     Grant,
     GrantVerdicts,
     Reason,
-    Target,
-    User,
     as_utc,
-    target_from_key,
 )
 from bridge.schema import grants, holdings
 from bridge.store.engine import chunks
+from bridge.store.rows import GRANT_COLUMNS, RowReader, grants_from
 from bridge.store.verdicts import write_verdicts
 
 if TYPE_CHECKING:
@@ -70,18 +67,18 @@ class Grants:
 
     def live_grants(self) -> list[Grant]:
         with self._db.reading() as conn:
-            rows = conn.execute(select(grants).where(grants.c.state == "live")).all()
-        return [grant_from_row(r) for r in rows]
+            return grants_from(conn.execute(select(*GRANT_COLUMNS).where(grants.c.state == "live")))
 
     def live_grants_of(self, instance_ids: Iterable[str]) -> list[Grant]:
         """The live grants of these PIM instances, as a write of verdicts just left them."""
         out: list[Grant] = []
+        reader = RowReader()
         with self._db.reading() as conn:
             for chunk in chunks(sorted(set(instance_ids))):
-                q = select(grants).where(
+                q = select(*GRANT_COLUMNS).where(
                     grants.c.state == "live", grants.c.source_instance_id.in_(chunk)
                 )
-                out += [grant_from_row(r) for r in conn.execute(q)]
+                out += [reader.grant(r) for r in conn.execute(q)]
         return out
 
     def live_grant_count(self) -> int:
@@ -215,27 +212,6 @@ class Grants:
         )
         with self._db.reading() as conn:
             return {Binding.of(r[0], r[1]): as_utc(r[2]) for r in conn.execute(q)}
-
-
-@lru_cache(maxsize=1 << 16)
-def _target(key: str) -> Target:
-    # Tens of thousands of grants share a few thousand targets: parse each key once.
-    return target_from_key(key)
-
-
-def grant_from_row(row: Any) -> Grant:
-    return Grant(
-        user=User(row.principal_id, row.user_name, row.ic_user_id),
-        target=_target(row.target_key),
-        not_before=as_utc(row.not_before),
-        not_after=as_utc(row.not_after),
-        source_instance_id=row.source_instance_id,
-        mapping=row.mapping,
-        justification=row.justification,
-        ticket=row.ticket,
-        approver=row.approver,
-        ticket_system=row.ticket_system,
-    )
 
 
 def _held() -> Any:

@@ -12,9 +12,8 @@ from sqlalchemy.engine import Connection
 
 from bridge.model import Grant, as_utc
 from bridge.schema import blocked_users, cycles, denials, findings, grants, holdings
-from bridge.store.changes import Holding, holding_from_row
 from bridge.store.engine import AnyRow
-from bridge.store.grants import grant_from_row
+from bridge.store.rows import GRANT_COLUMNS, HOLDING_COLUMNS, Holding, grants_from, holdings_from
 
 
 class StatusReader:
@@ -22,22 +21,22 @@ class StatusReader:
         self._conn = conn
 
     def holdings(self) -> list[Holding]:
-        return [holding_from_row(r) for r in self._conn.execute(select(holdings))]
+        return holdings_from(self._conn.execute(select(*HOLDING_COLUMNS)))
 
     def live_grants(self) -> list[Grant]:
-        q = select(grants).where(grants.c.state == "live")
-        return [grant_from_row(r) for r in self._conn.execute(q)]
+        q = select(*GRANT_COLUMNS).where(grants.c.state == "live")
+        return grants_from(self._conn.execute(q))
 
     def last_grants(self, user_ids: Sequence[str]) -> list[Grant]:
         """Every user's grants that ended, newest end last: what a holding left behind was for."""
         if not user_ids:
             return []
         q = (
-            select(grants)
+            select(*GRANT_COLUMNS)
             .where(grants.c.state == "ended", grants.c.ic_user_id.in_(sorted(set(user_ids))))
             .order_by(grants.c.ended_at, grants.c.id)
         )
-        return [grant_from_row(r) for r in self._conn.execute(q)]
+        return grants_from(self._conn.execute(q))
 
     def user_names(self) -> dict[str, str]:
         """Identity Center user id -> the name the ledger knows it by (grants, then holdings)."""
