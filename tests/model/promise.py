@@ -160,8 +160,10 @@ class Promise:
                 if c.op != "remove" or basis is None:
                     continue
                 end = rec.ends_before.get(c.binding, NO_END)
-                if isinstance(end, datetime) and end <= rec.started:
-                    continue  # the ledger's end passed: an extension the bridge had not read
+                # The ledger's end passed: an extension the bridge had not read. Passed by the
+                # bridge's own now: its monotonic estimate, as its process found the wall clock.
+                if isinstance(end, datetime) and end <= self._bridge_now(rec):
+                    continue
                 if (
                     "recovery_expires_before_read" in self.known
                     and rec.recovering
@@ -188,6 +190,11 @@ class Promise:
                     f"C: the safety brake held removals in a {rec.result.kind} cycle, "
                     f"which exited {rec.result.exit_code}"
                 )
+
+    def _bridge_now(self, rec: CycleRecord) -> datetime:
+        """The time the bridge went by in a cycle: the wall clock, or the monotonic estimate
+        since its process started, whichever is later (bridge/clockwatch.py)."""
+        return max(rec.started, self._true(rec.started) + rec.start_skew)
 
     def _judged(self, c: Change, rec: CycleRecord) -> bool:
         """A removal the brake must count: not due by the ledger's end before the cycle."""

@@ -384,3 +384,20 @@ def test_a_start_ahead_of_a_clock_set_back_still_waits_for_a_new_grant(
         ("graph_fault", {"fault": "HTTP 429", "group": "eg-2"}),
         ("drift_sweep", {}),
     )
+
+
+def test_an_unread_extension_of_a_renamed_group_ends_at_the_ledger_end_by_the_bridge_clock(
+    play: Callable[[str], Play],
+) -> None:
+    """The clock an hour back, the mapped group renamed away and alice's grant extended: the
+    sweep no longer resolves the mapping, so it reads no extension and ends her grant at the
+    ledger's end, as it must. The model had judged that end by the wall clock, an hour behind
+    the monotonic time the bridge goes by, and called the removal one of live access."""
+    play("")(
+        start(("alice@x", "eg-1", 0.5)),
+        ("wall_clock_jumps", {"seconds": -3600}),
+        ("rename_identity_center_group", {"gid": "gid-admins"}),
+        ("extend", {"minutes": 60, "pick": 0}),
+        ("time_passes_to_an_end", {"offset": -1.0, "pick": 0}),
+        ("drift_sweep", {}),
+    )
