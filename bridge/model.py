@@ -105,7 +105,7 @@ class Grant:
     ticket_system: str | None = None
 
     def live_at(self, now: datetime) -> bool:
-        return self.not_before <= now and (self.not_after is None or now < self.not_after)
+        return self.not_before <= now and self.unended_at(now)
 
     def unended_at(self, now: datetime) -> bool:
         """Whatever its start: for access already given, a start ahead of `now` says this
